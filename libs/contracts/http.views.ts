@@ -1,0 +1,48 @@
+import type { HostState, RoleState } from './wire';
+import type { HostHeartbeatEvent } from './messages/host-heartbeat.event';
+
+// REST API shapes of CONTRACT.md section 5.
+
+export interface HostSummaryView {
+  id: string;
+  hostname: string;
+  state: HostState;
+  online: boolean;
+  lastHeartbeatAt: string | null;
+}
+
+export interface HostRoleView {
+  name: string;
+  version: string;
+  config: Record<string, unknown>;
+  desiredGeneration: number;
+  appliedGeneration: number | null;
+  state: RoleState | 'pending';
+  message: string | null;
+}
+
+export interface HostDetailView extends HostSummaryView {
+  info: HostHeartbeatEvent | null;
+  roles: HostRoleView[];
+}
+
+export interface RoleUploadView {
+  name: string;
+  version: string;
+  sha256: string;
+}
+
+export interface RoleVersionView {
+  version: string;
+  sha256: string;
+  uploadedAt: string;
+}
+
+export interface RoleView {
+  name: string;
+  versions: RoleVersionView[];
+}
+
+export interface HttpErrorView {
+  error: { code: string; message: string; details: unknown[] };
+}

@@ -1,0 +1,17 @@
+import { IsIn, IsInt, IsOptional, Matches, Min } from 'class-validator';
+import { HOST_ID_PATTERN } from '../wire';
+
+/**
+ * Internal (plane-host protocol): a host asks for its whole desired state. The plane
+ * answers with host.desired-state on the host's own queue.
+ */
+export const HOST_SYNC = 'host.sync';
+
+export const SYNC_REASONS = ['start', 'reconnect', 'timer', 'gap'] as const;
+export type SyncReason = (typeof SYNC_REASONS)[number];
+
+export class HostSyncEvent {
+  @Matches(HOST_ID_PATTERN) hostId!: string;
+  @IsIn(SYNC_REASONS) reason!: SyncReason;
+  @IsOptional() @IsInt() @Min(0) knownGeneration?: number;
+}

@@ -1,0 +1,18 @@
+import { IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min } from 'class-validator';
+import { HOST_ID_PATTERN, ROLE_NAME_PATTERN, ROLE_STATES, SEMVER_PATTERN, type RoleState } from '../wire';
+
+export const ROLE_STATUS = 'role.status';
+
+/** The most of a hook's output that a status report carries. */
+export const ROLE_STATUS_LOG_MAX_BYTES = 16 * 1024;
+
+export class RoleStatusEvent {
+  @Matches(HOST_ID_PATTERN) hostId!: string;
+  @Matches(ROLE_NAME_PATTERN) role!: string;
+  @Matches(SEMVER_PATTERN) version!: string;
+  @IsInt() @Min(0) generation!: number;
+  @IsIn(ROLE_STATES) state!: RoleState;
+
+  @IsOptional() @IsString() @MaxLength(4096) message?: string;
+  @IsOptional() @IsString() @MaxLength(ROLE_STATUS_LOG_MAX_BYTES) log?: string;
+}

@@ -1,0 +1,3 @@
+export { Logger, parseLogLevel } from './logger';
+export type { LogLevel, LogFields, LogSink } from './logger';
+export { NestJsonLogger } from './nest-logger';
