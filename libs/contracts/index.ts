@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 // The public contract (CONTRACT.md, version 1): wire names, messages, REST views.
 export * from './wire';
 export * from './validation';

@@ -19,6 +19,8 @@ export interface HookRunOptions {
   timeoutMs: number;
   /** Combined output is appended here, up to the runner's cap. */
   logFile: string;
+  /** Keep standard output apart, up to this many bytes (for hooks whose output is data, like getConfig). */
+  captureStdoutBytes?: number;
 }
 
 export interface HookResult {
@@ -36,6 +38,8 @@ export interface HookResult {
   truncated: boolean;
   /** Why the hook could not be started at all (ENOENT, EACCES, ...); null when it ran. */
   spawnError: string | null;
+  /** Standard output alone, when captureStdoutBytes asked for it; cut at that many bytes. */
+  stdout?: string;
 }
 
 export interface HookRunnerOptions {
@@ -105,6 +109,19 @@ export class HookRunner {
       log.output(line);
     };
 
+    const stdoutChunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    const capture = opts.captureStdoutBytes;
+    const onStdout =
+      capture === undefined
+        ? undefined
+        : (chunk: Buffer): void => {
+            if (stdoutBytes >= capture) return;
+            const part = chunk.subarray(0, capture - stdoutBytes);
+            stdoutChunks.push(part);
+            stdoutBytes += part.length;
+          };
+
     let outcome: Outcome;
     try {
       const child = spawn(opts.executable, [], {
@@ -113,7 +130,7 @@ export class HookRunner {
         detached: true, // its own process group, so a timeout can kill everything it started
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      outcome = await this.supervise(child, opts, onOutput, note);
+      outcome = await this.supervise(child, opts, onOutput, note, onStdout);
     } catch (err) {
       // spawn() throws synchronously for bad arguments (e.g. a NUL byte in the environment).
       outcome = { exitCode: null, signal: null, timedOut: false, spawnError: describeError(err) };
@@ -139,6 +156,7 @@ export class HookRunner {
       outputBytes,
       truncated: log.dropped > 0,
       spawnError: outcome.spawnError,
+      ...(capture === undefined ? {} : { stdout: Buffer.concat(stdoutChunks).toString('utf8') }),
     };
   }
 
@@ -147,6 +165,7 @@ export class HookRunner {
     opts: HookRunOptions,
     onOutput: (chunk: Buffer) => void,
     note: (text: string) => void,
+    onStdout?: (chunk: Buffer) => void,
   ): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       let exit: { code: number | null; signal: string | null } | null = null;
@@ -178,6 +197,7 @@ export class HookRunner {
           continue;
         }
         stream.on('data', onOutput);
+        if (stream === child.stdout && onStdout) stream.on('data', onStdout);
         stream.on('error', () => undefined); // destroyed below when a background process holds it
         stream.on('close', () => {
           streamsOpen--;

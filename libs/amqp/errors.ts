@@ -1,0 +1,28 @@
+import { ErrorCodes, type ErrorBody, type ErrorCode } from '#contracts';
+
+/** An error whose code and message are meant for the caller (an error reply or an HTTP error). */
+export class ApplicationError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+    this.name = 'ApplicationError';
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class NotConnectedError extends Error {
+  constructor(what = 'broker') {
+    super(`not connected to the ${what}`);
+    this.name = 'NotConnectedError';
+  }
+}
+
+export function internalError(message = 'internal error'): ErrorBody {
+  return { code: ErrorCodes.internal, message, details: [] };
+}

@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createAmqpMetrics, type AmqpMetrics } from '#amqp';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly amqp: AmqpMetrics;
+  readonly heartbeats: Counter<'outcome'>;
+  readonly applies: Counter<'outcome'>;
+  readonly applyDuration: Histogram<'outcome'>;
+  readonly hookRuns: Counter<'hook' | 'outcome'>;
+  readonly corrections: Counter<'kind'>;
+  readonly outboxSize: Gauge;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_hostagent_' });
+    this.amqp = createAmqpMetrics(this.registry);
+    const registers = [this.registry];
+    this.heartbeats = new Counter({ name: 'hostplane_heartbeats_sent_total', help: 'Heartbeats sent, by outcome', labelNames: ['outcome'], registers });
+    this.applies = new Counter({ name: 'hostplane_role_applies_total', help: 'Role applies on this host, by outcome', labelNames: ['outcome'], registers });
+    this.applyDuration = new Histogram({
+      name: 'hostplane_role_apply_duration_seconds',
+      help: 'Time to apply a role on this host, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+      registers,
+    });
+    this.hookRuns = new Counter({ name: 'hostplane_hook_runs_total', help: 'Role hooks run, by hook and outcome', labelNames: ['hook', 'outcome'], registers });
+    this.corrections = new Counter({ name: 'hostplane_corrections_total', help: 'Corrections made by the periodic check (restart, drift)', labelNames: ['kind'], registers });
+    this.outboxSize = new Gauge({ name: 'hostplane_outbox_entries', help: 'Reports waiting on disk for the broker', registers });
+  }
+}

@@ -1,0 +1,8 @@
+import { startHostagent } from './hostagent.app';
+import { ConfigError } from './config/hostagent.config';
+
+startHostagent(process.env).catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`hostagent: cannot start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { sha256Hex } from '#role-package';
+
+export interface PackageSource {
+  fetch(name: string, version: string, expectedSha256: string): Promise<Buffer>;
+}
+
+export class PackageDownloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PackageDownloadError';
+  }
+}
+
+/** Downloads role packages from the plane's repository and checks them against the recorded sha256. */
+export class HttpPackageFetcher implements PackageSource {
+  constructor(
+    private readonly apiUrl: string,
+    private readonly options: { timeoutMs: number; maxBytes: number } = { timeoutMs: 120_000, maxBytes: 512 * 1024 * 1024 },
+  ) {}
+
+  async fetch(name: string, version: string, expectedSha256: string): Promise<Buffer> {
+    const url = `${this.apiUrl.replace(/\/$/, '')}/v1/roles/${encodeURIComponent(name)}/${encodeURIComponent(version)}/package`;
+    let response: Response;
+    try {
+      response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+    } catch (err) {
+      throw new PackageDownloadError(`cannot download ${name} ${version} from ${url}: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    if (!response.ok) throw new PackageDownloadError(`cannot download ${name} ${version}: the plane answered ${response.status}`);
+    const length = Number(response.headers.get('content-length') ?? '0');
+    if (length > this.options.maxBytes) throw new PackageDownloadError(`package ${name} ${version} is larger than ${this.options.maxBytes} bytes`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const actual = sha256Hex(bytes);
+    // Not a download error: a package that differs from what the plane recorded is refused, not retried.
+    if (actual !== expectedSha256) throw new Error(`package ${name} ${version} has sha256 ${actual}, but the plane recorded ${expectedSha256}`);
+    return bytes;
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { DesiredRole, HostState, RoleState } from '#contracts';
+
+/** A role as it is on this host now. */
+export interface InstalledRole {
+  name: string;
+  version: string;
+  sha256: string;
+  config: Record<string, unknown>;
+  /** The desired generation this installation answers. */
+  generation: number;
+  state: RoleState;
+  message?: string;
+}
+
+/** A desired generation that could not be applied, so that it is not retried in a loop. */
+export interface FailedApply {
+  version: string;
+  generation: number;
+  /** Failures of the path to the plane (a download) are tried again at the next check. */
+  retryable: boolean;
+  message: string;
+}
+
+export interface AgentState {
+  hostState: HostState;
+  desiredGeneration: number;
+  desired: DesiredRole[];
+  installed: Record<string, InstalledRole>;
+  failed: Record<string, FailedApply>;
+}
+
+export function emptyState(): AgentState {
+  return { hostState: 'unauthorized', desiredGeneration: 0, desired: [], installed: {}, failed: {} };
+}
+
+/** The agent's own record of desired and installed roles, kept across restarts (written atomically). */
+export class RoleStateStore {
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<AgentState> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw err;
+    }
+    const parsed = JSON.parse(text) as Partial<AgentState>;
+    return { ...emptyState(), ...parsed };
+  }
+
+  async save(state: AgentState): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    const temp = `${this.file}.tmp`;
+    await writeFile(temp, JSON.stringify(state, null, 2), { flush: true });
+    await rename(temp, this.file);
+  }
+}

@@ -1,0 +1,71 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  ErrorCodes,
+  type RoleAssignCommand,
+  type RoleAssignResult,
+  type RoleUnassignCommand,
+  type RoleUnassignResult,
+} from '#contracts';
+import { ApplicationError } from '#amqp';
+import type { Logger } from '#logging';
+import type { HostsRepository } from '../hosts/hosts.repository';
+import type { RoleVersionsRepository } from '../roles/role-versions.repository';
+import { newestVersion } from '../roles/semver';
+import type { DesiredStatePublisher } from './desired-state.publisher';
+
+/** The host-role mapping: every change raises the host's generation and is pushed to the host. */
+export class AssignmentsService {
+  constructor(
+    private readonly hosts: HostsRepository,
+    private readonly versions: RoleVersionsRepository,
+    private readonly desiredState: DesiredStatePublisher,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async assign(command: RoleAssignCommand): Promise<RoleAssignResult> {
+    const config = command.config ?? {};
+    const { result, changed } = await this.hosts.transaction(async (tx) => {
+      const host = await this.hosts.find(command.hostId, tx);
+      if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${command.hostId} is not known`);
+      if (host.state !== 'authorized') throw new ApplicationError(ErrorCodes.hostNotAuthorized, `host ${command.hostId} is not authorized`);
+      const version = command.version ?? newestVersion((await this.versions.versionsOf(command.role, tx)).map((row) => row.version));
+      if (version === undefined) throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} is not known`);
+      if (!(await this.versions.find(command.role, version, tx))) {
+        throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} has no version ${version}`);
+      }
+      const current = await this.hosts.findRole(command.hostId, command.role, tx);
+      if (current && current.assigned === 1 && current.version === version && isDeepStrictEqual(JSON.parse(current.config), config)) {
+        // The same assignment again changes nothing, so the generation stays.
+        return { result: { hostId: command.hostId, role: command.role, version, generation: Number(current.desired_generation) }, changed: false };
+      }
+      const now = this.clock();
+      const generation = await this.hosts.nextGeneration(tx, command.hostId, now);
+      await this.hosts.assignRole(tx, command.hostId, command.role, version, config, generation, now);
+      return { result: { hostId: command.hostId, role: command.role, version, generation }, changed: true };
+    });
+    if (changed) {
+      this.logger.info('role assigned', { ...result });
+      await this.desiredState.publishFor(command.hostId);
+    }
+    return result;
+  }
+
+  async unassign(command: RoleUnassignCommand): Promise<RoleUnassignResult> {
+    const result = await this.hosts.transaction(async (tx) => {
+      const host = await this.hosts.find(command.hostId, tx);
+      if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${command.hostId} is not known`);
+      const current = await this.hosts.findRole(command.hostId, command.role, tx);
+      if (!current || current.assigned !== 1) {
+        throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} is not assigned to host ${command.hostId}`);
+      }
+      const now = this.clock();
+      const generation = await this.hosts.nextGeneration(tx, command.hostId, now);
+      await this.hosts.unassignRoles(tx, command.hostId, [command.role], generation, now);
+      return { hostId: command.hostId, role: command.role, generation };
+    });
+    this.logger.info('role unassigned', { ...result });
+    await this.desiredState.publishFor(command.hostId);
+    return result;
+  }
+}

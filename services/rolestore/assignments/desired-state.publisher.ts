@@ -1,0 +1,53 @@
+import { Exchanges, HOST_DESIRED_STATE, RoutingKeys, type HostDesiredStateControl } from '#contracts';
+import type { AmqpConnection } from '#amqp';
+import type { Logger } from '#logging';
+import type { Queryable } from '../database/database';
+import type { HostsRepository } from '../hosts/hosts.repository';
+import type { RoleVersionsRepository } from '../roles/role-versions.repository';
+
+/** Builds a host's whole desired state and sends it to the host's queue over pf9.control. */
+export class DesiredStatePublisher {
+  constructor(
+    private readonly hosts: HostsRepository,
+    private readonly versions: RoleVersionsRepository,
+    private readonly connection: AmqpConnection,
+    private readonly logger: Logger,
+  ) {}
+
+  async build(hostId: string, tx?: Queryable): Promise<HostDesiredStateControl> {
+    const host = await this.hosts.find(hostId, tx);
+    if (!host) return { hostId, state: 'unauthorized', generation: 0, roles: [] };
+    const roles: HostDesiredStateControl['roles'] = [];
+    if (host.state === 'authorized') {
+      for (const row of await this.hosts.roles(hostId, tx)) {
+        if (row.assigned !== 1) continue;
+        const version = await this.versions.find(row.role, row.version, tx);
+        if (!version) continue;
+        roles.push({
+          name: row.role,
+          version: row.version,
+          sha256: version.sha256,
+          config: JSON.parse(row.config) as Record<string, unknown>,
+          generation: Number(row.desired_generation),
+        });
+      }
+    }
+    return { hostId, state: host.state, generation: Number(host.generation), roles };
+  }
+
+  /**
+   * Sends the state; a failure is logged, not thrown: the change is committed, and the
+   * host catches up at its next sync.
+   */
+  async publish(state: HostDesiredStateControl): Promise<void> {
+    try {
+      await this.connection.publish(Exchanges.control, RoutingKeys.hostControl(state.hostId, 'desired-state'), HOST_DESIRED_STATE, state);
+    } catch (err) {
+      this.logger.warn('could not send the desired state; the host will catch up at its next sync', { hostId: state.hostId, err: String(err) });
+    }
+  }
+
+  async publishFor(hostId: string): Promise<void> {
+    await this.publish(await this.build(hostId));
+  }
+}

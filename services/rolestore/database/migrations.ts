@@ -1,0 +1,79 @@
+import type { Database } from './database';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+// Append only: a migration that has shipped is never edited; a change is a new version.
+// The SQL is the common subset of SQLite and PostgreSQL (times are epoch milliseconds).
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'hosts, role versions, host roles, processed messages',
+    statements: [
+      `CREATE TABLE hosts (
+        id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'unauthorized',
+        generation BIGINT NOT NULL DEFAULT 0,
+        info TEXT,
+        last_heartbeat_ms BIGINT,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+      )`,
+      `CREATE TABLE role_versions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        manifest TEXT NOT NULL,
+        uploaded_ms BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+      )`,
+      `CREATE TABLE host_roles (
+        host_id TEXT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        version TEXT NOT NULL,
+        config TEXT NOT NULL,
+        assigned INTEGER NOT NULL DEFAULT 1,
+        desired_generation BIGINT NOT NULL,
+        applied_generation BIGINT,
+        applied_version TEXT,
+        state TEXT,
+        message TEXT,
+        log TEXT,
+        desired_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (host_id, role)
+      )`,
+      `CREATE TABLE processed_messages (
+        message_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        processed_ms BIGINT NOT NULL
+      )`,
+      `CREATE INDEX processed_messages_by_time ON processed_messages (processed_ms)`,
+    ],
+  },
+];
+
+/** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */
+export async function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+  await db.execute(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`);
+  const applied: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    const done = await db.transaction(async (tx) => {
+      // Two role stores starting together on one PostgreSQL: the second waits here.
+      if (db.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7091001)');
+      const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (rows.length > 0) return false;
+      for (const statement of migration.statements) await tx.execute(statement);
+      await tx.execute('INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}

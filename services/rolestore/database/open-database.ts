@@ -1,0 +1,18 @@
+import { PostgresDatabase } from './postgres.database';
+import { SqliteDatabase } from './sqlite.database';
+import type { Database } from './database';
+import { migrate } from './migrations';
+
+/** postgres:// or postgresql:// selects PostgreSQL; sqlite:<file> (or a bare path) SQLite. */
+export async function openDatabase(url: string): Promise<Database> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const db = new PostgresDatabase(url);
+    await db.prepareSchema();
+    await migrate(db);
+    return db;
+  }
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  const db = new SqliteDatabase(file);
+  await migrate(db);
+  return db;
+}

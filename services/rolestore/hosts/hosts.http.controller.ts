@@ -1,0 +1,31 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { HOST_AUTHORIZE, HOST_DEAUTHORIZE, type HostAuthorizeResult, type HostDeauthorizeResult, type HostDetailView, type HostSummaryView } from '#contracts';
+import { commandOf } from '../http/contract-validation';
+import { HostsService } from './hosts.service';
+
+@Controller('v1/hosts')
+export class HostsHttpController {
+  constructor(private readonly hosts: HostsService) {}
+
+  @Get()
+  list(): Promise<HostSummaryView[]> {
+    return this.hosts.list();
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<HostDetailView> {
+    return this.hosts.get(id);
+  }
+
+  @Post(':id/authorize')
+  @HttpCode(200)
+  authorize(@Param('id') id: string): Promise<HostAuthorizeResult> {
+    return this.hosts.authorize(commandOf(HOST_AUTHORIZE, { hostId: id }));
+  }
+
+  @Post(':id/deauthorize')
+  @HttpCode(200)
+  deauthorize(@Param('id') id: string): Promise<HostDeauthorizeResult> {
+    return this.hosts.deauthorize(commandOf(HOST_DEAUTHORIZE, { hostId: id }));
+  }
+}

@@ -1,0 +1,147 @@
+import type { HostState, RoleState } from '#contracts';
+import type { Database, Queryable } from '../database/database';
+
+export interface HostRow {
+  id: string;
+  hostname: string;
+  state: HostState;
+  generation: number;
+  info: string | null;
+  last_heartbeat_ms: number | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
+export interface HostRoleRow {
+  host_id: string;
+  role: string;
+  version: string;
+  config: string;
+  assigned: number;
+  desired_generation: number;
+  applied_generation: number | null;
+  applied_version: string | null;
+  state: RoleState | null;
+  message: string | null;
+  log: string | null;
+  desired_ms: number;
+  updated_ms: number;
+}
+
+export interface HeartbeatRecord {
+  hostId: string;
+  hostname: string;
+  info: string;
+  receivedMs: number;
+}
+
+/** Hosts and their role assignments. Methods that take `tx` run inside the caller's transaction. */
+export class HostsRepository {
+  constructor(private readonly db: Database) {}
+
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  async list(): Promise<HostRow[]> {
+    return this.db.query<HostRow>('SELECT * FROM hosts ORDER BY id');
+  }
+
+  async find(id: string, tx: Queryable = this.db): Promise<HostRow | null> {
+    const rows = await tx.query<HostRow>('SELECT * FROM hosts WHERE id = $1', [id]);
+    return rows[0] ?? null;
+  }
+
+  async roles(hostId: string, tx: Queryable = this.db): Promise<HostRoleRow[]> {
+    return tx.query<HostRoleRow>('SELECT * FROM host_roles WHERE host_id = $1 ORDER BY role', [hostId]);
+  }
+
+  async findRole(hostId: string, role: string, tx: Queryable = this.db): Promise<HostRoleRow | null> {
+    const rows = await tx.query<HostRoleRow>('SELECT * FROM host_roles WHERE host_id = $1 AND role = $2', [hostId, role]);
+    return rows[0] ?? null;
+  }
+
+  /** Raises the host's generation by one and answers the new value. */
+  async nextGeneration(tx: Queryable, hostId: string, now: number): Promise<number> {
+    const rows = await tx.query<{ generation: number }>(
+      'UPDATE hosts SET generation = generation + 1, updated_ms = $2 WHERE id = $1 RETURNING generation',
+      [hostId, now],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`host ${hostId} vanished during a transaction`);
+    return Number(row.generation);
+  }
+
+  async setState(tx: Queryable, hostId: string, state: HostState, now: number): Promise<void> {
+    await tx.execute('UPDATE hosts SET state = $2, updated_ms = $3 WHERE id = $1', [hostId, state, now]);
+  }
+
+  async assignRole(tx: Queryable, hostId: string, role: string, version: string, config: Record<string, unknown>, generation: number, now: number): Promise<void> {
+    await tx.execute(
+      `INSERT INTO host_roles (host_id, role, version, config, assigned, desired_generation, state, message, log, desired_ms, updated_ms)
+       VALUES ($1, $2, $3, $4, 1, $5, NULL, NULL, NULL, $6, $6)
+       ON CONFLICT (host_id, role) DO UPDATE SET version = excluded.version, config = excluded.config, assigned = 1,
+         desired_generation = excluded.desired_generation, state = NULL, message = NULL, log = NULL,
+         desired_ms = excluded.desired_ms, updated_ms = excluded.updated_ms`,
+      [hostId, role, version, JSON.stringify(config), generation, now],
+    );
+  }
+
+  /** Marks roles for removal; they stay listed until the host reports them removed. */
+  async unassignRoles(tx: Queryable, hostId: string, roles: string[] | 'all', generation: number, now: number): Promise<void> {
+    if (roles === 'all') {
+      await tx.execute(
+        'UPDATE host_roles SET assigned = 0, desired_generation = $2, state = NULL, message = NULL, desired_ms = $3, updated_ms = $3 WHERE host_id = $1 AND assigned = 1',
+        [hostId, generation, now],
+      );
+      return;
+    }
+    for (const role of roles) {
+      await tx.execute(
+        'UPDATE host_roles SET assigned = 0, desired_generation = $3, state = NULL, message = NULL, desired_ms = $4, updated_ms = $4 WHERE host_id = $1 AND role = $2',
+        [hostId, role, generation, now],
+      );
+    }
+  }
+
+  async recordRoleStatus(
+    tx: Queryable,
+    status: { hostId: string; role: string; state: RoleState; message: string | null; log: string | null; appliedGeneration: number | null; appliedVersion: string | null },
+    now: number,
+  ): Promise<void> {
+    await tx.execute(
+      `UPDATE host_roles SET state = $3, message = $4, log = $5,
+         applied_generation = COALESCE($6, applied_generation), applied_version = COALESCE($7, applied_version), updated_ms = $8
+       WHERE host_id = $1 AND role = $2`,
+      [status.hostId, status.role, status.state, status.message, status.log, status.appliedGeneration, status.appliedVersion, now],
+    );
+  }
+
+  async deleteRole(tx: Queryable, hostId: string, role: string): Promise<void> {
+    await tx.execute('DELETE FROM host_roles WHERE host_id = $1 AND role = $2', [hostId, role]);
+  }
+
+  /** One statement for a whole batch: the latest heartbeat of each host. */
+  async upsertHeartbeats(batch: HeartbeatRecord[]): Promise<void> {
+    if (batch.length === 0) return;
+    const values: string[] = [];
+    const params: unknown[] = [];
+    for (const record of batch) {
+      const n = params.length;
+      values.push(`($${n + 1}, $${n + 2}, 'unauthorized', 0, $${n + 3}, $${n + 4}, $${n + 4}, $${n + 4})`);
+      params.push(record.hostId, record.hostname, record.info, record.receivedMs);
+    }
+    await this.db.execute(
+      `INSERT INTO hosts (id, hostname, state, generation, info, last_heartbeat_ms, created_ms, updated_ms)
+       VALUES ${values.join(', ')}
+       ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, info = excluded.info,
+         last_heartbeat_ms = excluded.last_heartbeat_ms, updated_ms = excluded.updated_ms`,
+      params,
+    );
+  }
+
+  async countOnline(sinceMs: number): Promise<number> {
+    const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM hosts WHERE last_heartbeat_ms >= $1', [sinceMs]);
+    return Number(rows[0]?.n ?? 0);
+  }
+}

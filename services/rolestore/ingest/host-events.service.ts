@@ -1,0 +1,71 @@
+import { ErrorCodes, type HostSyncEvent, type RoleStatusEvent } from '#contracts';
+import { ApplicationError, type MessageContext } from '#amqp';
+import type { Logger } from '#logging';
+import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
+import type { HostsRepository } from '../hosts/hosts.repository';
+import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
+
+/** What hosts report: role status, and requests for their whole desired state. */
+export class HostEventsService {
+  constructor(
+    private readonly hosts: HostsRepository,
+    private readonly desiredState: DesiredStatePublisher,
+    private readonly metrics: RolestoreMetrics,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async roleStatus(event: RoleStatusEvent): Promise<void> {
+    const outcome = await this.hosts.transaction(async (tx) => {
+      const row = await this.hosts.findRole(event.hostId, event.role, tx);
+      if (!row) return 'unknown-role';
+      // A report about an older desired state says nothing about the current one.
+      if (event.generation < Number(row.desired_generation)) return 'stale';
+      if (event.state === 'removed' && row.assigned !== 1) {
+        await this.hosts.deleteRole(tx, event.hostId, event.role);
+        return 'removed';
+      }
+      const applied = event.state === 'applied';
+      await this.hosts.recordRoleStatus(
+        tx,
+        {
+          hostId: event.hostId,
+          role: event.role,
+          state: event.state,
+          message: event.message ?? null,
+          log: event.log ?? null,
+          appliedGeneration: applied ? event.generation : null,
+          appliedVersion: applied ? event.version : null,
+        },
+        this.clock(),
+      );
+      return { state: event.state, sinceMs: Number(row.desired_ms) };
+    });
+    if (typeof outcome === 'string') {
+      if (outcome === 'removed') this.metrics.roleApplies.inc({ outcome: 'removed' });
+      else this.logger.debug('role status ignored', { reason: outcome, hostId: event.hostId, role: event.role, generation: event.generation });
+      return;
+    }
+    if (outcome.state === 'applied' || outcome.state === 'failed') {
+      this.metrics.roleApplies.inc({ outcome: outcome.state });
+      this.metrics.applyDuration.observe({ outcome: outcome.state }, Math.max(0, this.clock() - outcome.sinceMs) / 1000);
+    }
+    this.logger.info('role status', { hostId: event.hostId, role: event.role, version: event.version, generation: event.generation, state: event.state, message: event.message });
+  }
+
+  async sync(event: HostSyncEvent): Promise<void> {
+    this.logger.debug('host asks for its desired state', { hostId: event.hostId, reason: event.reason });
+    await this.desiredState.publishFor(event.hostId);
+  }
+}
+
+/**
+ * A host speaks only for itself: the routing key's host segment must name the host
+ * of the body. (Once hosts have their own broker users, user_id is checked too.)
+ */
+export function assertSender(hostId: string, context: MessageContext): void {
+  const segment = context.routingKey.split('.')[1];
+  if (segment !== hostId) {
+    throw new ApplicationError(ErrorCodes.forbidden, `host ${String(segment)} may not speak for host ${hostId}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { AmqpConnection } from '#amqp';
+import { DATABASE } from '../rolestore.tokens';
+import type { Database } from '../database/database';
+import { RolestoreMetrics } from './rolestore.metrics';
+
+@Controller()
+export class OpsHttpController {
+  constructor(
+    private readonly metrics: RolestoreMetrics,
+    private readonly connection: AmqpConnection,
+    @Inject(DATABASE) private readonly db: Database,
+  ) {}
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+
+  /** 200 when both the database and the broker answer. */
+  @Get('healthz')
+  async health(@Res({ passthrough: true }) res: Response): Promise<{ status: string; database: string; broker: string }> {
+    const database = await this.db.ping().then(
+      () => true,
+      () => false,
+    );
+    const broker = this.connection.isConnected();
+    res.status(database && broker ? 200 : 503);
+    return { status: database && broker ? 'ok' : 'unavailable', database: database ? 'ok' : 'down', broker: broker ? 'ok' : 'down' };
+  }
+}

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createAmqpMetrics, type AmqpMetrics } from '#amqp';
+
+/** Every metric the role store exports, in one registry. */
+export class RolestoreMetrics {
+  readonly registry = new Registry();
+  readonly amqp: AmqpMetrics;
+  readonly roleApplies: Counter<'outcome'>;
+  readonly applyDuration: Histogram<'outcome'>;
+  readonly heartbeatsPersisted: Counter;
+  readonly heartbeatBatchSize: Histogram;
+
+  constructor(countOnline: () => Promise<number>) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_rolestore_' });
+    this.amqp = createAmqpMetrics(this.registry);
+    this.roleApplies = new Counter({
+      name: 'hostplane_role_applies_total',
+      help: 'Role applies reported by hosts, by outcome (applied, failed, removed)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.applyDuration = new Histogram({
+      name: 'hostplane_role_apply_duration_seconds',
+      help: 'From a change of desired state to the host reporting the outcome',
+      labelNames: ['outcome'],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900],
+      registers: [this.registry],
+    });
+    this.heartbeatsPersisted = new Counter({
+      name: 'hostplane_heartbeats_persisted_total',
+      help: 'Heartbeats written to the database',
+      registers: [this.registry],
+    });
+    this.heartbeatBatchSize = new Histogram({
+      name: 'hostplane_heartbeat_batch_size',
+      help: 'Heartbeats written per database transaction',
+      buckets: [1, 10, 50, 100, 250, 500, 1000],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'hostplane_hosts_online',
+      help: 'Hosts whose last heartbeat is within the offline threshold',
+      registers: [this.registry],
+      async collect() {
+        this.set(await countOnline());
+      },
+    });
+  }
+}

@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
+import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
+import { openDatabase } from './database/open-database';
+import { RolestoreModule } from './rolestore.module';
+import { AmqpConnection } from '#amqp';
+
+export interface RunningRolestore {
+  app: NestExpressApplication;
+  config: RolestoreConfig;
+  /** The base URL the REST API answers on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Boots the role store: config, database (migrated), HTTP API and broker consumers. */
+export async function startRolestore(env: Environment, options: { waitForBrokerMs?: number } = {}): Promise<RunningRolestore> {
+  const config = loadRolestoreConfig(env);
+  const logger = new Logger('rolestore', parseLogLevel(config.logLevel));
+  const db = await openDatabase(config.databaseUrl);
+  const app = await NestFactory.create<NestExpressApplication>(RolestoreModule.forRoot(config, logger, db), {
+    logger: new NestJsonLogger(logger.child({ component: 'nest' })),
+    bodyParser: false,
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: '1mb', strict: true });
+  app.useBodyParser('raw', { type: ['application/gzip', 'application/x-gzip', 'application/octet-stream'], limit: config.maxPackageBytes });
+  app.enableShutdownHooks();
+  await app.listen(config.apiPort, config.apiHost);
+  if (options.waitForBrokerMs !== undefined) await app.get(AmqpConnection).ready(options.waitForBrokerMs);
+  const address = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${config.apiHost}:${address.port}`;
+  logger.info('role store listening', { url });
+  return { app, config, url, close: () => app.close() };
+}

@@ -1,0 +1,135 @@
+import { Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AmqpConnection, type MessageConsumer } from '#amqp';
+import type { Logger } from '#logging';
+import { AssignmentsHttpController } from './assignments/assignments.http.controller';
+import { AssignmentsService } from './assignments/assignments.service';
+import { DesiredStatePublisher } from './assignments/desired-state.publisher';
+import type { RolestoreConfig } from './config/rolestore.config';
+import type { Database } from './database/database';
+import { HostsHttpController } from './hosts/hosts.http.controller';
+import { HostsRepository } from './hosts/hosts.repository';
+import { HostsService } from './hosts/hosts.service';
+import { ContractErrorFilter } from './http/http-errors';
+import { OperatorAccessGuard } from './http/operator-access.guard';
+import { HeartbeatIngester } from './ingest/heartbeat.ingester';
+import { HostEventsService } from './ingest/host-events.service';
+import { OperatorAccess } from './messaging/operator-access';
+import { ProcessedMessagesRepository } from './messaging/processed-messages.repository';
+import { createConsumers } from './messaging/rolestore.consumers';
+import { OpsHttpController } from './metrics/ops.http.controller';
+import { RolestoreMetrics } from './metrics/rolestore.metrics';
+import { PackageStore } from './roles/package-store';
+import { RolesHttpController } from './roles/roles.http.controller';
+import { RolesService } from './roles/roles.service';
+import { RoleVersionsRepository } from './roles/role-versions.repository';
+import { DATABASE, LOGGER, ROLESTORE_CONFIG } from './rolestore.tokens';
+
+/** Starts the broker consumers once the application is up, and stops them cleanly. */
+class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private consumers: MessageConsumer[] = [];
+
+  constructor(
+    private readonly connection: AmqpConnection,
+    private readonly build: () => MessageConsumer[],
+    private readonly heartbeats: HeartbeatIngester,
+    private readonly db: Database,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumers = this.build();
+    for (const consumer of this.consumers) await consumer.start();
+    this.connection.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.connection.close();
+    await this.heartbeats.flush();
+    await this.db.close();
+  }
+}
+
+@Module({})
+export class RolestoreModule {
+  /** The role store, given its validated config, its logger and an open, migrated database. */
+  static forRoot(config: RolestoreConfig, logger: Logger, db: Database): DynamicModule {
+    return {
+      module: RolestoreModule,
+      controllers: [HostsHttpController, AssignmentsHttpController, RolesHttpController, OpsHttpController],
+      providers: [
+        { provide: ROLESTORE_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: DATABASE, useValue: db },
+        { provide: OperatorAccess, useValue: new OperatorAccess() },
+        { provide: APP_GUARD, useClass: OperatorAccessGuard },
+        { provide: APP_FILTER, useValue: new ContractErrorFilter(logger.child({ component: 'http' })) },
+        { provide: HostsRepository, useFactory: () => new HostsRepository(db) },
+        { provide: RoleVersionsRepository, useFactory: () => new RoleVersionsRepository(db) },
+        { provide: ProcessedMessagesRepository, useFactory: () => new ProcessedMessagesRepository(db) },
+        {
+          provide: RolestoreMetrics,
+          inject: [HostsRepository],
+          useFactory: (hosts: HostsRepository) => new RolestoreMetrics(() => hosts.countOnline(Date.now() - config.offlineAfterS * 1000)),
+        },
+        {
+          provide: AmqpConnection,
+          inject: [RolestoreMetrics],
+          useFactory: (metrics: RolestoreMetrics) => new AmqpConnection({ url: config.amqpUrl, appId: 'rolestore', logger, metrics: metrics.amqp }),
+        },
+        {
+          provide: DesiredStatePublisher,
+          inject: [HostsRepository, RoleVersionsRepository, AmqpConnection],
+          useFactory: (hosts: HostsRepository, versions: RoleVersionsRepository, connection: AmqpConnection) =>
+            new DesiredStatePublisher(hosts, versions, connection, logger),
+        },
+        {
+          provide: HostsService,
+          inject: [HostsRepository, DesiredStatePublisher],
+          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher) => new HostsService(hosts, desired, config.offlineAfterS * 1000, logger),
+        },
+        {
+          provide: AssignmentsService,
+          inject: [HostsRepository, RoleVersionsRepository, DesiredStatePublisher],
+          useFactory: (hosts: HostsRepository, versions: RoleVersionsRepository, desired: DesiredStatePublisher) =>
+            new AssignmentsService(hosts, versions, desired, logger),
+        },
+        {
+          provide: RolesService,
+          inject: [RoleVersionsRepository],
+          useFactory: (versions: RoleVersionsRepository) => new RolesService(versions, new PackageStore(config.dataDir), logger),
+        },
+        {
+          provide: HostEventsService,
+          inject: [HostsRepository, DesiredStatePublisher, RolestoreMetrics],
+          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher, metrics: RolestoreMetrics) => new HostEventsService(hosts, desired, metrics, logger),
+        },
+        {
+          provide: HeartbeatIngester,
+          inject: [HostsRepository, RolestoreMetrics],
+          useFactory: (hosts: HostsRepository, metrics: RolestoreMetrics) => new HeartbeatIngester(hosts, metrics, logger),
+        },
+        {
+          provide: MessagingLifecycle,
+          inject: [AmqpConnection, HostsService, AssignmentsService, HostEventsService, HeartbeatIngester, OperatorAccess, ProcessedMessagesRepository, RolestoreMetrics],
+          useFactory: (
+            connection: AmqpConnection,
+            hosts: HostsService,
+            assignments: AssignmentsService,
+            hostEvents: HostEventsService,
+            heartbeats: HeartbeatIngester,
+            access: OperatorAccess,
+            processed: ProcessedMessagesRepository,
+            metrics: RolestoreMetrics,
+          ) =>
+            new MessagingLifecycle(
+              connection,
+              () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access }, processed, metrics, logger),
+              heartbeats,
+              db,
+            ),
+        },
+      ],
+    };
+  }
+}
+
