@@ -1,0 +1,62 @@
+import type { RoleStoreClient } from './api-client';
+
+/** Where a command writes; process.stdout in production, a collector in tests. */
+export interface TextSink {
+  write(chunk: string): unknown;
+}
+
+/** What every command gets: the API, where to print, and how (tables or raw JSON). */
+export interface CommandContext {
+  api: RoleStoreClient;
+  stdout: TextSink;
+  json: boolean;
+  /** Relative file arguments are resolved against this directory. */
+  cwd: string;
+}
+
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Names the value of a string option in the usage, e.g. "V" in "--version V". */
+  value?: string;
+  description: string;
+}
+
+export interface Command {
+  /** The words that select it, e.g. ["hosts", "list"]. */
+  path: readonly string[];
+  /** Names of its positional arguments, all required. */
+  args: readonly string[];
+  options: Readonly<Record<string, OptionSpec>>;
+  summary: string;
+  run(ctx: CommandContext, args: readonly string[], options: OptionValues): Promise<void>;
+}
+
+/** The command line itself is wrong: exit 2 and point at the usage. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The command could not do its job for a reason the user can act on: exit 1. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Prints a value as the raw JSON the API answered (for --json). */
+export function printJson(out: TextSink, value: unknown): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** "ENOENT" rather than a stack: file errors are the user's to fix. */
+export function ioErrorText(error: unknown): string {
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
+  return error instanceof Error ? error.message : String(error);
+}

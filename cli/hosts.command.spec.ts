@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { HostDetailView, HostSummaryView } from '#contracts';
+import { FakeRoleStore, runCliCollect } from './fake-role-store.testing';
+import { formatBytes } from './hosts.command';
+
+const HOSTS: HostSummaryView[] = [
+  { id: 'host-a', hostname: 'node-a.example', state: 'authorized', online: true, lastHeartbeatAt: '2025-01-01T10:00:00.000Z' },
+  { id: 'host-b', hostname: 'b', state: 'unauthorized', online: false, lastHeartbeatAt: null },
+];
+
+const DETAIL: HostDetailView = {
+  ...HOSTS[0],
+  info: {
+    hostId: 'host-a',
+    hostname: 'node-a.example',
+    agentVersion: '0.1.0',
+    sentAt: '2025-01-01T10:00:00.000Z',
+    uptimeS: 3600,
+    cpu: { model: 'AMD EPYC 7B13', cores: 8, loadavg: [0.1, 0.2, 0.3], usagePct: 12.5 },
+    memory: { totalBytes: 16 * 1024 ** 3, availableBytes: 8.5 * 1024 ** 3 },
+    storage: [{ mount: '/', fs: 'ext4', totalBytes: 100, usedBytes: 50 }],
+    network: [
+      { name: 'lo', mac: '00:00:00:00:00:00', addresses: [{ family: 'IPv4', address: '127.0.0.1', cidr: '127.0.0.1/8' }] },
+      { name: 'eth0', mac: 'aa:bb:cc:dd:ee:ff', addresses: [{ family: 'IPv4', address: '10.0.0.5', cidr: '10.0.0.5/24' }] },
+    ],
+    os: { platform: 'linux', release: '6.1.0-18-amd64', distro: 'Debian GNU/Linux 12 (bookworm)' },
+    roles: [{ name: 'demo', version: '1.0.0', state: 'applied', generation: 3 }],
+  },
+  roles: [
+    { name: 'demo', version: '1.0.0', config: { a: 1 }, desiredGeneration: 3, appliedGeneration: 3, state: 'applied', message: null },
+    {
+      name: 'keepalived-vip',
+      version: '1.0.0',
+      config: {},
+      desiredGeneration: 4,
+      appliedGeneration: null,
+      state: 'failed',
+      message: 'configure exited 1:\nkeepalived-vip: config is missing priority',
+    },
+  ],
+};
+
+describe('hosts commands', () => {
+  let store: FakeRoleStore;
+  let env: { HOSTPLANE_API: string };
+  beforeEach(async () => {
+    store = await FakeRoleStore.start();
+    env = { HOSTPLANE_API: store.url };
+  });
+  afterEach(() => store.close());
+
+  it('hosts list prints a table of hosts', async () => {
+    store.on('GET', '/v1/hosts', { status: 200, json: HOSTS });
+    const run = await runCliCollect(['hosts', 'list'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      store.requests.map((r) => `${r.method} ${r.path}`),
+      ['GET /v1/hosts'],
+    );
+    assert.equal(
+      run.stdout,
+      [
+        'ID      HOSTNAME        STATE         ONLINE  LAST HEARTBEAT',
+        'host-a  node-a.example  authorized    yes     2025-01-01T10:00:00.000Z',
+        'host-b  b               unauthorized  no      -',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('hosts list --json prints the raw answer', async () => {
+    store.on('GET', '/v1/hosts', { status: 200, json: HOSTS });
+    const run = await runCliCollect(['hosts', 'list', '--json'], { env });
+    assert.equal(run.code, 0);
+    assert.deepEqual(JSON.parse(run.stdout), HOSTS);
+  });
+
+  it('hosts show prints the host, an inventory summary and its roles', async () => {
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: DETAIL });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.ok(lines.includes('ID:              host-a'), run.stdout);
+    assert.ok(lines.includes('State:           authorized'));
+    assert.ok(lines.includes('Online:          yes'));
+    assert.ok(lines.includes('OS:              Debian GNU/Linux 12 (bookworm) (linux 6.1.0-18-amd64)'));
+    assert.ok(lines.includes('CPU:             AMD EPYC 7B13, 8 cores'));
+    assert.ok(lines.includes('Memory:          16.0 GiB total, 8.5 GiB available'));
+    assert.ok(lines.includes('Addresses:       eth0 10.0.0.5/24'), 'loopback left out');
+    const table = lines.slice(lines.indexOf('') + 1);
+    assert.deepEqual(table, [
+      'NAME            VERSION  STATE    DESIRED-GEN  APPLIED-GEN  MESSAGE',
+      'demo            1.0.0    applied  3            3',
+      'keepalived-vip  1.0.0    failed   4            -            configure exited 1: keepalived-vip: config is missing prior…',
+      '',
+    ]);
+  });
+
+  it('hosts show says so when the host has sent no heartbeat and has no roles', async () => {
+    store.on('GET', '/v1/hosts/host-b', { status: 200, json: { ...HOSTS[1], info: null, roles: [] } });
+    const run = await runCliCollect(['hosts', 'show', 'host-b'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Inventory: +none yet \(no heartbeat received\)$/m);
+    assert.match(run.stdout, /^Roles: none assigned$/m);
+  });
+
+  it('hosts show --json prints the raw answer, inventory included', async () => {
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: DETAIL });
+    const run = await runCliCollect(['hosts', 'show', 'host-a', '--json'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), DETAIL);
+  });
+
+  it('hosts show escapes the host id in the path', async () => {
+    const run = await runCliCollect(['hosts', 'show', 'a/b c'], { env });
+    assert.equal(run.code, 1);
+    assert.equal(store.requests[0].path, '/v1/hosts/a%2Fb%20c');
+  });
+
+  it('hosts show refuses an answer that is not a host', async () => {
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: { ...DETAIL, info: { hostId: 'host-a' } } });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'error: the role store did not answer with a host\n');
+  });
+
+  it('authorize and deauthorize POST to the host and print its new state', async () => {
+    store.on('POST', '/v1/hosts/host-b/authorize', { status: 200, json: { hostId: 'host-b', state: 'authorized' } });
+    store.on('POST', '/v1/hosts/host-b/deauthorize', { status: 200, json: { hostId: 'host-b', state: 'unauthorized' } });
+    const on = await runCliCollect(['authorize', 'host-b'], { env });
+    const off = await runCliCollect(['deauthorize', 'host-b'], { env });
+    assert.deepEqual([on.code, on.stdout, off.code, off.stdout], [0, 'host host-b authorized\n', 0, 'host host-b unauthorized\n']);
+    assert.deepEqual(
+      store.requests.map((r) => `${r.method} ${r.path} ${r.body.length}`),
+      ['POST /v1/hosts/host-b/authorize 0', 'POST /v1/hosts/host-b/deauthorize 0'],
+    );
+  });
+
+  it('authorize --json prints the raw answer', async () => {
+    store.on('POST', '/v1/hosts/host-b/authorize', { status: 200, json: { hostId: 'host-b', state: 'authorized' } });
+    const run = await runCliCollect(['--json', 'authorize', 'host-b'], { env });
+    assert.deepEqual(JSON.parse(run.stdout), { hostId: 'host-b', state: 'authorized' });
+  });
+
+  it('authorize of an unknown host prints the API error and exits 1', async () => {
+    store.on('POST', '/v1/hosts/nope/authorize', {
+      status: 404,
+      json: { error: { code: 'NOT_FOUND', message: 'host nope is not known', details: [] } },
+    });
+    const run = await runCliCollect(['authorize', 'nope'], { env });
+    assert.deepEqual(run, { code: 1, stdout: '', stderr: 'error: NOT_FOUND: host nope is not known\n' });
+  });
+});
+
+describe('formatBytes', () => {
+  it('uses binary units', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(3 * 1024 ** 4), '3.0 TiB');
+  });
+});

@@ -1,0 +1,107 @@
+import type { HostDetailView, HostHeartbeatEvent } from '#contracts';
+import { printJson, type Command } from './command';
+import { formatFields, formatTable, truncate } from './table';
+
+const hostsList: Command = {
+  path: ['hosts', 'list'],
+  args: [],
+  options: {},
+  summary: 'list the hosts the plane knows',
+  async run(ctx) {
+    const hosts = await ctx.api.listHosts();
+    if (ctx.json) return printJson(ctx.stdout, hosts);
+    const rows = hosts.map((h) => [h.id, h.hostname, h.state, h.online ? 'yes' : 'no', h.lastHeartbeatAt ?? '-']);
+    ctx.stdout.write(formatTable(['ID', 'HOSTNAME', 'STATE', 'ONLINE', 'LAST HEARTBEAT'], rows));
+  },
+};
+
+const hostsShow: Command = {
+  path: ['hosts', 'show'],
+  args: ['hostId'],
+  options: {},
+  summary: "show a host, its inventory and its roles",
+  async run(ctx, [hostId]) {
+    const host = await ctx.api.getHost(hostId);
+    if (ctx.json) return printJson(ctx.stdout, host);
+    ctx.stdout.write(formatFields([...hostFields(host), ...inventoryFields(host.info)]));
+    ctx.stdout.write('\n');
+    if (host.roles.length === 0) {
+      ctx.stdout.write('Roles: none assigned\n');
+      return;
+    }
+    const rows = host.roles.map((r) => [
+      r.name,
+      r.version,
+      r.state,
+      String(r.desiredGeneration),
+      r.appliedGeneration === null ? '-' : String(r.appliedGeneration),
+      truncate(r.message ?? '', 60),
+    ]);
+    ctx.stdout.write(formatTable(['NAME', 'VERSION', 'STATE', 'DESIRED-GEN', 'APPLIED-GEN', 'MESSAGE'], rows));
+  },
+};
+
+const authorize: Command = {
+  path: ['authorize'],
+  args: ['hostId'],
+  options: {},
+  summary: 'let a host receive roles',
+  async run(ctx, [hostId]) {
+    const result = await ctx.api.authorizeHost(hostId);
+    if (ctx.json) return printJson(ctx.stdout, result);
+    ctx.stdout.write(`host ${result.hostId} ${result.state}\n`);
+  },
+};
+
+const deauthorize: Command = {
+  path: ['deauthorize'],
+  args: ['hostId'],
+  options: {},
+  summary: 'stop a host from receiving roles',
+  async run(ctx, [hostId]) {
+    const result = await ctx.api.deauthorizeHost(hostId);
+    if (ctx.json) return printJson(ctx.stdout, result);
+    ctx.stdout.write(`host ${result.hostId} ${result.state}\n`);
+  },
+};
+
+export const hostsCommands: readonly Command[] = [hostsList, hostsShow, authorize, deauthorize];
+
+function hostFields(host: HostDetailView): [string, string][] {
+  return [
+    ['ID', host.id],
+    ['Hostname', host.hostname],
+    ['State', host.state],
+    ['Online', host.online ? 'yes' : 'no'],
+    ['Last heartbeat', host.lastHeartbeatAt ?? '-'],
+  ];
+}
+
+function inventoryFields(info: HostHeartbeatEvent | null): [string, string][] {
+  if (info === null) return [['Inventory', 'none yet (no heartbeat received)']];
+  const addresses = info.network.flatMap((nic) =>
+    nic.addresses.filter((a) => !isLoopback(a.address)).map((a) => `${nic.name} ${a.cidr || a.address}`),
+  );
+  return [
+    ['OS', `${info.os.distro} (${info.os.platform} ${info.os.release})`],
+    ['CPU', `${info.cpu.model}, ${info.cpu.cores} cores`],
+    ['Memory', `${formatBytes(info.memory.totalBytes)} total, ${formatBytes(info.memory.availableBytes)} available`],
+    ['Addresses', addresses.length === 0 ? '-' : addresses.join(', ')],
+    ['Agent', info.agentVersion],
+  ];
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
