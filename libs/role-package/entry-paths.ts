@@ -11,6 +11,7 @@ export type PathCheck = { ok: true; path: string } | { ok: false; problem: strin
 
 /** A path for a message: control characters escaped, long paths shortened. */
 export function showPath(path: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped here
   const escaped = path.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return escaped.length > MAX_SHOWN_CHARS ? `${escaped.slice(0, MAX_SHOWN_CHARS)}...` : escaped;
 }
