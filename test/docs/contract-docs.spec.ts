@@ -1,0 +1,622 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { getMetadataStorage } from 'class-validator';
+import { parse } from 'yaml';
+import {
+  COMMAND_KINDS,
+  ErrorCodes,
+  Exchanges,
+  Headers,
+  HOST_DESIRED_STATE,
+  HOST_ID_PATTERN,
+  HOST_STATES,
+  HOST_SYNC,
+  MAX_BODY_BYTES,
+  MESSAGE_CLASSES,
+  Queues,
+  ROLE_NAME_PATTERN,
+  ROLE_STATES,
+  RoleAssignBody,
+  RoutingKeys,
+  SEMVER_PATTERN,
+  type HostAuthorizeResult,
+  type HostDeauthorizeResult,
+  type HostDetailView,
+  type HostRoleView,
+  type HostSummaryView,
+  type MessageKind,
+  type RoleAssignResult,
+  type RoleUnassignResult,
+  type RoleUploadView,
+  type RoleVersionView,
+  type RoleView,
+} from '#contracts';
+
+// Keeps docs/asyncapi.yaml, docs/openapi.yaml, docker-compose.yml and docker/Dockerfile
+// honest: against libs/contracts (the source of truth for names and field constraints)
+// and against the lines of CONTRACT.md v1 they describe.
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+const ROOT = findRepoRoot(__dirname);
+const asyncapi = loadYaml('docs/asyncapi.yaml');
+const openapi = loadYaml('docs/openapi.yaml');
+const compose = loadYaml('docker-compose.yml');
+
+/** The kinds that are the project's own plane-host protocol, not public contract. */
+const INTERNAL_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([HOST_SYNC, HOST_DESIRED_STATE]);
+
+/** CONTRACT.md section 2: every exchange, its type, and which kinds travel on it with which routing key. */
+const EXCHANGE_TYPES: Record<string, string> = {
+  [Exchanges.api]: 'direct',
+  [Exchanges.events]: 'topic',
+  [Exchanges.control]: 'topic',
+  [Exchanges.deadLetter]: 'fanout',
+};
+const HOST = '{hostId}';
+const ROUTES: Record<MessageKind, { exchange: string; address: string }> = {
+  'host.authorize': { exchange: Exchanges.api, address: 'host.authorize' },
+  'host.deauthorize': { exchange: Exchanges.api, address: 'host.deauthorize' },
+  'role.assign': { exchange: Exchanges.api, address: 'role.assign' },
+  'role.unassign': { exchange: Exchanges.api, address: 'role.unassign' },
+  'host.heartbeat': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'heartbeat') },
+  'role.status': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'role-status') },
+  'host.sync': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'sync') },
+  'host.desired-state': { exchange: Exchanges.control, address: RoutingKeys.hostControl(HOST, 'desired-state') },
+};
+
+/** CONTRACT.md section 5, route by route. */
+const CONTRACT_ROUTES: readonly string[] = [
+  'GET /v1/hosts',
+  'GET /v1/hosts/:id',
+  'POST /v1/hosts/:id/authorize',
+  'POST /v1/hosts/:id/deauthorize',
+  'PUT /v1/hosts/:id/roles/:role',
+  'DELETE /v1/hosts/:id/roles/:role',
+  'POST /v1/roles',
+  'GET /v1/roles',
+  'GET /v1/roles/:name/:version/package',
+  'GET /metrics',
+  'GET /healthz',
+];
+
+/** Statuses and error codes that CONTRACT.md names for a route (sections 3 and 5). */
+const CONTRACT_STATUSES: ReadonlyArray<{ route: string; status: string; code?: string }> = [
+  { route: 'POST /v1/roles', status: '201' },
+  { route: 'POST /v1/roles', status: '400', code: ErrorCodes.validationFailed },
+  { route: 'POST /v1/roles', status: '409', code: ErrorCodes.conflict },
+  { route: 'PUT /v1/hosts/:id/roles/:role', status: '200' },
+  { route: 'PUT /v1/hosts/:id/roles/:role', status: '400', code: ErrorCodes.validationFailed },
+  { route: 'PUT /v1/hosts/:id/roles/:role', status: '404', code: ErrorCodes.notFound },
+  { route: 'PUT /v1/hosts/:id/roles/:role', status: '409', code: ErrorCodes.hostNotAuthorized },
+  { route: 'GET /v1/hosts/:id', status: '404', code: ErrorCodes.notFound },
+  { route: 'GET /healthz', status: '200' },
+];
+
+// The key lists below are checked by the compiler against the contract's types (a
+// missing or an extra key fails the build), and by the tests against the documents.
+type KeysOf<T> = Record<keyof T, true>;
+const HOST_SUMMARY_KEYS: KeysOf<HostSummaryView> = { id: true, hostname: true, state: true, online: true, lastHeartbeatAt: true };
+const HOST_DETAIL_KEYS: KeysOf<HostDetailView> = { ...HOST_SUMMARY_KEYS, info: true, roles: true };
+const HOST_ROLE_KEYS: KeysOf<HostRoleView> = {
+  name: true,
+  version: true,
+  config: true,
+  desiredGeneration: true,
+  appliedGeneration: true,
+  state: true,
+  message: true,
+};
+const ROLE_UPLOAD_KEYS: KeysOf<RoleUploadView> = { name: true, version: true, sha256: true };
+const ROLE_VIEW_KEYS: KeysOf<RoleView> = { name: true, versions: true };
+const ROLE_VERSION_KEYS: KeysOf<RoleVersionView> = { version: true, sha256: true, uploadedAt: true };
+const RESULT_KEYS: Record<string, Record<string, true>> = {
+  'host.authorize': { hostId: true, state: true } satisfies KeysOf<HostAuthorizeResult>,
+  'host.deauthorize': { hostId: true, state: true } satisfies KeysOf<HostDeauthorizeResult>,
+  'role.assign': { hostId: true, role: true, version: true, generation: true } satisfies KeysOf<RoleAssignResult>,
+  'role.unassign': { hostId: true, role: true, generation: true } satisfies KeysOf<RoleUnassignResult>,
+};
+
+describe('docs/asyncapi.yaml', () => {
+  const messages = channelMessages();
+
+  it('describes every message kind of MESSAGE_CLASSES, with its AMQP type and payload class', () => {
+    const described = new Set(messages.map((m) => m.message.name));
+    for (const [kind, cls] of Object.entries(MESSAGE_CLASSES)) {
+      assert.ok(described.has(kind), `${kind} is not described`);
+      const message = messages.find((m) => m.message.name === kind)!.message;
+      assert.equal(get(resolveNode(asyncapi, message.bindings), 'amqp', 'messageType'), kind, `${kind}: bindings.amqp.messageType`);
+      assert.equal(refName(message.payload), cls.name, `${kind}: payload schema`);
+    }
+  });
+
+  it('sends each kind on the contract exchange with the contract routing key', () => {
+    for (const [kind, route] of Object.entries(ROUTES)) {
+      const onExchange = messages.filter((m) => m.message.name === kind && m.exchange !== undefined);
+      assert.ok(onExchange.length > 0, `${kind} travels on no exchange`);
+      for (const m of onExchange) {
+        assert.equal(m.exchange?.name, route.exchange, `${kind}: exchange`);
+        assert.equal(m.channel.address, route.address, `${kind}: routing key`);
+      }
+    }
+  });
+
+  it('names exactly the exchanges of Exchanges, with the contract types, durable', () => {
+    const exchanges = new Map<string, JsonObject>();
+    for (const channel of Object.values(asObject(asyncapi.channels))) {
+      const exchange = channelExchange(asObject(channel));
+      if (exchange) exchanges.set(String(exchange.name), exchange);
+    }
+    assert.deepEqual([...exchanges.keys()].sort(), Object.values(Exchanges).sort());
+    for (const [name, exchange] of exchanges) {
+      assert.equal(exchange.type, EXCHANGE_TYPES[name], `${name}: type`);
+      assert.equal(exchange.durable, true, `${name}: durable`);
+    }
+  });
+
+  it('names the dead-letter queue, the hosts\' queues and the error header as libs/contracts does', () => {
+    const queues = Object.values(asObject(asyncapi.channels))
+      .map((c) => resolveNode(asyncapi, asObject(c).bindings))
+      .map((b) => get(b, 'amqp'))
+      .filter((b): b is JsonObject => isObject(b) && b.is === 'queue')
+      .map((b) => get(b, 'queue', 'name'));
+    assert.ok(queues.includes(Queues.dead), Queues.dead);
+    assert.ok(queues.includes(Queues.host(HOST)), Queues.host(HOST));
+    const headers = resolveNode(asyncapi, get(asyncapi, 'components', 'messages', 'deadLetter', 'headers'));
+    assert.equal(get(headers, 'properties', Headers.error, 'type'), 'string', `the ${Headers.error} header`);
+    assert.match(String(get(asyncapi, 'info', 'description')), new RegExp(`\\b${MAX_BODY_BYTES}\\b`), 'the 1 MiB limit in bytes');
+  });
+
+  it('marks host.sync and host.desired-state internal, and only them', () => {
+    for (const { message } of messages) {
+      const kind = message.name;
+      if (typeof kind !== 'string' || !(kind in MESSAGE_CLASSES)) continue;
+      const internal = INTERNAL_KINDS.has(kind as MessageKind);
+      assert.equal(message['x-internal'] === true, internal, `${kind}: x-internal`);
+      assert.deepEqual(tagNames(message), [internal ? 'internal' : 'contract-v1'], `${kind}: tags`);
+    }
+    // An operation, or a routing key on an exchange, is internal when all it carries is.
+    const allInternal = (refs: Json[]): boolean =>
+      refs.every((ref) => INTERNAL_KINDS.has(asObject(resolveNode(asyncapi, ref)).name as MessageKind));
+    for (const [name, operation] of Object.entries(asObject(asyncapi.operations)).map(([n, o]) => [n, asObject(o)] as const)) {
+      const internal = allInternal(asArray(operation.messages));
+      assert.equal(operation['x-internal'] === true, internal, `operation ${name}: x-internal`);
+      assert.deepEqual(tagNames(operation), [internal ? 'internal' : 'contract-v1'], `operation ${name}: tags`);
+    }
+    for (const [name, channel] of Object.entries(asObject(asyncapi.channels)).map(([n, c]) => [n, asObject(c)] as const)) {
+      if (channelExchange(channel) === undefined) continue;
+      const internal = allInternal(Object.values(asObject(channel.messages)));
+      assert.equal(channel['x-internal'] === true, internal, `channel ${name}: x-internal`);
+      assert.deepEqual(tagNames(channel), [internal ? 'internal' : 'contract-v1'], `channel ${name}: tags`);
+    }
+  });
+
+  describe('payload schemas match the validated classes of libs/contracts', () => {
+    for (const [kind, cls] of Object.entries(MESSAGE_CLASSES)) {
+      it(kind, () => {
+        const schemaName = cls.name;
+        const strict = COMMAND_KINDS.has(kind as MessageKind);
+        compareClass(asyncapi, schemaName, cls, strict ? 'strict' : 'lenient', new Set());
+      });
+    }
+  });
+
+  it('answers every command with {ok: true, result} or {ok: false, error}', () => {
+    const operations = Object.values(asObject(asyncapi.operations)).map(asObject);
+    for (const kind of COMMAND_KINDS) {
+      const operation = operations.find((op) =>
+        asArray(op.messages).some((ref) => asObject(resolveNode(asyncapi, ref)).name === kind),
+      );
+      assert.ok(operation, `${kind}: no operation`);
+      assert.equal(operation.action, 'receive');
+      const replyRefs = asArray(get(operation, 'reply', 'messages'));
+      assert.equal(replyRefs.length, 1, `${kind}: one reply message`);
+      const reply = resolveSchema(asyncapi, asObject(resolveNode(asyncapi, replyRefs[0])).payload);
+      const [success, failure] = asArray(reply.oneOf).map((s) => resolveSchema(asyncapi, s));
+      assert.equal(get(success, 'properties', 'ok', 'const'), true);
+      const result = resolveSchema(asyncapi, get(success, 'properties', 'result'));
+      assert.deepEqual(Object.keys(asObject(result.properties)).sort(), Object.keys(RESULT_KEYS[kind]!).sort(), `${kind}: result`);
+      assert.equal(get(failure, 'properties', 'ok', 'const'), false);
+      assert.deepEqual(get(failure, 'properties', 'error', 'required'), ['code', 'message', 'details']);
+    }
+  });
+
+  it('lists the contract error codes, role and host states and field patterns', () => {
+    checkSharedSchemas(asyncapi);
+  });
+
+  it('resolves every $ref', () => {
+    assert.deepEqual(unresolvedRefs(asyncapi), []);
+  });
+});
+
+describe('docs/openapi.yaml', () => {
+  const operations = openapiOperations();
+
+  it('describes every route of CONTRACT.md section 5 with its method, and no other', () => {
+    assert.deepEqual([...operations.keys()].sort(), [...CONTRACT_ROUTES].sort());
+  });
+
+  it('answers the statuses and error codes the contract names', () => {
+    for (const { route, status, code } of CONTRACT_STATUSES) {
+      const response = asObject(resolveNode(openapi, get(operations.get(route), 'responses', status)));
+      assert.ok(Object.keys(response).length > 0, `${route}: no ${status}`);
+      if (code !== undefined) assert.equal(errorCodeOf(response), code, `${route} ${status}`);
+    }
+    assert.ok(get(operations.get('POST /v1/roles'), 'requestBody', 'content', 'application/gzip') !== undefined, 'POST /v1/roles takes application/gzip');
+  });
+
+  it('gives every error response of /v1 the error schema with a contract code', () => {
+    const codes = new Set<string>(Object.values(ErrorCodes));
+    for (const [route, operation] of operations) {
+      if (!route.includes(' /v1/')) continue; // /healthz answers 503 with its own body
+      for (const [status, ref] of Object.entries(asObject(operation.responses))) {
+        if (!/^[45]\d\d$/.test(status)) continue;
+        const response = asObject(resolveNode(openapi, ref));
+        if (response.content === undefined) continue;
+        const code = errorCodeOf(response);
+        assert.ok(code !== undefined && codes.has(code), `${route} ${status}: code ${String(code)}`);
+      }
+    }
+  });
+
+  it('shapes its bodies as the views of libs/contracts', () => {
+    const keysOf = (name: string): string[] => Object.keys(flatProperties(openapi, schemaByName(openapi, name))).sort();
+    assert.deepEqual(keysOf('HostSummary'), Object.keys(HOST_SUMMARY_KEYS).sort());
+    assert.deepEqual(keysOf('HostDetail'), Object.keys(HOST_DETAIL_KEYS).sort());
+    assert.deepEqual(keysOf('HostRole'), Object.keys(HOST_ROLE_KEYS).sort());
+    assert.deepEqual(keysOf('RoleUpload'), Object.keys(ROLE_UPLOAD_KEYS).sort());
+    assert.deepEqual(keysOf('Role'), Object.keys(ROLE_VIEW_KEYS).sort());
+    assert.deepEqual(keysOf('RoleVersion'), Object.keys(ROLE_VERSION_KEYS).sort());
+    assert.deepEqual(keysOf('HostAuthorizeResult'), Object.keys(RESULT_KEYS['host.authorize']!).sort());
+    assert.deepEqual(keysOf('HostDeauthorizeResult'), Object.keys(RESULT_KEYS['host.deauthorize']!).sort());
+    assert.deepEqual(keysOf('RoleAssignResult'), Object.keys(RESULT_KEYS['role.assign']!).sort());
+    assert.deepEqual(keysOf('RoleUnassignResult'), Object.keys(RESULT_KEYS['role.unassign']!).sort());
+    const roleState = asObject(get(schemaByName(openapi, 'HostRole'), 'properties', 'state'));
+    const states = asArray(roleState.oneOf).flatMap((s) => {
+      const schema = resolveSchema(openapi, s);
+      return schema.const !== undefined ? [schema.const] : asArray(schema.enum);
+    });
+    assert.deepEqual(states.sort(), [...ROLE_STATES, 'pending'].sort(), 'a host role\'s state, "pending" before the first report');
+  });
+
+  it('takes the PUT body that RoleAssignBody validates', () => {
+    compareClass(openapi, 'RoleAssignBody', RoleAssignBody, 'strict', new Set());
+  });
+
+  it('lists the contract error codes, role and host states and field patterns', () => {
+    checkSharedSchemas(openapi);
+  });
+
+  it('resolves every $ref', () => {
+    assert.deepEqual(unresolvedRefs(openapi), []);
+  });
+
+  it('matches the copy of CONTRACT.md section 5 where the repository carries one', (t) => {
+    const copy = ['CONTRACT.md', 'docs/CONTRACT.md'].map((p) => join(ROOT, p)).find((p) => existsSync(p));
+    if (copy === undefined) {
+      t.skip('no copy of CONTRACT.md in the repository; CONTRACT_ROUTES above transcribes it');
+      return;
+    }
+    const text = readFileSync(copy, 'utf8');
+    const section = text.slice(text.indexOf('## 5.'), text.indexOf('## 6.'));
+    const routes = [...section.matchAll(/`(GET|POST|PUT|DELETE|PATCH) (\/[^`\s]*)`/g)].map((m) => `${m[1]} ${m[2]}`);
+    assert.deepEqual([...new Set(routes)].sort(), [...CONTRACT_ROUTES].sort());
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const services = asObject(compose.services);
+
+  it('has the services of the development stack', () => {
+    assert.deepEqual(Object.keys(services).sort(), ['hostagent', 'postgres', 'rabbitmq', 'rolestore']);
+  });
+
+  it('binds every published port to 127.0.0.1 only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      assert.notEqual(get(service, 'network_mode'), 'host', `${name}: network_mode host`);
+      for (const port of asArray(get(service, 'ports') ?? [])) {
+        if (typeof port === 'string') {
+          assert.match(port, /^127\.0\.0\.1:\d+(-\d+)?:\d+(-\d+)?(\/(tcp|udp))?$/, `${name}: port ${port}`);
+        } else {
+          assert.equal(get(port, 'host_ip'), '127.0.0.1', `${name}: port ${JSON.stringify(port)}`);
+        }
+      }
+    }
+  });
+
+  it('drops every capability and forbids new privileges in every service', () => {
+    for (const [name, service] of Object.entries(services)) {
+      assert.deepEqual(get(service, 'cap_drop'), ['ALL'], `${name}: cap_drop`);
+      const securityOpt = asArray(get(service, 'security_opt') ?? []);
+      assert.ok(
+        securityOpt.some((o) => o === 'no-new-privileges:true' || o === 'no-new-privileges=true' || o === 'no-new-privileges'),
+        `${name}: security_opt no-new-privileges`,
+      );
+      assert.notEqual(get(service, 'privileged'), true, `${name}: privileged`);
+    }
+  });
+
+  it('starts a service only once what it depends on is healthy', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [dependency, condition] of Object.entries(asObject(get(service, 'depends_on') ?? {}))) {
+        assert.equal(get(condition, 'condition'), 'service_healthy', `${name} -> ${dependency}`);
+        assert.ok(get(services, dependency, 'healthcheck') !== undefined, `${dependency} has a healthcheck`);
+      }
+    }
+  });
+
+  it('wires the role store and the host agent as the services expect', () => {
+    const rolestore = asObject(get(services, 'rolestore', 'environment'));
+    const hostagent = asObject(get(services, 'hostagent', 'environment'));
+    assert.match(String(rolestore.AMQP_URL), /^amqp:\/\/[^@]+@rabbitmq:5672$/);
+    assert.match(String(rolestore.DATABASE_URL), /^postgres:\/\/[^@]+@postgres:5432\/\w+$/);
+    assert.match(String(hostagent.AMQP_URL), /^amqp:\/\/[^@]+@rabbitmq:5672$/);
+    assert.equal(hostagent.PF9_API_URL, `http://rolestore:${String(rolestore.PF9_API_PORT ?? '8080')}`);
+    // The role store listens on 127.0.0.1 by default: in a container that would be unreachable.
+    assert.equal(rolestore.PF9_API_HOST, '0.0.0.0');
+    assert.equal(rolestore.PF9_HEARTBEAT_INTERVAL_S, hostagent.PF9_HEARTBEAT_INTERVAL_S, 'the offline threshold follows the agents\' interval');
+    assert.deepEqual(get(services, 'hostagent', 'command'), ['dist/services/hostagent/main.js']);
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8');
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
+  it('builds on Node.js 24 and runs the role store as node, by default, as a non-root user', () => {
+    assert.match(dockerfile, /node:24-bookworm-slim/);
+    const users = [...runtime.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
+    assert.ok(users.length > 0 && !['root', '0'].includes(users[users.length - 1]!), 'the runtime stage ends as a non-root user');
+    assert.match(runtime, /^ENTRYPOINT \["node"\]$/m);
+    assert.match(runtime, /^CMD \["dist\/services\/rolestore\/main\.js"\]$/m);
+    assert.match(dockerfile, /npm ci --omit=dev/);
+  });
+});
+
+// --- the comparison of a document's schema with a class-validator class ----------------
+
+interface ValidationMeta {
+  type: string;
+  name?: string;
+  propertyName: string;
+  constraints?: unknown[];
+  each?: boolean;
+}
+interface TypeMeta {
+  typeFunction: () => unknown;
+}
+interface TransformerStorage {
+  findTypeMetadata(target: object, propertyName: string): TypeMeta | undefined;
+}
+// class-transformer keeps @Type() metadata in a storage it does not export from its index.
+const transformerStorage = (createRequire(__filename)('class-transformer/cjs/storage') as { defaultMetadataStorage: TransformerStorage })
+  .defaultMetadataStorage;
+
+type Strictness = 'strict' | 'lenient';
+
+function compareClass(doc: JsonObject, schemaName: string, cls: new () => object, strictness: Strictness, seen: Set<string>): void {
+  if (seen.has(schemaName)) return;
+  seen.add(schemaName);
+  const schema = schemaByName(doc, schemaName);
+  const where = (property: string): string => `${schemaName}.${property}`;
+  assert.equal(schema.type, 'object', `${schemaName}: type`);
+  if (strictness === 'strict') assert.equal(schema.additionalProperties, false, `${schemaName}: unknown properties are refused`);
+  else assert.notEqual(schema.additionalProperties, false, `${schemaName}: unknown properties are ignored`);
+
+  const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false) as unknown as ValidationMeta[];
+  const properties = asObject(schema.properties);
+  const byProperty = new Map<string, ValidationMeta[]>();
+  for (const meta of metas) byProperty.set(meta.propertyName, [...(byProperty.get(meta.propertyName) ?? []), meta]);
+  assert.deepEqual(Object.keys(properties).sort(), [...byProperty.keys()].sort(), `${schemaName}: properties`);
+
+  const required = new Set(asArray(schema.required ?? []).map(String));
+  for (const [property, propertyMetas] of byProperty) {
+    const optional = propertyMetas.some((m) => m.type === 'conditionalValidation' && m.name === 'isOptional');
+    assert.equal(required.has(property), !optional, `${where(property)}: required`);
+    const raw = properties[property];
+    const prop = resolveSchema(doc, raw);
+    for (const meta of propertyMetas) {
+      const target = meta.each === true ? resolveSchema(doc, prop.items) : prop;
+      const constraint = meta.constraints?.[0];
+      if (meta.type === 'conditionalValidation') continue;
+      if (meta.type === 'nestedValidation') {
+        const nested = transformerStorage.findTypeMetadata(cls, property)?.typeFunction() as (new () => object) | undefined;
+        assert.ok(nested, `${where(property)}: @Type() names the nested class`);
+        const refHolder = meta.each === true ? prop.items : raw;
+        assert.equal(refName(refHolder), nested.name, `${where(property)}: nested schema`);
+        compareClass(doc, nested.name, nested, strictness, seen);
+        continue;
+      }
+      assert.equal(meta.type, 'customValidation', `${where(property)}: validation of type ${meta.type}`);
+      switch (meta.name) {
+        case 'matches':
+          assert.equal(target.pattern, (constraint as RegExp).source, `${where(property)}: pattern`);
+          break;
+        case 'isIn':
+          assert.deepEqual(target.enum ?? [target.const], [...(constraint as unknown[])], `${where(property)}: enum`);
+          break;
+        case 'maxLength':
+          assert.equal(target.maxLength, constraint, `${where(property)}: maxLength`);
+          break;
+        case 'min':
+          assert.equal(target.minimum, constraint, `${where(property)}: minimum`);
+          break;
+        case 'arrayMaxSize':
+          assert.equal(prop.maxItems, constraint, `${where(property)}: maxItems`);
+          break;
+        case 'isArray':
+          assert.equal(prop.type, 'array', `${where(property)}: type`);
+          break;
+        case 'isInt':
+          assert.equal(target.type, 'integer', `${where(property)}: type`);
+          break;
+        case 'isNumber':
+          assert.equal(target.type, 'number', `${where(property)}: type`);
+          break;
+        case 'isString':
+          assert.equal(target.type, 'string', `${where(property)}: type`);
+          break;
+        case 'isObject':
+          assert.equal(target.type, 'object', `${where(property)}: type`);
+          break;
+        case 'isIso8601':
+          assert.equal(target.type, 'string', `${where(property)}: type`);
+          assert.equal(target.format, 'date-time', `${where(property)}: format`);
+          break;
+        default:
+          assert.fail(`${where(property)}: @${String(meta.name)} has no counterpart in this test; teach it, then document it`);
+      }
+    }
+  }
+}
+
+function checkSharedSchemas(doc: JsonObject): void {
+  assert.deepEqual(schemaByName(doc, 'ErrorCode').enum, Object.values(ErrorCodes));
+  assert.deepEqual(schemaByName(doc, 'RoleState').enum, [...ROLE_STATES]);
+  assert.deepEqual(schemaByName(doc, 'HostState').enum, [...HOST_STATES]);
+  assert.equal(schemaByName(doc, 'HostId').pattern, HOST_ID_PATTERN.source);
+  assert.equal(schemaByName(doc, 'RoleName').pattern, ROLE_NAME_PATTERN.source);
+  assert.equal(schemaByName(doc, 'SemVer').pattern, SEMVER_PATTERN.source);
+}
+
+// --- reading the documents ----------------------------------------------------------------
+
+interface ChannelMessage {
+  channel: JsonObject;
+  message: JsonObject;
+  exchange: JsonObject | undefined;
+}
+
+function channelMessages(): ChannelMessage[] {
+  const out: ChannelMessage[] = [];
+  for (const channel of Object.values(asObject(asyncapi.channels)).map(asObject)) {
+    for (const ref of Object.values(asObject(channel.messages ?? {}))) {
+      out.push({ channel, message: asObject(resolveNode(asyncapi, ref)), exchange: channelExchange(channel) });
+    }
+  }
+  return out;
+}
+
+function channelExchange(channel: JsonObject): JsonObject | undefined {
+  const amqp = get(resolveNode(asyncapi, channel.bindings), 'amqp');
+  if (!isObject(amqp) || amqp.is === 'queue' || !isObject(amqp.exchange)) return undefined;
+  return amqp.exchange;
+}
+
+function openapiOperations(): Map<string, JsonObject> {
+  const out = new Map<string, JsonObject>();
+  for (const [path, item] of Object.entries(asObject(openapi.paths))) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']) {
+      const operation = asObject(item)[method];
+      if (operation !== undefined) out.set(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`, asObject(operation));
+    }
+  }
+  return out;
+}
+
+function errorCodeOf(response: JsonObject): string | undefined {
+  const schema = resolveSchema(openapi, get(response, 'content', 'application/json', 'schema'));
+  for (const part of [schema, ...asArray(schema.allOf ?? []).map((s) => resolveSchema(openapi, s))]) {
+    const code = get(part, 'properties', 'error', 'properties', 'code', 'const');
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function tagNames(node: JsonObject): string[] {
+  return asArray(node.tags ?? []).map((t) => String(get(t, 'name')));
+}
+
+function schemaByName(doc: JsonObject, name: string): JsonObject {
+  const schema = get(doc, 'components', 'schemas', name);
+  assert.ok(isObject(schema), `components.schemas.${name} is missing`);
+  return schema;
+}
+
+/** A schema with its $ref followed (and the $ref's siblings laid over it). */
+function resolveSchema(doc: JsonObject, node: Json | undefined): JsonObject {
+  return asObject(resolveNode(doc, node));
+}
+
+function resolveNode(doc: JsonObject, node: Json | undefined): Json | undefined {
+  if (!isObject(node) || typeof node.$ref !== 'string') return node;
+  const { $ref, ...siblings } = node;
+  const target = resolveNode(doc, pointer(doc, $ref));
+  return isObject(target) ? { ...target, ...siblings } : target;
+}
+
+function pointer(doc: JsonObject, ref: string): Json | undefined {
+  assert.ok(ref.startsWith('#/'), `only local references: ${ref}`);
+  let node: Json | undefined = doc;
+  for (const part of ref.slice(2).split('/')) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    node = isObject(node) ? node[key] : undefined;
+  }
+  return node;
+}
+
+function refName(node: Json | undefined): string | undefined {
+  const ref = get(node, '$ref');
+  return typeof ref === 'string' ? ref.slice(ref.lastIndexOf('/') + 1) : undefined;
+}
+
+function flatProperties(doc: JsonObject, schema: JsonObject): JsonObject {
+  let properties: JsonObject = { ...asObject(schema.properties ?? {}) };
+  for (const part of asArray(schema.allOf ?? [])) properties = { ...properties, ...flatProperties(doc, resolveSchema(doc, part)) };
+  return properties;
+}
+
+function unresolvedRefs(doc: JsonObject): string[] {
+  const missing: string[] = [];
+  const walk = (node: Json): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (isObject(node)) {
+      if (typeof node.$ref === 'string' && pointer(doc, node.$ref) === undefined) missing.push(node.$ref);
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(doc);
+  return missing;
+}
+
+// --- small helpers ---------------------------------------------------------------------------
+
+function findRepoRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'docs'))) {
+    const parent = dirname(dir);
+    assert.notEqual(parent, dir, 'no repository root above the test');
+    dir = parent;
+  }
+  return dir;
+}
+
+function loadYaml(relativePath: string): JsonObject {
+  return asObject(parse(readFileSync(join(ROOT, relativePath), 'utf8'), { merge: true }) as Json);
+}
+
+function get(node: Json | undefined, ...path: string[]): Json | undefined {
+  let current = node;
+  for (const key of path) current = isObject(current) ? current[key] : undefined;
+  return current;
+}
+
+function isObject(node: Json | undefined): node is JsonObject {
+  return typeof node === 'object' && node !== null && !Array.isArray(node);
+}
+
+function asObject(node: Json | undefined): JsonObject {
+  assert.ok(isObject(node), `expected an object, got ${JSON.stringify(node)}`);
+  return node;
+}
+
+function asArray(node: Json | undefined): Json[] {
+  assert.ok(Array.isArray(node), `expected an array, got ${JSON.stringify(node)}`);
+  return node;
+}
