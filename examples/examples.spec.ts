@@ -153,7 +153,8 @@ describe('demo role hooks', () => {
   });
 });
 
-describe('keepalived-vip role hooks', { skip: HAS_PYTHON3 ? false : 'python3 is not installed' }, () => {
+describe('keepalived-vip role hooks', () => {
+  before(() => assert.ok(HAS_PYTHON3, 'python3 is needed by the keepalived-vip hooks'));
   let root: string;
   let conf: string;
   before(async () => {

@@ -1,6 +1,6 @@
 import 'reflect-metadata'; // class-transformer's decorators in #contracts need it loaded first
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -202,7 +202,7 @@ describe('HookRunner', () => {
     assert.equal(result.tail, 'fine\n');
   });
 
-  it('finishes when writing the log file fails midway (ENOSPC)', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async () => {
+  it('finishes when writing the log file fails midway (ENOSPC)', async () => {
     const result = await new HookRunner().run(options(await script('echo fine'), { logFile: '/dev/full' }));
     assert.equal(result.succeeded, true);
     assert.equal(result.tail, 'fine\n');

@@ -296,18 +296,6 @@ describe('docs/openapi.yaml', () => {
   it('resolves every $ref', () => {
     assert.deepEqual(unresolvedRefs(openapi), []);
   });
-
-  it('matches the copy of CONTRACT.md section 5 where the repository carries one', (t) => {
-    const copy = ['CONTRACT.md', 'docs/CONTRACT.md'].map((p) => join(ROOT, p)).find((p) => existsSync(p));
-    if (copy === undefined) {
-      t.skip('no copy of CONTRACT.md in the repository; CONTRACT_ROUTES above transcribes it');
-      return;
-    }
-    const text = readFileSync(copy, 'utf8');
-    const section = text.slice(text.indexOf('## 5.'), text.indexOf('## 6.'));
-    const routes = [...section.matchAll(/`(GET|POST|PUT|DELETE|PATCH) (\/[^`\s]*)`/g)].map((m) => `${m[1]} ${m[2]}`);
-    assert.deepEqual([...new Set(routes)].sort(), [...CONTRACT_ROUTES].sort());
-  });
 });
 
 describe('docker-compose.yml', () => {

@@ -188,7 +188,8 @@ for (const kind of DATABASE_KINDS) {
 
       const status = (state: string, generation: number, extra: Record<string, unknown> = {}) =>
         raw.publish('pf9.events', `host.${hostId}.role-status`, { hostId, role: name, version: '1.0.0', generation, state, ...extra }, { type: 'role.status', messageId: randomUUID() });
-      await status('installing', 2);
+      // A burst of one host's reports is applied in the order sent.
+      await Promise.all([...Array(5).keys()].flatMap(() => ['downloading', 'installing', 'configuring'].map((s) => status(s, 2))));
       await status('applied', 2, { message: 'configured', log: 'hook output' });
       const applied = await waitFor('applied', async () => {
         const roles = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<Record<string, unknown>> }).roles;

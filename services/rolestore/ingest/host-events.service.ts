@@ -7,6 +7,9 @@ import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
 
 /** What hosts report: role status, and requests for their whole desired state. */
 export class HostEventsService {
+  /** Reports of one host are applied in the order they came; hosts do not wait on each other. */
+  private readonly perHost = new Map<string, Promise<void>>();
+
   constructor(
     private readonly hosts: HostsRepository,
     private readonly desiredState: DesiredStatePublisher,
@@ -15,7 +18,18 @@ export class HostEventsService {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async roleStatus(event: RoleStatusEvent): Promise<void> {
+  roleStatus(event: RoleStatusEvent): Promise<void> {
+    const previous = this.perHost.get(event.hostId) ?? Promise.resolve();
+    const next = previous.then(() => this.applyRoleStatus(event));
+    const settled = next.catch(() => undefined);
+    this.perHost.set(event.hostId, settled);
+    void settled.then(() => {
+      if (this.perHost.get(event.hostId) === settled) this.perHost.delete(event.hostId);
+    });
+    return next;
+  }
+
+  private async applyRoleStatus(event: RoleStatusEvent): Promise<void> {
     const outcome = await this.hosts.transaction(async (tx) => {
       const row = await this.hosts.findRole(event.hostId, event.role, tx);
       if (!row) return 'unknown-role';
