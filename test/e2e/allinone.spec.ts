@@ -1,0 +1,84 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { tempDir } from '../support/fixtures';
+import { cli, DIST, freePort, Proc, REPO_ROOT } from '../support/processes';
+import { RawAmqp } from '../support/raw-amqp';
+import { brokerUrl } from '../support/test-env';
+import { waitFor } from '../support/wait';
+
+const VIP = { vip: '10.0.0.100/24', interface: 'eth0', routerId: 51, priority: 100 };
+
+describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
+  let proc: Proc;
+  let api = '';
+  let hostId = '';
+  let cwd = '';
+
+  before(async () => {
+    const raw = await RawAmqp.open();
+    await raw.purge('pf9.rolestore.api');
+    await raw.purge('pf9.rolestore.events');
+    await raw.close();
+    cwd = await tempDir('allinone');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      AMQP_URL: brokerUrl(),
+      PF9_API_PORT: String(await freePort()),
+      PF9_AGENT_METRICS_PORT: String(await freePort()),
+      PF9_HEARTBEAT_INTERVAL_S: '1',
+      PF9_CONVERGE_INTERVAL_S: '2',
+    };
+    delete env.DATABASE_URL; // the all-in-one's default: SQLite under .data/plane
+    proc = new Proc(join(DIST, 'services/allinone/main.js'), env, cwd);
+    const ready = await proc.line(/^hostplane ready: api=(\S+) host=(\S+)$/m, 60_000);
+    api = ready[1]!;
+    hostId = ready[2]!;
+  });
+
+  after(async () => {
+    proc?.kill('SIGKILL');
+  });
+
+  const show = async () => JSON.parse((await cli(api, '--json', 'hosts', 'show', hostId)).stdout) as { state: string; info: { hostname: string }; roles: Array<{ name: string; state: string; message: string | null }> };
+
+  test('prints the ready line once the host sent its first heartbeat; the host is there, unauthorized, with its inventory', async () => {
+    assert.match(api, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const list = await cli(api, 'hosts', 'list');
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, new RegExp(`${hostId}\\s+\\S+\\s+unauthorized\\s+yes`));
+    const host = await show();
+    assert.equal(host.info.hostname, hostname());
+    assert.equal(proc.stdout.trim().split('\n').length, 1, 'one line on standard output');
+  });
+
+  test('authorize, upload the keepalived example, assign it; the host applies it and corrects a hand edit', async () => {
+    assert.equal((await cli(api, 'authorize', hostId)).code, 0);
+    const upload = await cli(api, 'roles', 'upload', join(REPO_ROOT, 'examples/roles/keepalived'));
+    assert.equal(upload.code, 0, upload.stderr);
+    const assign = await cli(api, 'role', 'assign', hostId, 'keepalived-vip', '--config', JSON.stringify(VIP));
+    assert.equal(assign.code, 0, assign.stderr);
+    await waitFor('keepalived-vip applied', async () => (await show()).roles.find((r) => r.name === 'keepalived-vip')?.state === 'applied', { timeoutMs: 30_000 });
+    const conf = join(cwd, '.data/host/etc/keepalived/keepalived.conf');
+    const rendered = await readFile(conf, 'utf8');
+    assert.match(rendered, /interface eth0/);
+    assert.match(rendered, /10\.0\.0\.100\/24/);
+    await writeFile(conf, rendered.replace('interface eth0', 'interface eth1'));
+    await waitFor('the VIP interface put back', async () => /interface eth0/.test(await readFile(conf, 'utf8')), { timeoutMs: 20_000 });
+    await waitFor('the plane to hear of it', async () => (await show()).roles[0]?.message === 'configuration drift corrected');
+  });
+
+  test('unassign: the host stops and removes the role', async () => {
+    assert.equal((await cli(api, 'role', 'unassign', hostId, 'keepalived-vip')).code, 0);
+    await waitFor('the role gone', async () => (await show()).roles.length === 0, { timeoutMs: 20_000 });
+    await assert.rejects(readFile(join(cwd, '.data/host/etc/keepalived/keepalived.conf')), /ENOENT/);
+  });
+
+  test('Ctrl-C stops everything cleanly', async () => {
+    proc.kill('SIGINT');
+    assert.equal(await proc.exit(20_000), 0);
+    await assert.rejects(fetch(`${api}/healthz`), 'the role store is gone');
+  });
+});

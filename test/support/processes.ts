@@ -1,0 +1,63 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+/** The repository root (tests run from dist/test/…). */
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+export const DIST = join(REPO_ROOT, 'dist');
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Runs the `hostplane` CLI and answers its output and exit code. */
+export async function cli(api: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(DIST, 'cli/main.js'), '--api', api, ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A child process whose output is kept, with a way to wait for a line. */
+export class Proc {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+
+  constructor(script: string, env: NodeJS.ProcessEnv, cwd: string) {
+    this.child = spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+  }
+
+  async line(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.stdout);
+      if (match) return match;
+      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before printing ${pattern}:\n${this.stdout}\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async exit(timeoutMs: number): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    return Promise.race([
+      new Promise<number | null>((r) => this.child.once('exit', (code) => r(code))),
+      new Promise<number | null>((_, reject) => setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms`)), timeoutMs)),
+    ]);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null) this.child.kill(signal);
+  }
+}
