@@ -222,3 +222,13 @@ describe('RoleEngine', () => {
     assert.deepEqual(again.summary(), [{ name: 'demo', version: '1.0.0', state: 'applied', generation: 1 }]);
   });
 });
+
+describe('RoleStateStore', () => {
+  test('concurrent saves all succeed and the last one wins', async () => {
+    const root = await tempDir('state');
+    const store = new RoleStateStore(join(root, 'state.json'));
+    const base = await store.load();
+    await Promise.all([...Array(20).keys()].map((i) => store.save({ ...base, desiredGeneration: i })));
+    assert.equal((await store.load()).desiredGeneration, 19);
+  });
+});

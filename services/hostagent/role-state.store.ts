@@ -37,6 +37,8 @@ export function emptyState(): AgentState {
 
 /** The agent's own record of desired and installed roles, kept across restarts (written atomically). */
 export class RoleStateStore {
+  private writes: Promise<void> = Promise.resolve();
+
   constructor(private readonly file: string) {}
 
   async load(): Promise<AgentState> {
@@ -51,10 +53,16 @@ export class RoleStateStore {
     return { ...emptyState(), ...parsed };
   }
 
-  async save(state: AgentState): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
-    const temp = `${this.file}.tmp`;
-    await writeFile(temp, JSON.stringify(state, null, 2), { flush: true });
-    await rename(temp, this.file);
+  /** Writes are serialised: each one leaves a whole file, and the last one wins. */
+  save(state: AgentState): Promise<void> {
+    const text = JSON.stringify(state, null, 2);
+    const write = this.writes.then(async () => {
+      await mkdir(dirname(this.file), { recursive: true });
+      const temp = `${this.file}.tmp`;
+      await writeFile(temp, text, { flush: true });
+      await rename(temp, this.file);
+    });
+    this.writes = write.catch(() => undefined);
+    return write;
   }
 }
