@@ -13,3 +13,4 @@ export * from './messages/host-heartbeat.event';
 export * from './messages/role-status.event';
 export * from './messages/host-sync.event';
 export * from './messages/host-desired-state.control';
+export * from './tunnel';
