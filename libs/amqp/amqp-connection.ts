@@ -10,7 +10,8 @@ import { declareExchanges } from './topology';
 import type { AmqpMetrics } from './amqp-metrics';
 
 export interface AmqpConnectionOptions {
-  url: string;
+  /** The broker; a function is asked again at every (re)connect, so credentials can change. */
+  url: string | (() => string);
   /** The AMQP app_id of every message this process sends. */
   appId: string;
   logger: Logger;
@@ -20,6 +21,13 @@ export interface AmqpConnectionOptions {
   heartbeatS?: number;
   connectTimeoutMs?: number;
   metrics?: AmqpMetrics;
+  /**
+   * Declare the contract's exchanges on connect (the plane does). A host's broker user
+   * may not configure exchanges, so hosts leave it to the plane.
+   */
+  declareTopology?: boolean;
+  /** Sets user_id on every message; the broker refuses it unless it is the connection's user. */
+  userId?: string | (() => string | undefined);
 }
 
 export interface PublishOptions {
@@ -60,6 +68,10 @@ export class AmqpConnection extends EventEmitter {
     this.setMaxListeners(100);
   }
 
+  private url(): string {
+    return typeof this.options.url === 'function' ? this.options.url() : this.options.url;
+  }
+
   get appId(): string {
     return this.options.appId;
   }
@@ -89,7 +101,7 @@ export class AmqpConnection extends EventEmitter {
     try {
       await once(this, 'connected', { signal: timeout });
     } catch {
-      throw new NotConnectedError(`broker at ${redactUrl(this.options.url)} within ${timeoutMs} ms`);
+      throw new NotConnectedError(`broker at ${redactUrl(this.url())} within ${timeoutMs} ms`);
     }
   }
 
@@ -129,7 +141,7 @@ export class AmqpConnection extends EventEmitter {
       replyTo: options.replyTo,
       correlationId: options.correlationId,
       headers: options.headers,
-      userId: options.userId,
+      userId: options.userId ?? (typeof this.options.userId === 'function' ? this.options.userId() : this.options.userId),
       expiration: options.expirationMs === undefined ? undefined : String(options.expirationMs),
     });
     this.options.metrics?.published.inc({ kind });
@@ -169,7 +181,7 @@ export class AmqpConnection extends EventEmitter {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      const connection = await amqp.connect(withHeartbeat(this.options.url, this.options.heartbeatS ?? 15), {
+      const connection = await amqp.connect(withHeartbeat(this.url(), this.options.heartbeatS ?? 15), {
         noDelay: true,
         timeout: this.options.connectTimeoutMs ?? 10_000,
         clientProperties: { connection_name: this.options.appId },
@@ -184,7 +196,7 @@ export class AmqpConnection extends EventEmitter {
           void connection.close().catch(() => undefined);
         }
       });
-      await declareExchanges(channel);
+      if (this.options.declareTopology ?? true) await declareExchanges(channel);
       this.connection = connection;
       this.publishChannel = channel;
       for (const hook of this.hooks) await hook(connection);
@@ -195,11 +207,11 @@ export class AmqpConnection extends EventEmitter {
       const wasReconnect = this.everConnected;
       this.everConnected = true;
       this.attempt = 0;
-      this.logger.info('connected to the broker', { url: redactUrl(this.options.url) });
+      this.logger.info('connected to the broker', { url: redactUrl(this.url()) });
       this.emit('connected');
       if (wasReconnect) this.emit('reconnected');
     } catch (err) {
-      this.logger.warn('cannot connect to the broker', { url: redactUrl(this.options.url), err: String(err) });
+      this.logger.warn('cannot connect to the broker', { url: redactUrl(this.url()), err: String(err) });
       if (this.connection) await this.connection.close().catch(() => undefined);
       this.connection = null;
       this.publishChannel = null;

@@ -1,4 +1,4 @@
-import { Exchanges, HOST_HEARTBEAT, RoutingKeys, type HostHeartbeatEvent } from '#contracts';
+import { Exchanges, HOST_HEARTBEAT, RoutingKeys, type CommsStatus, type HostHeartbeatEvent } from '#contracts';
 import type { AmqpConnection } from '#amqp';
 import type { Logger } from '#logging';
 import type { InventoryCollector } from './inventory.collector';
@@ -24,6 +24,7 @@ export class HeartbeatPublisher {
     private readonly connection: AmqpConnection,
     private readonly logger: Logger,
     private readonly metrics?: AgentMetrics,
+    private readonly commsStatus: () => CommsStatus | undefined = () => undefined,
   ) {}
 
   start(firstDelayMs = Math.floor(Math.random() * Math.min(this.intervalMs, 5000))): void {
@@ -45,7 +46,8 @@ export class HeartbeatPublisher {
 
   async build(): Promise<HostHeartbeatEvent> {
     const inventory = await this.inventory.collect();
-    return { hostId: this.hostId, agentVersion: AGENT_VERSION, sentAt: new Date().toISOString(), ...inventory, roles: this.roles.summary() };
+    const comms = this.commsStatus();
+    return { hostId: this.hostId, agentVersion: AGENT_VERSION, sentAt: new Date().toISOString(), ...inventory, roles: this.roles.summary(), ...(comms ? { comms } : {}) };
   }
 
   async beat(): Promise<boolean> {

@@ -20,7 +20,7 @@ export async function startHostagent(env: Record<string, string | undefined>): P
   const config = loadHostagentConfig(env);
   const hostId = await loadOrCreateHostId(config.root);
   const logger = new Logger('hostagent', parseLogLevel(config.logLevel)).child({ hostId });
-  const runtime = new HostagentRuntime(config, hostId, logger);
+  const runtime = new HostagentRuntime(config, hostId, logger, env);
   const app = await NestFactory.create<NestExpressApplication>(HostagentModule.forRoot(runtime), {
     logger: new NestJsonLogger(logger.child({ component: 'nest' })),
     abortOnError: false,

@@ -1,11 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Exchanges, HOST_DESIRED_STATE, HOST_SYNC, Queues, RoutingKeys, type SyncReason } from '#contracts';
+import { Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type SyncReason } from '#contracts';
 import { AmqpConnection, declareHostQueue, MessageConsumer } from '#amqp';
 import type { Logger } from '#logging';
 import type { HostagentConfig } from './config/hostagent.config';
 import { HeartbeatPublisher } from './heartbeat.publisher';
 import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
+import { CommsWatchdog } from './comms.watchdog';
 import { InventoryCollector } from './inventory.collector';
 import { Outbox } from './outbox';
 import { HttpPackageFetcher } from './package-fetcher';
@@ -24,16 +26,34 @@ export class HostagentRuntime {
   readonly heartbeats: HeartbeatPublisher;
   private readonly outbox: Outbox;
   private readonly reporter: StatusReporter;
+  readonly comms: CommsWatchdog | null;
   private convergeTimer: NodeJS.Timeout | null = null;
   private connectedOnce = false;
+  private brokerUser: { username: string; password: string } | null = null;
 
   constructor(
     readonly config: HostagentConfig,
     readonly hostId: string,
     private readonly logger: Logger,
+    env: NodeJS.ProcessEnv = {},
   ) {
     const stateDir = join(config.root, 'var/lib/pf9/hostagent');
-    this.connection = new AmqpConnection({ url: config.amqpUrl, appId: 'hostagent', logger, metrics: this.metrics.amqp });
+    this.connection = new AmqpConnection({
+      url: () => withCredentials(config.amqpUrl, this.brokerUser),
+      // A host's own broker user may not declare exchanges: the plane does.
+      declareTopology: false,
+      userId: () => this.brokerUser?.username,
+      appId: 'hostagent',
+      logger,
+      metrics: this.metrics.amqp,
+    });
+    this.comms =
+      config.commsCommand === ''
+        ? null
+        : new CommsWatchdog(
+            { command: config.commsCommand, healthUrl: config.commsHealthUrl, checkIntervalMs: config.commsCheckIntervalS * 1000, failuresBeforeRestart: 3, env },
+            logger.child({ component: 'comms-watchdog' }),
+          );
     this.outbox = new Outbox(join(stateDir, 'outbox'), { logger });
     this.reporter = new StatusReporter(hostId, this.outbox, this.connection, logger, this.metrics);
     this.engine = new RoleEngine(
@@ -45,10 +65,24 @@ export class HostagentRuntime {
       logger,
       this.metrics,
     );
-    this.heartbeats = new HeartbeatPublisher(hostId, config.heartbeatIntervalS * 1000, new InventoryCollector(), this.engine, this.connection, logger, this.metrics);
+    this.heartbeats = new HeartbeatPublisher(
+      hostId,
+      config.heartbeatIntervalS * 1000,
+      new InventoryCollector(),
+      this.engine,
+      this.connection,
+      logger,
+      this.metrics,
+      () => this.comms?.status(),
+    );
   }
 
   async start(): Promise<void> {
+    if (this.comms) {
+      this.comms.start();
+      await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
+    }
+    this.brokerUser = await readBrokerUser(join(this.config.root, PkiFiles.host.broker));
     await this.outbox.open();
     await this.engine.init();
     const consumer = new MessageConsumer(this.connection, {
@@ -74,6 +108,7 @@ export class HostagentRuntime {
     this.convergeTimer = null;
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     await this.connection.close();
+    await this.comms?.stop();
   }
 
   /** Asks the plane for the whole desired state. */
@@ -101,4 +136,25 @@ export class HostagentRuntime {
       if (this.convergeTimer) this.scheduleConverge();
     }, this.config.convergeIntervalS * 1000);
   }
+}
+
+/** The host's own broker user, written at registration; absent: the URL's credentials. */
+async function readBrokerUser(file: string): Promise<{ username: string; password: string } | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const parsed = JSON.parse(text) as { username?: unknown; password?: unknown };
+  if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') throw new Error(`${file} does not hold a broker username and password`);
+  return { username: parsed.username, password: parsed.password };
+}
+
+function withCredentials(url: string, user: { username: string; password: string } | null): string {
+  if (!user) return url;
+  const parsed = new URL(url);
+  parsed.username = encodeURIComponent(user.username);
+  parsed.password = encodeURIComponent(user.password);
+  return parsed.toString();
 }

@@ -6,6 +6,7 @@ import {
   IsInt,
   IsISO8601,
   IsNumber,
+  IsOptional,
   IsString,
   Matches,
   MaxLength,
@@ -65,6 +66,14 @@ export class HeartbeatRole {
   @IsInt() @Min(0) generation!: number;
 }
 
+/** How the host agent's watchdog sees pf9-comms (added by the comms issue; optional). */
+export class CommsStatus {
+  @IsIn(['running', 'restarting', 'down', 'unmanaged']) state!: 'running' | 'restarting' | 'down' | 'unmanaged';
+  @IsInt() @Min(0) restarts!: number;
+  @IsOptional() @IsISO8601() lastRestartAt?: string;
+  @IsOptional() @IsString() @MaxLength(512) lastRestartReason?: string;
+}
+
 export class HostHeartbeatEvent {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @IsString() @MaxLength(255) hostname!: string;
@@ -88,6 +97,8 @@ export class HostHeartbeatEvent {
   network!: NetworkInterface[];
 
   @ValidateNested() @Type(() => OsInfo) os!: OsInfo;
+
+  @IsOptional() @ValidateNested() @Type(() => CommsStatus) comms?: CommsStatus;
 
   @IsArray()
   @ArrayMaxSize(1024)

@@ -18,6 +18,12 @@ export class HostagentConfig {
   @IsString() @MinLength(1) metricsHost!: string;
   @IsInt() @Min(0) @Max(65535) metricsPort!: number;
   @IsIn(['debug', 'info', 'warn', 'error']) logLevel!: string;
+  /** Starts pf9-comms (or restarts it, e.g. `systemctl restart pf9-comms`); empty: comms is not watched. */
+  @IsString() commsCommand!: string;
+  @IsString() @MinLength(1) commsHealthUrl!: string;
+  @IsInt() @Min(1) commsCheckIntervalS!: number;
+  @IsString() @MinLength(1) joinUrl!: string;
+  @IsString() joinToken!: string;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -30,6 +36,11 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   metricsHost: 'PF9_AGENT_METRICS_HOST',
   metricsPort: 'PF9_AGENT_METRICS_PORT',
   logLevel: 'PF9_LOG_LEVEL',
+  commsCommand: 'PF9_COMMS_COMMAND',
+  commsHealthUrl: 'PF9_COMMS_HEALTH_URL',
+  commsCheckIntervalS: 'PF9_COMMS_CHECK_INTERVAL_S',
+  joinUrl: 'PF9_JOIN_URL',
+  joinToken: 'PF9_JOIN_TOKEN',
 };
 
 export class ConfigError extends Error {}
@@ -45,6 +56,11 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     metricsHost: env.PF9_AGENT_METRICS_HOST ?? '127.0.0.1',
     metricsPort: integer(env.PF9_AGENT_METRICS_PORT, 9091),
     logLevel: env.PF9_LOG_LEVEL ?? 'info',
+    commsCommand: env.PF9_COMMS_COMMAND ?? '',
+    commsHealthUrl: env.PF9_COMMS_HEALTH_URL ?? 'http://127.0.0.1:9092/healthz',
+    commsCheckIntervalS: integer(env.PF9_COMMS_CHECK_INTERVAL_S, 2),
+    joinUrl: env.PF9_JOIN_URL ?? 'http://127.0.0.1:9079',
+    joinToken: env.PF9_JOIN_TOKEN ?? '',
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);

@@ -1,4 +1,4 @@
-import { ErrorCodes, type HostSyncEvent, type RoleStatusEvent } from '#contracts';
+import { ErrorCodes, hostBrokerUser, type HostSyncEvent, type RoleStatusEvent } from '#contracts';
 import { ApplicationError, type MessageContext } from '#amqp';
 import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
@@ -74,12 +74,19 @@ export class HostEventsService {
 }
 
 /**
- * A host speaks only for itself: the routing key's host segment must name the host
- * of the body. (Once hosts have their own broker users, user_id is checked too.)
+ * A host speaks only for itself. The sender is who the broker says it is: the
+ * broker-validated user_id (pf9-host-<id>) when there is one, and it must be there when
+ * hosts have their own broker users; the routing key's host segment (which the broker's
+ * topic permissions hold to the sender's own) must name the same host as the body.
  */
-export function assertSender(hostId: string, context: MessageContext): void {
+export function assertSender(hostId: string, context: MessageContext, requireBrokerUser = false): void {
   const segment = context.routingKey.split('.')[1];
   if (segment !== hostId) {
     throw new ApplicationError(ErrorCodes.forbidden, `host ${String(segment)} may not speak for host ${hostId}`);
+  }
+  if (context.userId !== undefined || requireBrokerUser) {
+    if (context.userId !== hostBrokerUser(hostId)) {
+      throw new ApplicationError(ErrorCodes.forbidden, `broker user ${String(context.userId)} may not speak for host ${hostId}`);
+    }
   }
 }
