@@ -37,7 +37,7 @@ describe('CommsWatchdog', () => {
       new Logger('test', 'error'),
     );
     watchdogs.push(watchdog);
-    watchdog.start();
+    await watchdog.start();
     await watchdog.healthy(10_000);
     return { watchdog, port };
   }

@@ -32,8 +32,10 @@ export class CommsWatchdog {
     private readonly logger: Logger,
   ) {}
 
-  start(): void {
-    this.launch();
+  /** Starts comms unless one already answers (e.g. started by systemd), then watches it. */
+  async start(): Promise<void> {
+    if (await this.probe()) this.state = 'running';
+    else this.launch();
     this.schedule();
   }
 

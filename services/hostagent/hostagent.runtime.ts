@@ -79,7 +79,7 @@ export class HostagentRuntime {
 
   async start(): Promise<void> {
     if (this.comms) {
-      this.comms.start();
+      await this.comms.start();
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
     }
     this.brokerUser = await readBrokerUser(join(this.config.root, PkiFiles.host.broker));
