@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { IsIn, IsInt, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { describeDetails, flattenErrors } from '#contracts';
 
@@ -14,6 +14,13 @@ export class RolestoreConfig {
   @IsInt() @Min(1) offlineAfterS!: number;
   @IsInt() @Min(1024) maxPackageBytes!: number;
   @IsIn(['debug', 'info', 'warn', 'error']) logLevel!: string;
+  /** RabbitMQ's management API, credentials in the URL: where host broker users are made. */
+  @ValidateIf((config: RolestoreConfig) => config.hostBrokerUsers === 'on')
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }) brokerManagementUrl!: string;
+  /** The vhost of AMQP_URL (amqplib's reading: no path is '/'); host users get permissions there. */
+  @IsString() @MinLength(1) brokerVhost!: string;
+  /** Whether each host gets its own broker user, limited to its own queue and routing keys. */
+  @IsIn(['on', 'off']) hostBrokerUsers!: 'on' | 'off';
 }
 
 const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
@@ -26,6 +33,9 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   offlineAfterS: 'PF9_HOST_OFFLINE_AFTER_S',
   maxPackageBytes: 'PF9_MAX_PACKAGE_BYTES',
   logLevel: 'PF9_LOG_LEVEL',
+  brokerManagementUrl: 'PF9_BROKER_MANAGEMENT_URL',
+  brokerVhost: 'AMQP_URL',
+  hostBrokerUsers: 'PF9_HOST_BROKER_USERS',
 };
 
 export type Environment = Record<string, string | undefined>;
@@ -35,8 +45,9 @@ export class ConfigError extends Error {}
 export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const dataDir = resolve(env.PF9_DATA_DIR ?? './.data/plane');
   const heartbeatIntervalS = integer(env.PF9_HEARTBEAT_INTERVAL_S, 30);
+  const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   const plain = {
-    amqpUrl: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    amqpUrl,
     databaseUrl: env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'rolestore.db')}`,
     dataDir,
     apiHost: env.PF9_API_HOST ?? '127.0.0.1',
@@ -45,6 +56,10 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     offlineAfterS: integer(env.PF9_HOST_OFFLINE_AFTER_S, 3 * heartbeatIntervalS),
     maxPackageBytes: integer(env.PF9_MAX_PACKAGE_BYTES, 256 * 1024 * 1024),
     logLevel: env.PF9_LOG_LEVEL ?? 'info',
+    brokerManagementUrl: env.PF9_BROKER_MANAGEMENT_URL ?? managementUrlOf(amqpUrl),
+    brokerVhost: vhostOf(amqpUrl),
+    // Off until the host agent connects with its own user (it is then switched on by default).
+    hostBrokerUsers: env.PF9_HOST_BROKER_USERS ?? 'off',
   };
   const config = plainToInstance(RolestoreConfig, plain);
   const errors = validateSync(config);
@@ -53,6 +68,31 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
   }
   return config;
+}
+
+/**
+ * The management API beside the broker: AMQP_URL's host and credentials (guest:guest when
+ * it has none, as amqplib does), http, port 15672.
+ */
+function managementUrlOf(amqpUrl: string): string {
+  const parsed = parseUrl(amqpUrl);
+  if (!parsed) return '';
+  const credentials = parsed.username === '' ? 'guest:guest' : `${parsed.username}:${parsed.password}`;
+  return `http://${credentials}@${parsed.hostname}:15672`;
+}
+
+/** The vhost amqplib connects to for this URL: the path without its leading '/', or '/'. */
+function vhostOf(amqpUrl: string): string {
+  const path = parseUrl(amqpUrl)?.pathname ?? '';
+  return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1));
+}
+
+function parseUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
 }
 
 /** A number where one is expected, NaN otherwise (so that validation names the variable). */
