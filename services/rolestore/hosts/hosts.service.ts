@@ -13,6 +13,7 @@ import {
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
+import type { HostAccessService } from '../broker-users/host-access.service';
 import type { HostRow, HostsRepository } from './hosts.repository';
 
 export class HostsService {
@@ -21,6 +22,7 @@ export class HostsService {
     private readonly desiredState: DesiredStatePublisher,
     private readonly offlineAfterMs: number,
     private readonly logger: Logger,
+    private readonly access: HostAccessService | null = null,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -69,6 +71,8 @@ export class HostsService {
     if (!changed) return;
     this.logger.info(`host ${state}`, { hostId });
     await this.desiredState.publishFor(hostId);
+    if (state === 'authorized') await this.access?.authorized(hostId);
+    else this.access?.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
   }
 
   private summary(row: HostRow, now: number): HostSummaryView {

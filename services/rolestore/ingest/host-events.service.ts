@@ -4,6 +4,7 @@ import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
 import type { HostsRepository } from '../hosts/hosts.repository';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
+import type { HostAccessService } from '../broker-users/host-access.service';
 
 /** What hosts report: role status, and requests for their whole desired state. */
 export class HostEventsService {
@@ -15,6 +16,7 @@ export class HostEventsService {
     private readonly desiredState: DesiredStatePublisher,
     private readonly metrics: RolestoreMetrics,
     private readonly logger: Logger,
+    private readonly access: HostAccessService | null = null,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -37,7 +39,7 @@ export class HostEventsService {
       if (event.generation < Number(row.desired_generation)) return 'stale';
       if (event.state === 'removed' && row.assigned !== 1) {
         await this.hosts.deleteRole(tx, event.hostId, event.role);
-        return 'removed';
+        return (await this.hosts.roles(event.hostId, tx)).length === 0 ? 'removed-last' : 'removed';
       }
       const applied = event.state === 'applied';
       await this.hosts.recordRoleStatus(
@@ -56,7 +58,8 @@ export class HostEventsService {
       return { state: event.state, sinceMs: Number(row.desired_ms) };
     });
     if (typeof outcome === 'string') {
-      if (outcome === 'removed') this.metrics.roleApplies.inc({ outcome: 'removed' });
+      if (outcome === 'removed-last') this.access?.rolesGone(event.hostId);
+      if (outcome === 'removed' || outcome === 'removed-last') this.metrics.roleApplies.inc({ outcome: 'removed' });
       else this.logger.debug('role status ignored', { reason: outcome, hostId: event.hostId, role: event.role, generation: event.generation });
       return;
     }

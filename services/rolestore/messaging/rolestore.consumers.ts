@@ -26,6 +26,8 @@ export interface RolestoreHandlers {
   hostEvents: HostEventsService;
   heartbeats: HeartbeatIngester;
   access: OperatorAccess;
+  /** Hosts have their own broker users: every host event must carry the sender's user_id. */
+  requireBrokerUser: boolean;
 }
 
 /** The pf9.api commands, one line each, behind the operator access check. */
@@ -41,9 +43,9 @@ export function apiHandlers(h: RolestoreHandlers): HandlerMap {
 /** What hosts send on pf9.events. */
 export function eventHandlers(h: RolestoreHandlers): HandlerMap {
   return {
-    [HOST_HEARTBEAT]: async (m, ctx) => (assertSender(m.hostId, ctx), h.heartbeats.ingest(m)),
-    [ROLE_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx), h.hostEvents.roleStatus(m)),
-    [HOST_SYNC]: async (m, ctx) => (assertSender(m.hostId, ctx), h.hostEvents.sync(m)),
+    [HOST_HEARTBEAT]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.heartbeats.ingest(m)),
+    [ROLE_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.roleStatus(m)),
+    [HOST_SYNC]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.sync(m)),
   };
 }
 
