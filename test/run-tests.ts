@@ -48,6 +48,8 @@ async function provisionBroker(): Promise<Provisioned> {
   if (dockerRuns()) {
     const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
     const container = await new RabbitMQContainer('rabbitmq:3.13-management').start();
+    // The management API (per-host broker users) is mapped to another port than 15672.
+    process.env.PF9_BROKER_MANAGEMENT_URL ??= `http://guest:guest@${container.getHost()}:${container.getMappedPort(15672)}`;
     return { url: container.getAmqpUrl(), stop: async () => void (await container.stop()) };
   }
   if (await reachable('127.0.0.1', 5672)) return { url: 'amqp://guest:guest@127.0.0.1:5672' };
