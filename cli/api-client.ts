@@ -9,6 +9,7 @@ import {
   type HostDetailView,
   type HostRoleView,
   type HostSummaryView,
+  type JoinTokenView,
   type RoleAssignResult,
   type RoleUnassignResult,
   type RoleUploadView,
@@ -104,6 +105,11 @@ export class RoleStoreClient {
   async unassignRole(hostId: string, role: string): Promise<RoleUnassignResult> {
     const body = await this.request('DELETE', `/v1/hosts/${seg(hostId)}/roles/${seg(role)}`);
     return expect(body, isUnassignResult, 'an unassign result');
+  }
+
+  async createJoinToken(request: { ttlS?: number }): Promise<JoinTokenView> {
+    const body = await this.request('POST', '/v1/join-tokens', { body: JSON.stringify(request), contentType: 'application/json' });
+    return expect(body, isJoinTokenView, 'a join token');
   }
 
   private async request(
@@ -237,6 +243,10 @@ function isAssignResult(value: unknown): value is RoleAssignResult {
   return (
     isRecord(value) && isString(value.hostId) && isString(value.role) && isString(value.version) && isInt(value.generation)
   );
+}
+
+function isJoinTokenView(value: unknown): value is JoinTokenView {
+  return isRecord(value) && isString(value.token) && value.token !== '' && isString(value.expiresAt);
 }
 
 function isUnassignResult(value: unknown): value is RoleUnassignResult {

@@ -1,18 +1,15 @@
-import { UsageError } from './command';
+import { resolve } from 'node:path';
+import { UsageError, type CliEnv } from './command';
 
-/** The environment variables the CLI reads, and nothing else. */
-export interface CliEnv {
-  /** Base URL of the role store REST API. */
-  HOSTPLANE_API?: string;
-  /** The plane's HTTP port (CONTRACT.md section 7): used for a local plane when HOSTPLANE_API is unset. */
-  PF9_API_PORT?: string;
-}
+export type { CliEnv };
+
+export const DEFAULT_DATA_DIR = './.data/plane';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
 /** The only place the CLI reads process.env. */
 export function readCliEnv(): CliEnv {
-  return { HOSTPLANE_API: process.env.HOSTPLANE_API, PF9_API_PORT: process.env.PF9_API_PORT };
+  return { HOSTPLANE_API: process.env.HOSTPLANE_API, PF9_API_PORT: process.env.PF9_API_PORT, PF9_DATA_DIR: process.env.PF9_DATA_DIR };
 }
 
 /** --api wins, then HOSTPLANE_API, then a local plane on PF9_API_PORT, then the default. */
@@ -27,6 +24,12 @@ export function resolveApiUrl(flag: string | undefined, env: CliEnv): string {
     return `http://127.0.0.1:${port}`;
   }
   return DEFAULT_API_URL;
+}
+
+/** --data-dir wins, then PF9_DATA_DIR, then ./.data/plane; relative to `cwd`. */
+export function resolveDataDir(flag: string | undefined, env: CliEnv, cwd: string): string {
+  if (flag !== undefined) return resolve(cwd, flag);
+  return resolve(cwd, nonEmpty(env.PF9_DATA_DIR) ? env.PF9_DATA_DIR : DEFAULT_DATA_DIR);
 }
 
 function nonEmpty(value: string | undefined): value is string {

@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 import { RolePackageError } from '#role-package';
 import { ApiError, RoleStoreClient, RoleStoreUnreachableError, UnexpectedResponseError } from './api-client';
 import { resolveApiUrl, type CliEnv } from './cli.config';
-import { CliError, UsageError, type Command, type OptionSpec, type TextSink } from './command';
+import { CliError, UsageError, type Command, type OptionSpec, type OptionValues, type TextSink } from './command';
 import { hostsCommands } from './hosts.command';
+import { joinTokenCommands } from './join-token.command';
+import { pkiCommands } from './pki.command';
 import { roleCommands } from './role.command';
 import { rolesCommands } from './roles.command';
 
-export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands];
+export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands];
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -50,19 +52,24 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     }
     const options = parse(argv, { ...GLOBAL_OPTIONS, ...command.options }).values;
     const api = new RoleStoreClient(resolveApiUrl(stringOption(options.api), deps.env));
-    await command.run({ api, stdout: deps.stdout, json: options.json === true, cwd: deps.cwd }, args, options);
+    await command.run({ api, stdout: deps.stdout, json: options.json === true, cwd: deps.cwd, env: deps.env }, args, options);
     return EXIT_OK;
   } catch (error: unknown) {
     return report(error, command, group, deps.stderr);
   }
 }
 
-function parse(argv: readonly string[], options: Readonly<Record<string, OptionSpec>>) {
+function parse(argv: readonly string[], options: Readonly<Record<string, OptionSpec>>): { positionals: string[]; values: OptionValues } {
   const config = Object.fromEntries(
-    Object.entries(options).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]),
+    Object.entries(options).map(([name, spec]) => [
+      name,
+      { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) },
+    ]),
   );
   try {
-    return parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true });
+    const { positionals, values } = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: true });
+    // Only string options are ever `multiple`, so every array holds strings.
+    return { positionals, values: values as OptionValues };
   } catch (error: unknown) {
     // parseArgs names the option that is unknown or misused; that message is the usage error.
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -78,7 +85,7 @@ function findCommand(words: readonly string[]): Command | undefined {
   return COMMANDS.find((c) => c.path.every((word, i) => words[i] === word));
 }
 
-function stringOption(value: string | boolean | undefined): string | undefined {
+function stringOption(value: OptionValues[string]): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -94,7 +101,7 @@ function optionUsage(name: string, spec: OptionSpec, form: 'synopsis' | 'list'):
 }
 
 function synopsis(command: Command): string {
-  const options = Object.entries(command.options).map(([name, spec]) => `[${optionUsage(name, spec, 'synopsis')}]`);
+  const options = Object.entries(command.options).map(([name, spec]) => `[${optionUsage(name, spec, 'synopsis')}]${spec.multiple ? '...' : ''}`);
   return [...command.path, ...command.args.map((a) => `<${a}>`), ...options].join(' ');
 }
 

@@ -1,5 +1,15 @@
 import type { RoleStoreClient } from './api-client';
 
+/** The environment variables the CLI reads, and nothing else. */
+export interface CliEnv {
+  /** Base URL of the role store REST API. */
+  HOSTPLANE_API?: string;
+  /** The plane's HTTP port (CONTRACT.md section 7): used for a local plane when HOSTPLANE_API is unset. */
+  PF9_API_PORT?: string;
+  /** The plane's data directory, for commands that work on it locally (pki init). */
+  PF9_DATA_DIR?: string;
+}
+
 /** Where a command writes; process.stdout in production, a collector in tests. */
 export interface TextSink {
   write(chunk: string): unknown;
@@ -12,15 +22,19 @@ export interface CommandContext {
   json: boolean;
   /** Relative file arguments are resolved against this directory. */
   cwd: string;
+  /** The environment as cli.config.ts read it, for defaults of local commands. */
+  env: CliEnv;
 }
 
-export type OptionValues = Record<string, string | boolean | undefined>;
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
   /** Names the value of a string option in the usage, e.g. "V" in "--version V". */
   value?: string;
+  /** May be given more than once; the values come as a string array. */
+  multiple?: boolean;
   description: string;
 }
 

@@ -14,3 +14,5 @@ export * from './messages/role-status.event';
 export * from './messages/host-sync.event';
 export * from './messages/host-desired-state.control';
 export * from './tunnel';
+export * from './messages/host-join.dto';
+export * from './messages/join-token.dto';

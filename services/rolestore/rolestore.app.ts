@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
 import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
 import { openDatabase } from './database/open-database';
+import { JoinHttpListener } from './join/join.http-listener';
 import { RolestoreModule } from './rolestore.module';
 import { AmqpConnection } from '#amqp';
 
@@ -13,6 +14,8 @@ export interface RunningRolestore {
   config: RolestoreConfig;
   /** The base URL the REST API answers on. */
   url: string;
+  /** The base URL of the registration listener (POST /v1/join). */
+  joinUrl: string;
   close(): Promise<void>;
 }
 
@@ -31,9 +34,16 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   app.useBodyParser('raw', { type: ['application/gzip', 'application/x-gzip', 'application/octet-stream'], limit: config.maxPackageBytes });
   app.enableShutdownHooks();
   await app.listen(config.apiPort, config.apiHost);
+  let joinUrl: string;
+  try {
+    joinUrl = await app.get(JoinHttpListener).listen(config.joinPort, config.joinHost);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   if (options.waitForBrokerMs !== undefined) await app.get(AmqpConnection).ready(options.waitForBrokerMs);
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.apiHost}:${address.port}`;
-  logger.info('role store listening', { url });
-  return { app, config, url, close: () => app.close() };
+  logger.info('role store listening', { url, joinUrl });
+  return { app, config, url, joinUrl, close: () => app.close() };
 }

@@ -12,6 +12,7 @@ import { HostsRepository } from './hosts/hosts.repository';
 import { HostsService } from './hosts/hosts.service';
 import { ContractErrorFilter } from './http/http-errors';
 import { OperatorAccessGuard } from './http/operator-access.guard';
+import { joinControllers, joinProviders } from './join/join.providers';
 import { HeartbeatIngester } from './ingest/heartbeat.ingester';
 import { HostEventsService } from './ingest/host-events.service';
 import { OperatorAccess } from './messaging/operator-access';
@@ -55,7 +56,7 @@ export class RolestoreModule {
   static forRoot(config: RolestoreConfig, logger: Logger, db: Database): DynamicModule {
     return {
       module: RolestoreModule,
-      controllers: [HostsHttpController, AssignmentsHttpController, RolesHttpController, OpsHttpController],
+      controllers: [HostsHttpController, AssignmentsHttpController, RolesHttpController, OpsHttpController, ...joinControllers],
       providers: [
         { provide: ROLESTORE_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -66,6 +67,7 @@ export class RolestoreModule {
         { provide: HostsRepository, useFactory: () => new HostsRepository(db) },
         { provide: RoleVersionsRepository, useFactory: () => new RoleVersionsRepository(db) },
         { provide: ProcessedMessagesRepository, useFactory: () => new ProcessedMessagesRepository(db) },
+        ...joinProviders(config, logger, db),
         {
           provide: RolestoreMetrics,
           inject: [HostsRepository],

@@ -10,6 +10,9 @@ export class RolestoreConfig {
   @IsString() @MinLength(1) dataDir!: string;
   @IsString() @MinLength(1) apiHost!: string;
   @IsInt() @Min(0) @Max(65535) apiPort!: number;
+  /** The registration listener (POST /v1/join), the ingress's `pf9-join` route. */
+  @IsString() @MinLength(1) joinHost!: string;
+  @IsInt() @Min(0) @Max(65535) joinPort!: number;
   @IsInt() @Min(1) heartbeatIntervalS!: number;
   @IsInt() @Min(1) offlineAfterS!: number;
   @IsInt() @Min(1024) maxPackageBytes!: number;
@@ -29,6 +32,8 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   dataDir: 'PF9_DATA_DIR',
   apiHost: 'PF9_API_HOST',
   apiPort: 'PF9_API_PORT',
+  joinHost: 'PF9_JOIN_HOST',
+  joinPort: 'PF9_JOIN_PORT',
   heartbeatIntervalS: 'PF9_HEARTBEAT_INTERVAL_S',
   offlineAfterS: 'PF9_HOST_OFFLINE_AFTER_S',
   maxPackageBytes: 'PF9_MAX_PACKAGE_BYTES',
@@ -52,6 +57,9 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     dataDir,
     apiHost: env.PF9_API_HOST ?? '127.0.0.1',
     apiPort: integer(env.PF9_API_PORT, 8080),
+    joinHost: env.PF9_JOIN_HOST ?? '127.0.0.1',
+    // A role store on an ephemeral API port (tests, several on one machine) takes an ephemeral join port too.
+    joinPort: integer(env.PF9_JOIN_PORT, env.PF9_API_PORT === '0' ? 0 : 8079),
     heartbeatIntervalS,
     offlineAfterS: integer(env.PF9_HOST_OFFLINE_AFTER_S, 3 * heartbeatIntervalS),
     maxPackageBytes: integer(env.PF9_MAX_PACKAGE_BYTES, 256 * 1024 * 1024),

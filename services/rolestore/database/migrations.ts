@@ -57,6 +57,26 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX processed_messages_by_time ON processed_messages (processed_ms)`,
     ],
   },
+  {
+    version: 2,
+    name: 'join tokens, host certificates',
+    statements: [
+      // Only the sha256 of a token is kept: a copy of the database does not let anyone join.
+      `CREATE TABLE join_tokens (
+        token_hash TEXT PRIMARY KEY,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        used_ms BIGINT,
+        used_by TEXT
+      )`,
+      `CREATE TABLE host_certificates (
+        host_id TEXT PRIMARY KEY,
+        serial TEXT NOT NULL,
+        not_after_ms BIGINT NOT NULL,
+        issued_ms BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

@@ -1,0 +1,265 @@
+import 'reflect-metadata'; // before @peculiar/x509 (tsyringe)
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import * as x509 from '@peculiar/x509';
+import { HOST_CERT_URI_PREFIX } from '#contracts';
+import {
+  certificateFacts,
+  createCa,
+  createHostKeyAndCsr,
+  hostIdOfCert,
+  isSignedBy,
+  issueServerCert,
+  keyMatchesCert,
+  PkiError,
+  signHostCsr,
+  type CertifiedKey,
+} from './index';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** Days between notBefore and notAfter, give or take the backdating. */
+function validityDays(cert: X509Certificate): number {
+  return (Date.parse(cert.validTo) - Date.now()) / DAY_MS;
+}
+
+describe('pki certificates', () => {
+  let ca: CertifiedKey;
+  let caCert: X509Certificate;
+
+  before(async () => {
+    ca = await createCa({ commonName: 'test CA' });
+    caCert = new X509Certificate(ca.certPem);
+  });
+
+  it('createCa makes a self-signed P-256 CA valid for ten years', () => {
+    assert.equal(caCert.ca, true);
+    assert.equal(caCert.subject, 'CN=test CA');
+    assert.equal(caCert.issuer, 'CN=test CA');
+    assert.ok(caCert.verify(caCert.publicKey), 'self-signed');
+    assert.equal(caCert.publicKey.asymmetricKeyType, 'ec');
+    assert.equal(caCert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.ok(Date.parse(caCert.validFrom) <= Date.now());
+    assert.ok(Math.abs(validityDays(caCert) - 3650) < 1, caCert.validTo);
+    assert.match(ca.keyPem, /^-----BEGIN PRIVATE KEY-----\n/);
+    assert.ok(keyMatchesCert(ca.keyPem, ca.certPem));
+    const parsed = new x509.X509Certificate(ca.certPem);
+    const usage = parsed.getExtension(x509.KeyUsagesExtension);
+    assert.equal(usage?.usages, x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign);
+    assert.ok(parsed.getExtension(x509.SubjectKeyIdentifierExtension), 'subjectKeyIdentifier');
+  });
+
+  it('createCa takes another validity and refuses an empty name', async () => {
+    const short = new X509Certificate((await createCa({ commonName: 'x', validityDays: 10 })).certPem);
+    assert.ok(Math.abs(validityDays(short) - 10) < 1);
+    await assert.rejects(createCa({ commonName: ' ' }), PkiError);
+    await assert.rejects(createCa({ commonName: 'x', validityDays: 0 }), /validityDays must be a positive whole number/);
+  });
+
+  it('issueServerCert makes a serverAuth certificate for its names, signed by the CA', async () => {
+    const server = await issueServerCert(ca, { dnsNames: ['plane.example', 'localhost'], ipAddresses: ['127.0.0.1', '::1'] });
+    const cert = new X509Certificate(server.certPem);
+    assert.ok(cert.verify(caCert.publicKey));
+    assert.ok(cert.checkIssued(caCert));
+    assert.equal(cert.ca, false);
+    assert.equal(cert.checkHost('plane.example'), 'plane.example');
+    assert.equal(cert.checkHost('localhost'), 'localhost');
+    assert.equal(cert.checkHost('other.example'), undefined);
+    assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.equal(cert.checkIP('::1'), '::1');
+    assert.equal(cert.checkIP('10.0.0.1'), undefined);
+    assert.deepEqual(cert.keyUsage, [SERVER_AUTH]);
+    assert.ok(Math.abs(validityDays(cert) - 825) < 1);
+    assert.ok(keyMatchesCert(server.keyPem, server.certPem));
+    const aki = new x509.X509Certificate(server.certPem).getExtension(x509.AuthorityKeyIdentifierExtension);
+    const ski = new x509.X509Certificate(ca.certPem).getExtension(x509.SubjectKeyIdentifierExtension);
+    assert.equal(aki?.keyId, ski?.keyId, 'authorityKeyIdentifier names the CA key');
+  });
+
+  it('issueServerCert refuses no names, bad names and bad addresses', async () => {
+    await assert.rejects(issueServerCert(ca, { dnsNames: [] }), /at least one DNS name or IP address/);
+    await assert.rejects(issueServerCert(ca, { dnsNames: ['bad name'] }), /"bad name" is not a DNS name/);
+    await assert.rejects(issueServerCert(ca, { dnsNames: ['ok'], ipAddresses: ['300.1.1.1'] }), /"300.1.1.1" is not an IP address/);
+  });
+
+  it('issueServerCert refuses a CA whose key is not its own, and a certificate that is not a CA', async () => {
+    const other = await createCa({ commonName: 'other' });
+    await assert.rejects(issueServerCert({ certPem: ca.certPem, keyPem: other.keyPem }, { dnsNames: ['a'] }), /does not belong to the CA certificate/);
+    const leaf = await issueServerCert(ca, { dnsNames: ['leaf'] });
+    await assert.rejects(issueServerCert(leaf, { dnsNames: ['a'] }), /is not a CA/);
+  });
+
+  it('createHostKeyAndCsr asks for CN=<hostId> and the host URI', async () => {
+    const { keyPem, csrPem } = await createHostKeyAndCsr('host-a');
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    assert.ok(await csr.verify());
+    assert.equal(csr.subject, 'CN=host-a');
+    const requested = csr.getExtension('2.5.29.17');
+    assert.ok(requested, 'a subjectAltName in the extension request');
+    const san = new x509.SubjectAlternativeNameExtension(requested.rawData);
+    assert.deepEqual(san.names.toJSON(), [{ type: 'url', value: `${HOST_CERT_URI_PREFIX}host-a` }]);
+    assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----\n/);
+    await assert.rejects(createHostKeyAndCsr('no.dots'), /is not a host id/);
+  });
+
+  it('signHostCsr issues a clientAuth certificate naming the host, with a random serial', async () => {
+    const { keyPem, csrPem } = await createHostKeyAndCsr('host-a');
+    const certPem = await signHostCsr(ca, csrPem, 'host-a');
+    const cert = new X509Certificate(certPem);
+    assert.ok(cert.verify(caCert.publicKey));
+    assert.equal(cert.ca, false);
+    assert.equal(cert.subject, 'CN=host-a');
+    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-a`);
+    assert.deepEqual(cert.keyUsage, [CLIENT_AUTH]);
+    assert.ok(Math.abs(validityDays(cert) - 365) < 1);
+    assert.ok(keyMatchesCert(keyPem, certPem), 'the certificate carries the CSR key');
+    assert.ok(isSignedBy(certPem, ca.certPem));
+    assert.equal(hostIdOfCert(certPem), 'host-a');
+    assert.equal(hostIdOfCert(cert), 'host-a');
+    const again = await signHostCsr(ca, csrPem, 'host-a', { validityDays: 30 });
+    assert.notEqual(certificateFacts(again).serial, certificateFacts(certPem).serial);
+    assert.ok(Math.abs(validityDays(new X509Certificate(again)) - 30) < 1);
+    assert.match(certificateFacts(certPem).serial, /^[0-9a-f]{32}$/);
+  });
+
+  it('signHostCsr refuses a CSR for host A signed as host B', async () => {
+    const { csrPem } = await createHostKeyAndCsr('host-a');
+    await assert.rejects(signHostCsr(ca, csrPem, 'host-b'), (err: unknown) => {
+      assert.ok(err instanceof PkiError);
+      assert.equal(err.message, 'the certificate request names host "host-a", not "host-b"');
+      return true;
+    });
+  });
+
+  it('signHostCsr refuses a CSR whose URI names another host even when its CN is right', async () => {
+    const csrPem = await rawCsr('host-b', [{ type: 'url', value: `${HOST_CERT_URI_PREFIX}host-a` }]);
+    await assert.rejects(signHostCsr(ca, csrPem, 'host-b'), /names host "host-a", not "host-b"/);
+  });
+
+  it('signHostCsr names the host itself when the CSR names nobody', async () => {
+    const csrPem = await rawCsr(null, []);
+    const cert = new X509Certificate(await signHostCsr(ca, csrPem, 'host-c'));
+    assert.equal(cert.subject, 'CN=host-c');
+    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-c`);
+  });
+
+  it('signHostCsr refuses a tampered CSR, a non-P-256 key, garbage and a bad host id', async () => {
+    const { csrPem } = await createHostKeyAndCsr('host-a');
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    const der = new Uint8Array(csr.rawData.slice(0));
+    der[der.length - 5] ^= 0xff; // inside the signature
+    const tampered = x509.PemConverter.encode(der.buffer, 'CERTIFICATE REQUEST');
+    await assert.rejects(signHostCsr(ca, tampered, 'host-a'), /(not signed by the key it carries|cannot be parsed)/);
+    await assert.rejects(signHostCsr(ca, await rsaCsr('host-a'), 'host-a'), /must be ECDSA P-256, not RSASSA-PKCS1-v1_5/);
+    await assert.rejects(signHostCsr(ca, 'hello', 'host-a'), /must be one PEM "CERTIFICATE REQUEST"/);
+    await assert.rejects(signHostCsr(ca, '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', 'host-a'), /cannot be parsed/);
+    await assert.rejects(signHostCsr(ca, csrPem, 'host a'), /is not a host id/);
+  });
+
+  it('hostIdOfCert falls back to the CN, and answers null for what is not a host certificate', async () => {
+    const server = await issueServerCert(ca, { dnsNames: ['localhost'] });
+    assert.equal(hostIdOfCert(server.certPem), 'localhost');
+    const dotted = await issueServerCert(ca, { dnsNames: ['plane.example'] });
+    assert.equal(hostIdOfCert(dotted.certPem), null, 'not a valid host id');
+    assert.equal(hostIdOfCert('not a certificate'), null);
+  });
+
+  it('a TLS handshake with the server and host certificates authenticates the host', async () => {
+    const server = await issueServerCert(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const host = await createHostKeyAndCsr('host-tls');
+    const hostCert = await signHostCsr(ca, host.csrPem, 'host-tls');
+    const tlsServer = tls.createServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true });
+    const peers: (string | null)[] = [];
+    tlsServer.on('secureConnection', (socket) => {
+      peers.push(hostIdOfCert(socket.getPeerCertificate()));
+      socket.end('hello');
+    });
+    tlsServer.listen(0, '127.0.0.1');
+    await once(tlsServer, 'listening');
+    const { port } = tlsServer.address() as AddressInfo;
+    try {
+      const client = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.certPem, key: host.keyPem, cert: hostCert });
+      await once(client, 'secureConnect');
+      assert.equal(client.authorized, true, String(client.authorizationError));
+      assert.equal(hostIdOfCert(client.getPeerX509Certificate()!), 'localhost');
+      let received = '';
+      client.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      await once(client, 'end');
+      assert.equal(received, 'hello');
+      assert.deepEqual(peers, ['host-tls']);
+
+      // A host certificate from another CA is refused by the server: no connection reaches it.
+      const rogueCa = await createCa({ commonName: 'rogue' });
+      const rogue = await createHostKeyAndCsr('host-tls');
+      const rogueCert = await signHostCsr(rogueCa, rogue.csrPem, 'host-tls');
+      const clientErrors: Error[] = [];
+      tlsServer.on('tlsClientError', (err: Error) => clientErrors.push(err));
+      const refused = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.certPem, key: rogue.keyPem, cert: rogueCert });
+      refused.on('error', () => undefined);
+      refused.on('data', () => assert.fail('the server must not talk to an unknown host'));
+      await once(refused, 'close');
+      assert.equal(clientErrors.length, 1);
+      assert.deepEqual(peers, ['host-tls']);
+    } finally {
+      tlsServer.close();
+    }
+  });
+
+  describe('with openssl', () => {
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'pki-openssl-'));
+    });
+    after(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('openssl verify accepts the host and server certificates and checks their purposes', async () => {
+      const host = await createHostKeyAndCsr('host-ossl');
+      await writeFile(join(dir, 'ca.crt'), ca.certPem);
+      await writeFile(join(dir, 'host.crt'), await signHostCsr(ca, host.csrPem, 'host-ossl'));
+      await writeFile(join(dir, 'server.crt'), (await issueServerCert(ca, { dnsNames: ['localhost'] })).certPem);
+      const run = promisify(execFile);
+      const ok = await run('/usr/bin/openssl', ['verify', '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt'), join(dir, 'server.crt')]);
+      assert.match(ok.stdout, /host\.crt: OK/);
+      assert.match(ok.stdout, /server\.crt: OK/);
+      await run('/usr/bin/openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt')]);
+      await run('/usr/bin/openssl', ['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.crt'), join(dir, 'server.crt')]);
+      await assert.rejects(run('/usr/bin/openssl', ['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt')]));
+    });
+  });
+});
+
+/** A P-256 CSR with any subject and SANs, for requests our own agent would never make. */
+async function rawCsr(commonName: string | null, names: x509.JsonGeneralNames): Promise<string> {
+  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: commonName === null ? [] : [{ CN: [commonName] }],
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [],
+  });
+  return csr.toString('pem');
+}
+
+async function rsaCsr(commonName: string): Promise<string> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const keys = {
+    privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), algorithm, true, ['verify']),
+  };
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [commonName] }], keys, signingAlgorithm: algorithm });
+  return csr.toString('pem');
+}

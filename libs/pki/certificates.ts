@@ -1,0 +1,303 @@
+import 'reflect-metadata'; // @peculiar/x509 resolves its parsers through tsyringe, which needs it first
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+import { HOST_CERT_URI_PREFIX, HOST_ID_PATTERN } from '#contracts';
+
+// The library signs through WebCrypto; Node's implementation is the one provider we use.
+x509.cryptoProvider.set(webcrypto);
+
+const KEY_ALGORITHM: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Certificates start a little in the past, so that a host whose clock lags still accepts them. */
+const BACKDATE_MS = 5 * 60 * 1000;
+const MAX_CSR_PEM_CHARS = 16 * 1024;
+/** id-ce-subjectAltName: a CSR finds its extensions by OID only. */
+const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+/** DNS names as they may appear in a certificate: labels of letters, digits and "-", a leading "*." allowed. */
+const DNS_NAME_PATTERN = /^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** A certificate and its private key, both PEM (the key PKCS#8). */
+export interface CertifiedKey {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A key or certificate that cannot be made or used as asked; the message says why. */
+export class PkiError extends Error {
+  override readonly name = 'PkiError';
+}
+
+export interface CreateCaOptions {
+  commonName: string;
+  /** Default 3650 (ten years). */
+  validityDays?: number;
+}
+
+export interface ServerCertOptions {
+  dnsNames: string[];
+  ipAddresses?: string[];
+  /** Default 825, the longest that Apple's and browsers' rules accept. */
+  validityDays?: number;
+}
+
+export interface HostCertOptions {
+  /** Default 365. */
+  validityDays?: number;
+}
+
+/** A self-signed CA (ECDSA P-256, SHA-256) that may sign end-entity certificates only. */
+export async function createCa(options: CreateCaOptions): Promise<CertifiedKey> {
+  const commonName = options.commonName.trim();
+  if (commonName === '') throw new PkiError('the CA needs a common name');
+  const keys = await generateKeys();
+  const { notBefore, notAfter } = validity(options.validityDays, 3650);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: [{ CN: [commonName] }],
+    notBefore,
+    notAfter,
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+}
+
+/** A TLS server certificate (serverAuth) for the given DNS names and IP addresses, signed by `ca`. */
+export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptions): Promise<CertifiedKey> {
+  const dnsNames = options.dnsNames.map((name) => name.trim().toLowerCase());
+  const ipAddresses = (options.ipAddresses ?? []).map((ip) => ip.trim());
+  for (const name of dnsNames) if (!DNS_NAME_PATTERN.test(name) || name.length > 253) throw new PkiError(`"${name}" is not a DNS name`);
+  for (const ip of ipAddresses) if (isIP(ip) === 0) throw new PkiError(`"${ip}" is not an IP address`);
+  if (dnsNames.length + ipAddresses.length === 0) throw new PkiError('a server certificate needs at least one DNS name or IP address');
+  const issuer = await loadCa(ca);
+  const keys = await generateKeys();
+  const { notBefore, notAfter } = validity(options.validityDays, 825);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [dnsNames[0] ?? ipAddresses[0]] }],
+    issuer: issuer.cert.subjectName,
+    notBefore,
+    notAfter,
+    publicKey: keys.publicKey,
+    signingKey: issuer.key,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+}
+
+/** A host's own key and its certificate request: CN=<hostId>, URI SAN urn:pf9:host:<hostId>. The key stays on the host. */
+export async function createHostKeyAndCsr(hostId: string): Promise<{ keyPem: string; csrPem: string }> {
+  checkHostId(hostId);
+  const keys = await generateKeys();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: [{ CN: [hostId] }],
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }])],
+  });
+  return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: csr.toString('pem') };
+}
+
+/**
+ * Signs a host's CSR as `hostId`: the certificate's CN and URI SAN are the id given here,
+ * never what the request asks for, and a request that names another host is refused.
+ * The result is a client certificate (clientAuth) with a random serial.
+ */
+export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: string, options: HostCertOptions = {}): Promise<string> {
+  checkHostId(hostId);
+  const csr = parseCsr(csrPem);
+  if (!(await csr.verify())) throw new PkiError('the certificate request is not signed by the key it carries');
+  checkCsrKey(csr);
+  const claimed = namesOfCsr(csr);
+  const other = claimed.find((name) => name !== hostId);
+  if (other !== undefined) throw new PkiError(`the certificate request names host "${other}", not "${hostId}"`);
+  const issuer = await loadCa(ca);
+  const { notBefore, notAfter } = validity(options.validityDays, 365);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ CN: [hostId] }],
+    issuer: issuer.cert.subjectName,
+    notBefore,
+    notAfter,
+    publicKey: csr.publicKey,
+    signingKey: issuer.key,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }]),
+      await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+/** Something that holds a DER certificate: node:crypto's X509Certificate, or what TLSSocket.getPeerCertificate() answers. */
+export interface DerCertificateHolder {
+  readonly raw: Uint8Array;
+}
+
+/** The host a certificate names: its urn:pf9:host: URI SAN, else its CN; null when neither is a valid host id. */
+export function hostIdOfCert(cert: string | NodeX509Certificate | DerCertificateHolder): string | null {
+  let parsed: x509.X509Certificate;
+  try {
+    parsed = new x509.X509Certificate(typeof cert === 'string' ? cert : toArrayBuffer(cert.raw));
+  } catch {
+    return null;
+  }
+  const fromUri = hostUrisOf(parsed.getExtension(x509.SubjectAlternativeNameExtension));
+  const candidate = fromUri.length > 0 ? fromUri[0] : parsed.subjectName.getField('CN')[0];
+  return candidate !== undefined && HOST_ID_PATTERN.test(candidate) ? candidate : null;
+}
+
+/** Facts about a certificate that callers check: serial, validity, and whether a private key belongs to it. */
+export interface CertificateFacts {
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export function certificateFacts(certPem: string): CertificateFacts {
+  const cert = parseNodeCert(certPem);
+  return { serial: cert.serialNumber.toLowerCase(), notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) };
+}
+
+/** True when `keyPem` is the private key of the certificate `certPem`. */
+export function keyMatchesCert(keyPem: string, certPem: string): boolean {
+  try {
+    const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    const fromCert = parseNodeCert(certPem).publicKey.export({ type: 'spki', format: 'der' });
+    return fromKey.equals(fromCert);
+  } catch {
+    return false;
+  }
+}
+
+/** True when `certPem` was signed by the CA certificate `caCertPem`. */
+export function isSignedBy(certPem: string, caCertPem: string): boolean {
+  try {
+    const cert = parseNodeCert(certPem);
+    const ca = parseNodeCert(caCertPem);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function hostUri(hostId: string): string {
+  return `${HOST_CERT_URI_PREFIX}${hostId}`;
+}
+
+function checkHostId(hostId: string): void {
+  if (!HOST_ID_PATTERN.test(hostId)) throw new PkiError(`"${hostId}" is not a host id (${HOST_ID_PATTERN})`);
+}
+
+function parseCsr(csrPem: string): x509.Pkcs10CertificateRequest {
+  if (csrPem.length > MAX_CSR_PEM_CHARS || !csrPem.includes('-----BEGIN CERTIFICATE REQUEST-----')) {
+    throw new PkiError('the certificate request must be one PEM "CERTIFICATE REQUEST"');
+  }
+  try {
+    return new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new PkiError(`the certificate request cannot be parsed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Hosts make P-256 keys; anything else was not made by our agent. */
+function checkCsrKey(csr: x509.Pkcs10CertificateRequest): void {
+  const algorithm = csr.publicKey.algorithm as webcrypto.EcKeyAlgorithm;
+  if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
+    throw new PkiError(`the certificate request's key must be ECDSA P-256, not ${algorithm.name}${algorithm.namedCurve ? ` ${algorithm.namedCurve}` : ''}`);
+  }
+}
+
+/** Every host id a CSR claims: its CNs and its urn:pf9:host: URIs. */
+function namesOfCsr(csr: x509.Pkcs10CertificateRequest): string[] {
+  const sanExtension = csr.getExtension(SUBJECT_ALT_NAME_OID);
+  const san = sanExtension === null ? null : new x509.SubjectAlternativeNameExtension(sanExtension.rawData);
+  return [...csr.subjectName.getField('CN'), ...hostUrisOf(san)];
+}
+
+function hostUrisOf(san: x509.SubjectAlternativeNameExtension | null): string[] {
+  if (san === null) return [];
+  return san.names.items.filter((n) => n.type === 'url' && n.value.startsWith(HOST_CERT_URI_PREFIX)).map((n) => n.value.slice(HOST_CERT_URI_PREFIX.length));
+}
+
+async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+}
+
+async function exportPrivateKey(key: webcrypto.CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  return x509.PemConverter.encode(toArrayBuffer(der), 'PRIVATE KEY');
+}
+
+async function loadCa(ca: CertifiedKey): Promise<{ cert: x509.X509Certificate; key: webcrypto.CryptoKey }> {
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(ca.certPem);
+  } catch (err) {
+    throw new PkiError(`the CA certificate cannot be parsed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const constraints = cert.getExtension(x509.BasicConstraintsExtension);
+  if (constraints === null || !constraints.ca) throw new PkiError('the CA certificate is not a CA (basicConstraints)');
+  let key: webcrypto.CryptoKey;
+  try {
+    const der = createPrivateKey(ca.keyPem).export({ type: 'pkcs8', format: 'der' });
+    key = await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign']);
+  } catch (err) {
+    throw new PkiError(`the CA key is not an ECDSA P-256 private key: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!keyMatchesCert(ca.keyPem, ca.certPem)) throw new PkiError('the CA key does not belong to the CA certificate');
+  return { cert, key };
+}
+
+function validity(days: number | undefined, fallback: number): { notBefore: Date; notAfter: Date } {
+  const validityDays = days ?? fallback;
+  if (!Number.isInteger(validityDays) || validityDays < 1) throw new PkiError(`validityDays must be a positive whole number, not ${validityDays}`);
+  const now = Date.now();
+  // Whole seconds: X.509 times carry no fractions, and a rounded notAfter must not exceed the promise.
+  const start = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
+  return { notBefore: new Date(start), notAfter: new Date(Math.floor((now + validityDays * DAY_MS) / 1000) * 1000) };
+}
+
+/** 128 random bits, positive and without a leading zero octet (RFC 5280 4.1.2.2). */
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] & 0x7f) | 0x01;
+  return bytes.toString('hex');
+}
+
+function parseNodeCert(certPem: string): NodeX509Certificate {
+  try {
+    return new NodeX509Certificate(certPem);
+  } catch (err) {
+    throw new PkiError(`not a PEM certificate: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}

@@ -1,0 +1,30 @@
+// Host identity the plane can trust: a small CA (ECDSA P-256, SHA-256, PEM), the ingress's
+// server certificate, hosts' keys and CSRs, and host certificates naming urn:pf9:host:<hostId>.
+export {
+  certificateFacts,
+  createCa,
+  createHostKeyAndCsr,
+  hostIdOfCert,
+  isSignedBy,
+  issueServerCert,
+  keyMatchesCert,
+  PkiError,
+  signHostCsr,
+  type CertificateFacts,
+  type CertifiedKey,
+  type CreateCaOptions,
+  type DerCertificateHolder,
+  type HostCertOptions,
+  type ServerCertOptions,
+} from './certificates';
+export {
+  initPlanePki,
+  loadPlanePki,
+  planePkiPaths,
+  PlanePkiExistsError,
+  PlanePkiMissingError,
+  type InitPlanePkiOptions,
+  type PlanePki,
+  type PlanePkiPaths,
+} from './plane-pki';
+export { writeFileAtomic } from './pem-files';

@@ -1,0 +1,195 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { HostJoinRequest, HostJoinResult } from '#contracts';
+import { createCa, createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, signHostCsr, type CertifiedKey } from '#pki';
+import { ensureRegistered, hostCertificateFiles, RegistrationError } from './registration';
+
+const TOKEN = 'Xq3v2bS0aZk8m1YpVtL4cN7rUe5wD9gHjQfE6iOoPsA';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+type Reply = { status: number; body: unknown };
+type Responder = (request: HostJoinRequest) => Promise<Reply>;
+
+/** A join endpoint that signs what it is sent with a test CA, unless told to answer otherwise. */
+class FakeJoinServer {
+  readonly requests: { path: string; contentType: string | undefined; body: string }[] = [];
+  respond: Responder;
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    readonly ca: CertifiedKey,
+  ) {
+    this.respond = this.sign({ username: 'pf9-host-h', password: 'pw' });
+  }
+
+  static async start(ca: CertifiedKey): Promise<FakeJoinServer> {
+    let fake: FakeJoinServer | undefined;
+    const server = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      fake?.requests.push({ path: req.url ?? '', contentType: req.headers['content-type'], body });
+      const reply = fake ? await fake.respond(JSON.parse(body) as HostJoinRequest).catch((err: Error) => ({ status: 500, body: { error: { code: 'INTERNAL', message: err.message } } })) : { status: 500, body: null };
+      res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    fake = new FakeJoinServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ca);
+    return fake;
+  }
+
+  /** Signs the request's CSR; `asHost` signs a CSR of its own for that host instead. */
+  sign(broker: HostJoinResult['broker'], options: { validityDays?: number; asHost?: string; ca?: CertifiedKey } = {}): Responder {
+    return async (request) => {
+      const csr = options.asHost === undefined ? request.csr : (await createHostKeyAndCsr(options.asHost)).csrPem;
+      const certificate = await signHostCsr(options.ca ?? this.ca, csr, options.asHost ?? request.hostId, { validityDays: options.validityDays });
+      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: this.ca.certPem, broker };
+      return { status: 200, body: result };
+    };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+async function modeOf(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777;
+}
+
+describe('host registration', () => {
+  let ca: CertifiedKey;
+  let server: FakeJoinServer;
+  let root: string;
+
+  before(async () => {
+    ca = await createCa({ commonName: 'test plane' });
+  });
+  beforeEach(async () => {
+    server = await FakeJoinServer.start(ca);
+    root = await mkdtemp(join(tmpdir(), 'registration-'));
+  });
+  afterEach(async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  function register(overrides: Partial<Parameters<typeof ensureRegistered>[0]> = {}) {
+    return ensureRegistered({ root, hostId: 'h', hostname: 'h.example', joinUrl: `${server.url}/`, token: TOKEN, ...overrides });
+  }
+
+  it('joins with a CSR made here and writes the key, the certificate, the CA and broker.json', async () => {
+    const outcome = await register();
+    assert.equal(outcome.registered, true);
+    const files = hostCertificateFiles(root);
+    assert.deepEqual(outcome.files, files);
+    assert.equal(files.cert, join(root, 'etc/pf9/certs/host.crt'));
+
+    assert.equal(server.requests.length, 1);
+    const sent = server.requests[0];
+    assert.equal(sent.path, '/v1/join');
+    assert.equal(sent.contentType, 'application/json');
+    const request = JSON.parse(sent.body) as HostJoinRequest;
+    assert.deepEqual(Object.keys(request).sort(), ['csr', 'hostId', 'hostname', 'token']);
+    assert.deepEqual([request.token, request.hostId, request.hostname], [TOKEN, 'h', 'h.example']);
+    assert.doesNotMatch(sent.body, /PRIVATE KEY/, 'the private key never leaves the host');
+
+    const [keyPem, certPem, caPem] = await Promise.all([files.key, files.cert, files.caCert].map((f) => readFile(f, 'utf8')));
+    assert.ok(keyMatchesCert(keyPem, certPem));
+    assert.equal(hostIdOfCert(certPem), 'h');
+    assert.equal(caPem, ca.certPem);
+    assert.ok(isSignedBy(certPem, caPem));
+    assert.deepEqual(JSON.parse(await readFile(files.broker, 'utf8')), { username: 'pf9-host-h', password: 'pw' });
+    assert.equal(await modeOf(files.key), 0o600);
+    assert.equal(await modeOf(files.broker), 0o600);
+    assert.equal(await modeOf(files.cert), 0o644);
+    assert.equal(await modeOf(files.dir), 0o700);
+  });
+
+  it('keeps a valid certificate and asks nothing, even without a token', async () => {
+    await register();
+    const again = await register({ token: undefined });
+    assert.equal(again.registered, false);
+    assert.equal(server.requests.length, 1);
+  });
+
+  it('joins again when the certificate has expired, names another host, or lost its key', async () => {
+    server.respond = server.sign(null, { validityDays: 30 });
+    await register();
+    const later = Date.now() + 31 * DAY_MS;
+    assert.equal((await register({ clock: () => later })).registered, true, 'expired');
+    assert.equal((await register({ hostId: 'other' })).registered, true, 'another host id');
+    assert.equal(hostIdOfCert(await readFile(hostCertificateFiles(root).cert, 'utf8')), 'other');
+    await writeFile(hostCertificateFiles(root).key, (await createHostKeyAndCsr('other')).keyPem);
+    assert.equal((await register({ hostId: 'other' })).registered, true, 'key not matching');
+    assert.equal(server.requests.length, 4);
+  });
+
+  it('without a certificate and without a token it says what to do, and sends nothing', async () => {
+    for (const token of [undefined, '', '  ']) {
+      await assert.rejects(register({ token }), (err: unknown) => {
+        assert.ok(err instanceof RegistrationError);
+        assert.match(err.message, /no usable certificate \(.*host\.crt is missing\) and no join token: create one on the plane with `hostplane join-token create`/);
+        assert.match(err.message, /PF9_JOIN_TOKEN/);
+        return true;
+      });
+    }
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('reports the plane refusing, and writes no certificate', async () => {
+    server.respond = async () => ({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'the join token has been used already', details: [] } } });
+    await assert.rejects(register(), (err: unknown) => {
+      assert.ok(err instanceof RegistrationError);
+      assert.equal(err.status, 403);
+      assert.equal(err.code, 'FORBIDDEN');
+      assert.equal(err.message, 'the plane refused to register this host: FORBIDDEN: the join token has been used already');
+      return true;
+    });
+    await assert.rejects(stat(hostCertificateFiles(root).cert), /ENOENT/);
+  });
+
+  it('refuses an answer that is not a certificate for this host and this key', async () => {
+    server.respond = server.sign(null, { asHost: 'someone-else' });
+    await assert.rejects(register(), /the certificate does not name this host; the certificate is not for this host's key/);
+    const rogue = await createCa({ commonName: 'rogue' });
+    server.respond = server.sign(null, { ca: rogue });
+    await assert.rejects(register(), /the certificate is not signed by the CA sent with it/);
+    server.respond = async () => ({ status: 200, body: { hostId: 'h', certificate: 42 } });
+    await assert.rejects(register(), /did not answer with a join result/);
+    await assert.rejects(stat(hostCertificateFiles(root).cert), /ENOENT/);
+  });
+
+  it('writes no broker.json when hosts use the shared broker credentials', async () => {
+    server.respond = server.sign(null);
+    await register();
+    await assert.rejects(stat(hostCertificateFiles(root).broker), /ENOENT/);
+  });
+
+  it('says so when the join endpoint cannot be reached', async () => {
+    const url = server.url;
+    await server.close();
+    server = await FakeJoinServer.start(ca);
+    await assert.rejects(register({ joinUrl: url }), /cannot reach the plane's join endpoint at http:\/\/127\.0\.0\.1:\d+\/v1\/join: ECONNREFUSED/);
+  });
+
+  it('uses the fetch it is given', async () => {
+    const seen: string[] = [];
+    const fakeFetch: typeof fetch = async (input, init) => {
+      seen.push(String(input));
+      const request = JSON.parse(String(init?.body)) as HostJoinRequest;
+      const reply = await server.sign(null)(request);
+      return new Response(JSON.stringify(reply.body), { status: reply.status, headers: { 'content-type': 'application/json' } });
+    };
+    await mkdir(join(root, 'etc'), { recursive: true });
+    const outcome = await register({ joinUrl: 'https://plane.invalid:9443', fetch: fakeFetch });
+    assert.equal(outcome.registered, true);
+    assert.deepEqual(seen, ['https://plane.invalid:9443/v1/join']);
+    assert.equal(server.requests.length, 0);
+  });
+});

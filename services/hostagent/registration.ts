@@ -1,0 +1,186 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult } from '#contracts';
+import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, writeFileAtomic } from '#pki';
+import { errnoCode } from './fs-primitives';
+
+const PRIVATE_MODE = 0o600;
+const PUBLIC_MODE = 0o644;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Where a host keeps its identity material, under PF9_ROOT (PkiFiles.host). */
+export interface HostCertificateFiles {
+  dir: string;
+  cert: string;
+  key: string;
+  caCert: string;
+  broker: string;
+}
+
+export interface RegistrationOptions {
+  /** PF9_ROOT. */
+  root: string;
+  hostId: string;
+  hostname: string;
+  /** The join endpoint's base URL (PF9_JOIN_URL): through pf9-comms, the ingress's `pf9-join` route. */
+  joinUrl: string;
+  /** The one-time join token (PF9_JOIN_TOKEN); needed only when the host has no valid certificate. */
+  token?: string;
+  fetch?: typeof fetch;
+  clock?: () => number;
+  timeoutMs?: number;
+}
+
+export interface RegistrationOutcome {
+  /** True when this call joined the plane; false when the certificate on disk was kept. */
+  registered: boolean;
+  files: HostCertificateFiles;
+}
+
+/** Registration failed for a reason the operator can act on; `code` is the plane's error code when it answered one. */
+export class RegistrationError extends Error {
+  override readonly name = 'RegistrationError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function hostCertificateFiles(root: string): HostCertificateFiles {
+  const h = PkiFiles.host;
+  return { dir: join(root, h.dir), cert: join(root, h.cert), key: join(root, h.key), caCert: join(root, h.caCert), broker: join(root, h.broker) };
+}
+
+/**
+ * Makes sure this host holds a certificate from the plane naming it. A valid one on disk
+ * is kept; otherwise the host makes a key and CSR here (the key never leaves it), joins
+ * with its one-time token, and writes its certificate, the plane's CA and, when the plane
+ * gives it a broker user of its own, broker.json. Joining does not authorize the host.
+ */
+export async function ensureRegistered(options: RegistrationOptions): Promise<RegistrationOutcome> {
+  const files = hostCertificateFiles(options.root);
+  const clock = options.clock ?? Date.now;
+  const problem = await certificateProblem(files, options.hostId, clock());
+  if (problem === null) return { registered: false, files };
+  const token = options.token?.trim() ?? '';
+  if (token === '') {
+    throw new RegistrationError(
+      `this host has no usable certificate (${problem}) and no join token: ` +
+        'create one on the plane with `hostplane join-token create` and give it to the agent as PF9_JOIN_TOKEN',
+    );
+  }
+
+  await fs.mkdir(join(options.root, 'etc', 'pf9'), { recursive: true });
+  await fs.mkdir(files.dir, { recursive: true, mode: 0o700 });
+  const { keyPem, csrPem } = await createHostKeyAndCsr(options.hostId);
+  // The key first: once the plane has signed, the certificate is useless without it.
+  await writeFileAtomic(files.key, keyPem, PRIVATE_MODE);
+  const request: HostJoinRequest = { token, hostId: options.hostId, hostname: options.hostname, csr: csrPem };
+  const result = await postJoin(options, request);
+  checkResult(result, options.hostId, keyPem);
+  await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
+  if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
+  // The certificate last: it is what says "registered" on the next start.
+  await writeFileAtomic(files.cert, result.certificate, PUBLIC_MODE);
+  return { registered: true, files };
+}
+
+/** Why the certificate on disk cannot be used, or null when it can. */
+async function certificateProblem(files: HostCertificateFiles, hostId: string, now: number): Promise<string | null> {
+  const certPem = await readOptional(files.cert);
+  const keyPem = await readOptional(files.key);
+  if (certPem === null || keyPem === null) return `${certPem === null ? files.cert : files.key} is missing`;
+  let notAfter: Date;
+  try {
+    notAfter = certificateFacts(certPem).notAfter;
+  } catch {
+    return `${files.cert} is not a certificate`;
+  }
+  const named = hostIdOfCert(certPem);
+  if (named !== hostId) return `${files.cert} names host ${named ?? '(none)'}, not ${hostId}`;
+  if (notAfter.getTime() <= now) return `${files.cert} expired at ${notAfter.toISOString()}`;
+  if (!keyMatchesCert(keyPem, certPem)) return `${files.key} is not the key of ${files.cert}`;
+  return null;
+}
+
+async function postJoin(options: RegistrationOptions, request: HostJoinRequest): Promise<HostJoinResult> {
+  const doFetch = options.fetch ?? fetch;
+  const url = `${options.joinUrl.replace(/\/+$/, '')}${HOST_JOIN_PATH}`;
+  let response: Response;
+  let text: string;
+  try {
+    response = await doFetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+    text = await response.text();
+  } catch (err) {
+    throw new RegistrationError(`cannot reach the plane's join endpoint at ${url}: ${describeFetchFailure(err)}`);
+  }
+  const body = parseJson(text);
+  if (!response.ok) {
+    const error = isRecord(body) && isRecord(body.error) ? body.error : null;
+    const code = error && typeof error.code === 'string' ? error.code : `HTTP_${response.status}`;
+    const message = error && typeof error.message === 'string' ? error.message : text.trim().slice(0, 200);
+    throw new RegistrationError(`the plane refused to register this host: ${code}: ${message}`, response.status, code);
+  }
+  if (!isJoinResult(body)) throw new RegistrationError(`the plane's join endpoint at ${url} did not answer with a join result`);
+  return body;
+}
+
+/** The answer must be a certificate for this host and this key, signed by the CA that comes with it. */
+function checkResult(result: HostJoinResult, hostId: string, keyPem: string): void {
+  const problems: string[] = [];
+  if (result.hostId !== hostId) problems.push(`it is for host ${result.hostId}`);
+  if (hostIdOfCert(result.certificate) !== hostId) problems.push('the certificate does not name this host');
+  if (!keyMatchesCert(keyPem, result.certificate)) problems.push("the certificate is not for this host's key");
+  if (!isSignedBy(result.certificate, result.caCertificate)) problems.push('the certificate is not signed by the CA sent with it');
+  if (problems.length > 0) throw new RegistrationError(`the plane's answer cannot be used: ${problems.join('; ')}`);
+}
+
+function isJoinResult(value: unknown): value is HostJoinResult {
+  return (
+    isRecord(value) &&
+    typeof value.hostId === 'string' &&
+    typeof value.certificate === 'string' &&
+    typeof value.caCertificate === 'string' &&
+    (value.broker === null || isBrokerAccount(value.broker))
+  );
+}
+
+function isBrokerAccount(value: unknown): value is HostBrokerAccount {
+  return isRecord(value) && typeof value.username === 'string' && value.username !== '' && typeof value.password === 'string' && value.password !== '';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function describeFetchFailure(err: unknown): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'no answer in time';
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (isRecord(cause) && typeof cause.code === 'string') return cause.code;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,33 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { DEFAULT_JOIN_TOKEN_TTL_S, type JoinTokenCreateRequest, type JoinTokenView } from '#contracts';
+import type { Logger } from '#logging';
+import type { JoinRepository } from './join.repository';
+
+/** Expired tokens are kept this long (who used which, when), then forgotten. */
+const KEEP_EXPIRED_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** The only form in which the plane keeps a token. */
+export function hashJoinToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** One-time join tokens for operators to hand to new hosts. */
+export class JoinTokensService {
+  constructor(
+    private readonly repository: JoinRepository,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+    private readonly newToken: () => string = () => randomBytes(32).toString('base64url'),
+  ) {}
+
+  async create(request: JoinTokenCreateRequest): Promise<JoinTokenView> {
+    const now = this.clock();
+    const expiresMs = now + (request.ttlS ?? DEFAULT_JOIN_TOKEN_TTL_S) * 1000;
+    const token = this.newToken();
+    await this.repository.insertToken(hashJoinToken(token), now, expiresMs);
+    await this.repository.pruneTokens(now - KEEP_EXPIRED_MS);
+    const expiresAt = new Date(expiresMs).toISOString();
+    this.logger.info('join token created', { expiresAt });
+    return { token, expiresAt };
+  }
+}

@@ -1,0 +1,255 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { hostBrokerUser, type HostBrokerAccount, type HostJoinResult } from '#contracts';
+import { Logger } from '#logging';
+import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki } from '#pki';
+import { SqliteDatabase } from '../database/sqlite.database';
+import { migrate } from '../database/migrations';
+import type { BrokerAccounts } from './broker-accounts';
+import { JoinHttpListener } from './join.http-listener';
+import { JoinRepository } from './join.repository';
+import { JoinService } from './join.service';
+import { hashJoinToken, JoinTokensService } from './join-tokens.service';
+import { PlanePkiSource } from './plane-pki.source';
+
+const quiet = new Logger('test', 'error', { write: () => undefined });
+
+class FakeBrokerAccounts implements BrokerAccounts {
+  readonly calls: string[] = [];
+  failNext = false;
+  shared = false;
+
+  async ensureHostUser(hostId: string): Promise<HostBrokerAccount | null> {
+    this.calls.push(hostId);
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('management API down');
+    }
+    return this.shared ? null : { username: hostBrokerUser(hostId), password: `secret-${this.calls.length}` };
+  }
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+describe('join listener', () => {
+  let dataDir: string;
+  let db: SqliteDatabase;
+  let repository: JoinRepository;
+  let tokens: JoinTokensService;
+  let broker: FakeBrokerAccounts;
+  let listener: JoinHttpListener;
+  let url: string;
+  let now: number;
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'join-'));
+    db = new SqliteDatabase(':memory:');
+    await migrate(db);
+    repository = new JoinRepository(db);
+    now = Date.parse('2030-01-01T00:00:00Z');
+    const clock = () => now;
+    tokens = new JoinTokensService(repository, quiet, clock);
+    broker = new FakeBrokerAccounts();
+    listener = new JoinHttpListener(new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock), quiet);
+    url = await listener.listen(0, '127.0.0.1');
+  });
+
+  afterEach(async () => {
+    await listener.close();
+    await db.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function post(body: unknown, init: { contentType?: string; path?: string; method?: string; raw?: string } = {}): Promise<Answer> {
+    const res = await fetch(`${url}${init.path ?? '/v1/join'}`, {
+      method: init.method ?? 'POST',
+      headers: { 'content-type': init.contentType ?? 'application/json' },
+      body: init.method === 'GET' ? undefined : (init.raw ?? JSON.stringify(body)),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+  }
+
+  async function joinRequest(hostId: string, token?: string, csrHost = hostId): Promise<{ body: Record<string, unknown>; keyPem: string }> {
+    const { keyPem, csrPem } = await createHostKeyAndCsr(csrHost);
+    return { keyPem, body: { token: token ?? (await tokens.create({})).token, hostId, hostname: `${hostId}.example`, csr: csrPem } };
+  }
+
+  function errorOf(answer: Answer): { code: string; message: string; details: unknown[] } {
+    return answer.body.error as { code: string; message: string; details: unknown[] };
+  }
+
+  it('answers 503 until the plane has a PKI, then registers without a restart', async () => {
+    const { body } = await joinRequest('host-a');
+    const unavailable = await post(body);
+    assert.equal(unavailable.status, 503);
+    assert.equal(errorOf(unavailable).code, 'INTERNAL');
+    assert.match(errorOf(unavailable).message, /run `hostplane pki init`/);
+    await initPlanePki(dataDir);
+    assert.equal((await post(body)).status, 200, 'the token was not spent by the 503');
+  });
+
+  describe('with a PKI', () => {
+    beforeEach(async () => {
+      await initPlanePki(dataDir);
+    });
+
+    it('issues a certificate for the host, records it, and lists the host unauthorized', async () => {
+      const { body, keyPem } = await joinRequest('host-a');
+      const answer = await post(body);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.headers.get('cache-control'), 'no-store');
+      const result = answer.body as unknown as HostJoinResult;
+      const { ca } = await loadPlanePki(dataDir);
+      assert.equal(result.hostId, 'host-a');
+      assert.equal(result.caCertificate, ca.certPem);
+      assert.ok(isSignedBy(result.certificate, ca.certPem));
+      assert.ok(keyMatchesCert(keyPem, result.certificate));
+      assert.equal(hostIdOfCert(result.certificate), 'host-a');
+      assert.deepEqual(result.broker, { username: 'pf9-host-host-a', password: 'secret-1' });
+
+      const token = await repository.findToken(hashJoinToken(String(body.token)));
+      assert.deepEqual([token?.used_ms, token?.used_by], [now, 'host-a']);
+      const cert = await repository.findCertificate('host-a');
+      assert.equal(cert?.issued_ms, now);
+      assert.match(cert?.serial ?? '', /^[0-9a-f]{32}$/);
+      const hosts = await db.query<{ id: string; hostname: string; state: string }>('SELECT id, hostname, state FROM hosts');
+      assert.deepEqual(hosts.map((h) => ({ ...h })), [{ id: 'host-a', hostname: 'host-a.example', state: 'unauthorized' }]);
+    });
+
+    it('answers broker null when hosts use the shared broker credentials', async () => {
+      broker.shared = true;
+      const answer = await post((await joinRequest('host-a')).body);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.broker, null);
+    });
+
+    it('refuses a token used already, expired, or unknown, with 403', async () => {
+      const first = await joinRequest('host-a');
+      assert.equal((await post(first.body)).status, 200);
+      const reused = await post((await joinRequest('host-b', String(first.body.token))).body);
+      assert.equal(reused.status, 403);
+      assert.equal(errorOf(reused).code, 'FORBIDDEN');
+      assert.match(errorOf(reused).message, /has been used already/);
+
+      const short = await tokens.create({ ttlS: 60 });
+      now += 60_000;
+      const expired = await post((await joinRequest('host-c', short.token)).body);
+      assert.equal(expired.status, 403);
+      assert.match(errorOf(expired).message, /has expired/);
+
+      const unknown = await post((await joinRequest('host-d', 'A'.repeat(43))).body);
+      assert.equal(unknown.status, 403);
+      assert.match(errorOf(unknown).message, /is not valid/);
+      assert.deepEqual(broker.calls, ['host-a']);
+    });
+
+    it('refuses a CSR that names another host with 400, and the token stays good', async () => {
+      const { body } = await joinRequest('host-b', undefined, 'host-a');
+      const answer = await post(body);
+      assert.equal(answer.status, 400);
+      assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
+      assert.match(errorOf(answer).message, /names host "host-a", not "host-b"/);
+      assert.deepEqual(errorOf(answer).details, [{ path: 'csr', problems: ['the certificate request names host "host-a", not "host-b"'] }]);
+      assert.equal((await post((await joinRequest('host-b', String(body.token))).body)).status, 200);
+      assert.equal(await repository.findCertificate('host-a'), null);
+    });
+
+    it('gives the token back when the broker user cannot be made', async () => {
+      const { body } = await joinRequest('host-a');
+      broker.failNext = true;
+      const failed = await post(body);
+      assert.equal(failed.status, 500);
+      assert.match(errorOf(failed).message, /try again with the same token/);
+      assert.equal(await repository.findCertificate('host-a'), null);
+      assert.equal((await post(body)).status, 200);
+    });
+
+    it('a host joining again with a new token gets a new certificate and keeps its state', async () => {
+      const first = (await post((await joinRequest('host-a')).body)).body as unknown as HostJoinResult;
+      const serial = (await repository.findCertificate('host-a'))?.serial;
+      await db.execute(`UPDATE hosts SET state = 'authorized' WHERE id = 'host-a'`);
+      const again = await post((await joinRequest('host-a')).body);
+      assert.equal(again.status, 200);
+      assert.notEqual((again.body as unknown as HostJoinResult).certificate, first.certificate);
+      assert.notEqual((await repository.findCertificate('host-a'))?.serial, serial);
+      const [host] = await db.query<{ state: string }>(`SELECT state FROM hosts WHERE id = 'host-a'`);
+      assert.equal(host.state, 'authorized');
+    });
+
+    it('lets one of many simultaneous joins with one token through', async () => {
+      const token = (await tokens.create({})).token;
+      const bodies = await Promise.all(['h1', 'h2', 'h3', 'h4', 'h5'].map(async (id) => (await joinRequest(id, token)).body));
+      const statuses = (await Promise.all(bodies.map((b) => post(b)))).map((a) => a.status).sort();
+      assert.deepEqual(statuses, [200, 403, 403, 403, 403]);
+      assert.equal(broker.calls.length, 1);
+    });
+
+    it('refuses bodies that are not a join request', async () => {
+      const { body } = await joinRequest('host-a');
+      const missing = await post({ token: body.token });
+      assert.equal(missing.status, 400);
+      assert.equal(errorOf(missing).code, 'VALIDATION_FAILED');
+      const paths = (errorOf(missing).details as { path: string }[]).map((d) => d.path).sort();
+      assert.deepEqual(paths, ['csr', 'hostId', 'hostname']);
+      const extra = await post({ ...body, admin: true });
+      assert.equal(extra.status, 400);
+      assert.match(errorOf(extra).message, /admin/);
+      const badId = await post({ ...body, hostId: 'a.b' });
+      assert.equal(badId.status, 400);
+      assert.equal((await post(null, { raw: '{"token":' })).status, 400);
+      assert.equal((await post(null, { raw: '[]' })).status, 400);
+      assert.equal((await post(body, { contentType: 'text/plain' })).status, 415);
+      const large = await post(null, { raw: JSON.stringify({ ...body, csr: 'x'.repeat(70 * 1024) }) });
+      assert.equal(large.status, 413);
+      const otherPath = await post(body, { path: '/v1/hosts' });
+      assert.equal(otherPath.status, 404);
+      assert.equal(errorOf(otherPath).code, 'NOT_FOUND');
+      const get = await post(undefined, { method: 'GET' });
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST');
+      assert.equal((await post(body)).status, 200, 'none of those spent the token');
+    });
+  });
+});
+
+describe('join tokens', () => {
+  it('are 32 random bytes in base64url, kept only as sha256, valid 24 h by default', async () => {
+    const db = new SqliteDatabase(':memory:');
+    await migrate(db);
+    const repository = new JoinRepository(db);
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const service = new JoinTokensService(repository, quiet, () => now);
+    const view = await service.create({});
+    assert.match(view.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(Buffer.from(view.token, 'base64url').length, 32);
+    assert.equal(view.expiresAt, '2030-01-02T00:00:00.000Z');
+    const rows = await db.query<{ token_hash: string }>('SELECT token_hash FROM join_tokens');
+    assert.deepEqual(rows.map((r) => r.token_hash), [hashJoinToken(view.token)]);
+    assert.match(rows[0].token_hash, /^[0-9a-f]{64}$/);
+    assert.equal((await service.create({ ttlS: 90 })).expiresAt, '2030-01-01T00:01:30.000Z');
+    assert.notEqual((await service.create({})).token, view.token);
+    await db.close();
+  });
+
+  it('expired a month ago are forgotten when a new one is made', async () => {
+    const db = new SqliteDatabase(':memory:');
+    await migrate(db);
+    const repository = new JoinRepository(db);
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const service = new JoinTokensService(repository, quiet, () => now);
+    const old = await service.create({ ttlS: 60 });
+    now += 31 * 24 * 60 * 60 * 1000;
+    await service.create({});
+    assert.equal(await repository.findToken(hashJoinToken(old.token)), null);
+    assert.equal((await db.query('SELECT * FROM join_tokens')).length, 1);
+    await db.close();
+  });
+});

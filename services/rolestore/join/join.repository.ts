@@ -1,0 +1,78 @@
+import type { Database, Queryable } from '../database/database';
+
+export interface JoinTokenRow {
+  token_hash: string;
+  created_ms: number;
+  expires_ms: number;
+  used_ms: number | null;
+  used_by: string | null;
+}
+
+export interface HostCertificateRow {
+  host_id: string;
+  serial: string;
+  not_after_ms: number;
+  issued_ms: number;
+}
+
+/** Join tokens (by their sha256 only), the certificates issued to hosts, and the host rows a join creates. */
+export class JoinRepository {
+  constructor(private readonly db: Database) {}
+
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  async insertToken(tokenHash: string, createdMs: number, expiresMs: number): Promise<void> {
+    await this.db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms) VALUES ($1, $2, $3)', [tokenHash, createdMs, expiresMs]);
+  }
+
+  async findToken(tokenHash: string): Promise<JoinTokenRow | null> {
+    const rows = await this.db.query<JoinTokenRow>('SELECT * FROM join_tokens WHERE token_hash = $1', [tokenHash]);
+    const row = rows[0];
+    if (!row) return null;
+    return { ...row, created_ms: Number(row.created_ms), expires_ms: Number(row.expires_ms), used_ms: row.used_ms === null ? null : Number(row.used_ms) };
+  }
+
+  /** Marks the token used by `hostId` if it is still unused and unexpired; answers whether it was. One statement, so two joins cannot both win. */
+  async consumeToken(tokenHash: string, hostId: string, nowMs: number): Promise<boolean> {
+    const changed = await this.db.execute(
+      'UPDATE join_tokens SET used_ms = $3, used_by = $2 WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $3',
+      [tokenHash, hostId, nowMs],
+    );
+    return changed === 1;
+  }
+
+  /** Gives back a token whose join failed after it was consumed. */
+  async releaseToken(tokenHash: string, hostId: string): Promise<void> {
+    await this.db.execute('UPDATE join_tokens SET used_ms = NULL, used_by = NULL WHERE token_hash = $1 AND used_by = $2', [tokenHash, hostId]);
+  }
+
+  /** Forgets tokens that expired before `beforeMs`, used or not. */
+  async pruneTokens(beforeMs: number): Promise<number> {
+    return this.db.execute('DELETE FROM join_tokens WHERE expires_ms < $1', [beforeMs]);
+  }
+
+  async recordCertificate(tx: Queryable, row: HostCertificateRow): Promise<void> {
+    await tx.execute(
+      `INSERT INTO host_certificates (host_id, serial, not_after_ms, issued_ms) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (host_id) DO UPDATE SET serial = excluded.serial, not_after_ms = excluded.not_after_ms, issued_ms = excluded.issued_ms`,
+      [row.host_id, row.serial, row.not_after_ms, row.issued_ms],
+    );
+  }
+
+  async findCertificate(hostId: string): Promise<HostCertificateRow | null> {
+    const rows = await this.db.query<HostCertificateRow>('SELECT * FROM host_certificates WHERE host_id = $1', [hostId]);
+    const row = rows[0];
+    return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms) } : null;
+  }
+
+  /** A host that joined is listed (unauthorized) before its first heartbeat; a known host is left as it is. */
+  async listHost(tx: Queryable, hostId: string, hostname: string, nowMs: number): Promise<void> {
+    await tx.execute(
+      `INSERT INTO hosts (id, hostname, state, generation, created_ms, updated_ms) VALUES ($1, $2, 'unauthorized', 0, $3, $3)
+       ON CONFLICT (id) DO NOTHING`,
+      [hostId, hostname, nowMs],
+    );
+  }
+}

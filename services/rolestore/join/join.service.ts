@@ -1,0 +1,77 @@
+import { ErrorCodes, type HostJoinRequest, type HostJoinResult } from '#contracts';
+import { ApplicationError } from '#amqp';
+import type { Logger } from '#logging';
+import { certificateFacts, PkiError, signHostCsr } from '#pki';
+import type { BrokerAccounts } from './broker-accounts';
+import type { JoinRepository, JoinTokenRow } from './join.repository';
+import { hashJoinToken } from './join-tokens.service';
+import type { PlanePkiSource } from './plane-pki.source';
+
+/**
+ * Registration: a host that holds a valid join token gets a certificate for the host id it
+ * claims, and, where the plane gives hosts their own broker users, its credentials. Joining
+ * does not authorize the host: it is listed unauthorized until an operator authorizes it.
+ * The same host id joining again with a new token gets a new certificate.
+ */
+export class JoinService {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly repository: JoinRepository,
+    private readonly pki: PlanePkiSource,
+    private readonly brokerAccounts: BrokerAccounts,
+    logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.logger = logger.child({ component: 'join' });
+  }
+
+  async join(request: HostJoinRequest): Promise<HostJoinResult> {
+    const { hostId } = request;
+    const ca = await this.pki.ca();
+    const tokenHash = hashJoinToken(request.token);
+    // Checked before the CSR is even looked at: without a valid token there is nothing to learn here.
+    this.assertUsable(await this.repository.findToken(tokenHash), hostId);
+    let certificate: string;
+    try {
+      certificate = await signHostCsr(ca, request.csr, hostId);
+    } catch (err) {
+      if (!(err instanceof PkiError)) throw err;
+      this.logger.warn('join refused', { hostId, reason: err.message });
+      throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
+    }
+    const now = this.clock();
+    if (!(await this.repository.consumeToken(tokenHash, hostId, now))) {
+      // Another join took it (or it expired) since it was checked.
+      this.assertUsable(await this.repository.findToken(tokenHash), hostId);
+      throw this.refuse(hostId, 'the join token cannot be used');
+    }
+    let broker: HostJoinResult['broker'];
+    try {
+      broker = await this.brokerAccounts.ensureHostUser(hostId);
+    } catch (err) {
+      // The host got nothing: its token stays good for another try.
+      await this.repository.releaseToken(tokenHash, hostId);
+      this.logger.error('join failed: no broker user', { hostId, err: err instanceof Error ? err.message : String(err) });
+      throw new ApplicationError(ErrorCodes.internal, 'the plane could not create the host\'s broker user; try again with the same token');
+    }
+    const facts = certificateFacts(certificate);
+    await this.repository.transaction(async (tx) => {
+      await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
+      await this.repository.listHost(tx, hostId, request.hostname, now);
+    });
+    this.logger.info('host joined', { hostId, hostname: request.hostname, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ownBrokerUser: broker !== null });
+    return { hostId, certificate, caCertificate: ca.certPem, broker };
+  }
+
+  private assertUsable(token: JoinTokenRow | null, hostId: string): void {
+    if (token === null) throw this.refuse(hostId, 'the join token is not valid');
+    if (token.used_ms !== null) throw this.refuse(hostId, 'the join token has been used already');
+    if (token.expires_ms <= this.clock()) throw this.refuse(hostId, 'the join token has expired');
+  }
+
+  private refuse(hostId: string, reason: string): ApplicationError {
+    this.logger.warn('join refused', { hostId, reason });
+    return new ApplicationError(ErrorCodes.forbidden, `${reason}: ask an operator for a new one (hostplane join-token create)`);
+  }
+}

@@ -1,0 +1,143 @@
+import 'reflect-metadata';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HostJoinResult, JoinTokenView } from '#contracts';
+import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, loadPlanePki } from '#pki';
+import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
+import { ensureRegistered, RegistrationError } from '../../services/hostagent/registration';
+import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
+import { newHostId, tempDir } from '../support/fixtures';
+import { waitFor } from '../support/wait';
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function postJson(url: string, body: unknown): Promise<Answer> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+function errorOf(answer: Answer): { code: string; message: string } {
+  return answer.body.error as { code: string; message: string };
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`host registration against the role store on ${kind}`, () => {
+    let rs: RunningRolestore;
+    let dataDir: string;
+
+    async function newToken(ttlS?: number): Promise<JoinTokenView> {
+      const answer = await postJson(`${rs.url}/v1/join-tokens`, ttlS === undefined ? {} : { ttlS });
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      return answer.body as unknown as JoinTokenView;
+    }
+
+    async function joinWith(token: string, hostId: string, csrHost = hostId): Promise<Answer> {
+      const { csrPem } = await createHostKeyAndCsr(csrHost);
+      return postJson(`${rs.joinUrl}/v1/join`, { token, hostId, hostname: `${hostId}.test`, csr: csrPem });
+    }
+
+    before(async () => {
+      dataDir = await tempDir(`join-${kind}`);
+      // Started before `pki init`: the role store runs without a PKI, and registration says why it cannot work.
+      rs = await startRolestore(
+        { AMQP_URL: brokerUrl(), DATABASE_URL: databaseUrlFor(kind, dataDir), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_JOIN_PORT: '0', PF9_LOG_LEVEL: 'error' },
+        { waitForBrokerMs: 15_000 },
+      );
+    });
+
+    after(async () => {
+      await rs?.close();
+    });
+
+    test('without a PKI the join listener answers 503 and says to run `hostplane pki init`', async () => {
+      const token = await newToken();
+      const answer = await joinWith(token.token, newHostId());
+      assert.equal(answer.status, 503);
+      assert.match(errorOf(answer).message, /run `hostplane pki init`/);
+      await initPlanePki(dataDir);
+      assert.equal((await joinWith(token.token, newHostId())).status, 200, 'the PKI is picked up without a restart, and the token was not spent');
+    });
+
+    test('a host registers with a token from the REST API, and stays unauthorized', async () => {
+      const token = await newToken();
+      assert.match(token.token, /^[A-Za-z0-9_-]{43}$/);
+      const expiresIn = Date.parse(token.expiresAt) - Date.now();
+      assert.ok(Math.abs(expiresIn - 24 * 3600 * 1000) < 60_000, token.expiresAt);
+
+      const hostId = newHostId();
+      const root = await tempDir(`join-host-${kind}`);
+      const outcome = await ensureRegistered({ root, hostId, hostname: `${hostId}.test`, joinUrl: rs.joinUrl, token: token.token });
+      assert.equal(outcome.registered, true);
+
+      const { ca } = await loadPlanePki(dataDir);
+      const certPem = await readFile(outcome.files.cert, 'utf8');
+      const cert = new X509Certificate(certPem);
+      assert.ok(cert.verify(new X509Certificate(ca.certPem).publicKey), 'signed by the plane CA');
+      assert.equal(hostIdOfCert(certPem), hostId);
+      assert.equal(cert.subject, `CN=${hostId}`);
+      assert.equal(await readFile(outcome.files.caCert, 'utf8'), ca.certPem);
+      assert.equal(await readFile(join(root, 'etc/pf9/broker.json'), 'utf8').catch(() => 'none'), 'none', 'shared broker credentials by default');
+
+      const host = await fetch(`${rs.url}/v1/hosts/${hostId}`);
+      assert.equal(host.status, 200);
+      const view = (await host.json()) as { state: string; hostname: string };
+      assert.deepEqual([view.state, view.hostname], ['unauthorized', `${hostId}.test`]);
+
+      const again = await ensureRegistered({ root, hostId, hostname: `${hostId}.test`, joinUrl: rs.joinUrl });
+      assert.equal(again.registered, false, 'a registered host needs no token');
+    });
+
+    test('a token cannot be used twice', async () => {
+      const token = await newToken();
+      assert.equal((await joinWith(token.token, newHostId())).status, 200);
+      const second = await joinWith(token.token, newHostId());
+      assert.equal(second.status, 403);
+      assert.equal(errorOf(second).code, 'FORBIDDEN');
+      assert.match(errorOf(second).message, /has been used already/);
+      const root = await tempDir(`join-reuse-${kind}`);
+      await assert.rejects(
+        ensureRegistered({ root, hostId: newHostId(), hostname: 'x', joinUrl: rs.joinUrl, token: token.token }),
+        (err: unknown) => err instanceof RegistrationError && err.status === 403 && err.code === 'FORBIDDEN',
+      );
+    });
+
+    test('an expired token is refused', async () => {
+      const token = await newToken(1);
+      await waitFor('the token to expire', () => Date.now() > Date.parse(token.expiresAt) + 50, { timeoutMs: 5000 });
+      const answer = await joinWith(token.token, newHostId());
+      assert.equal(answer.status, 403);
+      assert.match(errorOf(answer).message, /has expired/);
+    });
+
+    test('a CSR naming another host id is refused', async () => {
+      const token = await newToken();
+      const answer = await joinWith(token.token, newHostId(), 'somebody-else');
+      assert.equal(answer.status, 400);
+      assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
+      assert.match(errorOf(answer).message, /names host "somebody-else"/);
+    });
+
+    test('joining again with a new token re-issues the certificate', async () => {
+      const hostId = newHostId();
+      const first = (await joinWith((await newToken()).token, hostId)).body as unknown as HostJoinResult;
+      const second = await joinWith((await newToken()).token, hostId);
+      assert.equal(second.status, 200);
+      const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+      assert.notEqual(serial((second.body as unknown as HostJoinResult).certificate), serial(first.certificate));
+    });
+
+    test('bad token requests are refused by the REST API', async () => {
+      for (const body of [{ ttlS: 0 }, { ttlS: 'soon' }, { ttlS: 31 * 24 * 3600 }, { ttl: 60 }]) {
+        const answer = await postJson(`${rs.url}/v1/join-tokens`, body);
+        assert.equal(answer.status, 400, JSON.stringify(body));
+        assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
+      }
+    });
+  });
+}
