@@ -15,6 +15,8 @@ import { OperatorAccessGuard } from './http/operator-access.guard';
 import { joinControllers, joinProviders } from './join/join.providers';
 import { HeartbeatIngester } from './ingest/heartbeat.ingester';
 import { HostEventsService } from './ingest/host-events.service';
+import { createBrokerAccounts } from './broker-users/broker-accounts.factory';
+import { HostAccessService } from './broker-users/host-access.service';
 import { OperatorAccess } from './messaging/operator-access';
 import { ProcessedMessagesRepository } from './messaging/processed-messages.repository';
 import { createConsumers } from './messaging/rolestore.consumers';
@@ -49,6 +51,9 @@ class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
     await this.db.close();
   }
 }
+
+/** How long a deauthorized host keeps its broker access to report its roles removed. */
+const DEAUTHORIZED_GRACE_MS = 120_000;
 
 @Module({})
 export class RolestoreModule {
@@ -85,9 +90,14 @@ export class RolestoreModule {
             new DesiredStatePublisher(hosts, versions, connection, logger),
         },
         {
+          provide: HostAccessService,
+          useFactory: () => new HostAccessService(createBrokerAccounts(config, logger), DEAUTHORIZED_GRACE_MS, logger),
+        },
+        {
           provide: HostsService,
-          inject: [HostsRepository, DesiredStatePublisher],
-          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher) => new HostsService(hosts, desired, config.offlineAfterS * 1000, logger),
+          inject: [HostsRepository, DesiredStatePublisher, HostAccessService],
+          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher, access: HostAccessService) =>
+            new HostsService(hosts, desired, config.offlineAfterS * 1000, logger, access),
         },
         {
           provide: AssignmentsService,
@@ -102,8 +112,9 @@ export class RolestoreModule {
         },
         {
           provide: HostEventsService,
-          inject: [HostsRepository, DesiredStatePublisher, RolestoreMetrics],
-          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher, metrics: RolestoreMetrics) => new HostEventsService(hosts, desired, metrics, logger),
+          inject: [HostsRepository, DesiredStatePublisher, RolestoreMetrics, HostAccessService],
+          useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher, metrics: RolestoreMetrics, access: HostAccessService) =>
+            new HostEventsService(hosts, desired, metrics, logger, access),
         },
         {
           provide: HeartbeatIngester,
@@ -125,7 +136,7 @@ export class RolestoreModule {
           ) =>
             new MessagingLifecycle(
               connection,
-              () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access }, processed, metrics, logger),
+              () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access, requireBrokerUser: config.hostBrokerUsers === 'on' }, processed, metrics, logger),
               heartbeats,
               db,
             ),

@@ -10,10 +10,3 @@ export interface BrokerAccounts {
 
 /** Nest token of the BrokerAccounts the join uses (swapped in join.providers.ts alone). */
 export const BROKER_ACCOUNTS = Symbol('BROKER_ACCOUNTS');
-
-/** No per-host broker users: every host uses the plane's shared credentials. */
-export class SharedBrokerCredentials implements BrokerAccounts {
-  async ensureHostUser(): Promise<null> {
-    return null;
-  }
-}

@@ -2,7 +2,8 @@ import type { Provider } from '@nestjs/common';
 import type { Logger } from '#logging';
 import type { RolestoreConfig } from '../config/rolestore.config';
 import type { Database } from '../database/database';
-import { BROKER_ACCOUNTS, SharedBrokerCredentials, type BrokerAccounts } from './broker-accounts';
+import { HostAccessService } from '../broker-users/host-access.service';
+import { BROKER_ACCOUNTS, type BrokerAccounts } from './broker-accounts';
 import { JoinHttpListener } from './join.http-listener';
 import { JoinRepository } from './join.repository';
 import { JoinService } from './join.service';
@@ -16,8 +17,12 @@ export const joinControllers = [JoinTokensHttpController];
 export function joinProviders(config: RolestoreConfig, logger: Logger, db: Database): Provider[] {
   return [
     { provide: JoinRepository, useFactory: () => new JoinRepository(db) },
-    // The one place to give hosts broker users of their own (services/rolestore/broker-users).
-    { provide: BROKER_ACCOUNTS, useFactory: (): BrokerAccounts => new SharedBrokerCredentials() },
+    // A broker user per host when PF9_HOST_BROKER_USERS is on; otherwise null (shared credentials).
+    {
+      provide: BROKER_ACCOUNTS,
+      inject: [HostAccessService],
+      useFactory: (access: HostAccessService): BrokerAccounts => ({ ensureHostUser: (hostId) => access.registered(hostId) }),
+    },
     {
       provide: JoinTokensService,
       inject: [JoinRepository],
