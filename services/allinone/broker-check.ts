@@ -58,3 +58,19 @@ export async function ensureBroker(url: string, startLocal: boolean, say: (line:
   }
   throw new Error(`the local rabbitmq-server did not start listening on ${host}:${port} within 90 s\n${NO_BROKER_HELP}`);
 }
+
+/** Whether RabbitMQ's management API answers with the AMQP_URL's credentials (needed for a broker user per host). */
+export async function managementApiAnswers(amqpUrl: string): Promise<boolean> {
+  const parsed = new URL(amqpUrl);
+  const user = decodeURIComponent(parsed.username || 'guest');
+  const pass = decodeURIComponent(parsed.password || 'guest');
+  try {
+    const res = await fetch(`http://${parsed.hostname}:15672/api/overview`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` },
+      signal: AbortSignal.timeout(2000),
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,14 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createWriteStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { PkiFiles } from '#contracts';
+import { initPlanePki } from '#pki';
 import { loadAllInOneConfig, type AllInOneConfig } from './allinone.config';
-import { ensureBroker } from './broker-check';
+import { brokerAddress, ensureBroker, managementApiAnswers } from './broker-check';
 
 /**
- * `npm start`: the plane (role store) and one host (host agent) on this machine, as
- * child processes, each logging JSON lines to a file. It prints one line on standard
- * output once the host has sent its first heartbeat, and stops everything on Ctrl-C.
+ * `npm start`: the plane (role store and ingress) and one host (host agent, which runs
+ * and watches pf9-comms) on this machine, as child processes, each logging JSON lines to
+ * a file. The host reaches the plane only through comms and the ingress, over TLS with
+ * its own certificate (the PKI is made on first start, the host registers with a
+ * one-time join token). One line on standard output once the host has sent its first
+ * heartbeat; Ctrl-C stops everything.
  */
 const distRoot = resolve(__dirname, '..');
 
@@ -74,16 +79,75 @@ async function main(config: AllInOneConfig): Promise<void> {
   const logDir = resolve(config.dataDir, '..', 'logs');
   await mkdir(logDir, { recursive: true });
   await mkdir(config.hostRoot, { recursive: true });
+  if (!existsSync(join(config.dataDir, PkiFiles.plane.caCert))) {
+    const paths = await initPlanePki(config.dataDir, { ingressNames: ['localhost'], ingressIps: ['127.0.0.1'] });
+    say(`made the plane's CA and the ingress certificate (${paths.caCert})`);
+  }
+  const hostUsers = await managementApiAnswers(config.amqpUrl);
+  if (!hostUsers) say('the broker\'s management API does not answer: hosts share the plane\'s broker user (enable rabbitmq_management for a user per host)');
   const api = `http://127.0.0.1:${config.apiPort}`;
-  const env = { ...process.env, AMQP_URL: config.amqpUrl, PF9_DATA_DIR: config.dataDir, PF9_API_PORT: String(config.apiPort) };
+  const broker = brokerAddress(config.amqpUrl);
   const deadline = Date.now() + config.readyTimeoutMs;
+  const planeEnv = {
+    ...process.env,
+    AMQP_URL: config.amqpUrl,
+    PF9_DATA_DIR: config.dataDir,
+    PF9_API_PORT: String(config.apiPort),
+    PF9_JOIN_PORT: String(config.joinPort),
+    PF9_HOST_BROKER_USERS: hostUsers ? 'on' : 'off',
+  };
 
-  const plane = startChild('rolestore', 'rolestore/main.js', env, logDir);
+  const plane = startChild('rolestore', 'rolestore/main.js', planeEnv, logDir);
   say(`role store starting (logs: ${plane.log})`);
   await waitUntil('the role store to be healthy', deadline, async () => ((await fetch(`${api}/healthz`)).ok ? true : undefined));
 
-  const host = startChild('hostagent', 'hostagent/main.js', { ...env, PF9_ROOT: config.hostRoot, PF9_API_URL: api }, logDir);
-  say(`host agent starting (logs: ${host.log})`);
+  const ingress = startChild(
+    'ingress',
+    'ingress/main.js',
+    {
+      ...planeEnv,
+      PF9_INGRESS_LISTEN: `127.0.0.1:${config.ingressPort}`,
+      PF9_INGRESS_ADMIN: `127.0.0.1:${config.ingressAdminPort}`,
+      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.host}:${broker.port},pf9-http=127.0.0.1:${config.apiPort},pf9-join=127.0.0.1:${config.joinPort}`,
+    },
+    logDir,
+  );
+  say(`ingress starting on 127.0.0.1:${config.ingressPort} (logs: ${ingress.log})`);
+  await waitUntil('the ingress to be healthy', deadline, async () => ((await fetch(`http://127.0.0.1:${config.ingressAdminPort}/healthz`)).ok ? true : undefined));
+
+  // The host trusts the plane's CA (on a real host the operator installs it, or the
+  // plane's certificate is publicly trusted); without its certificate it registers with a
+  // one-time token.
+  const hostCa = join(config.hostRoot, PkiFiles.host.caCert);
+  if (!existsSync(hostCa)) {
+    await mkdir(dirname(hostCa), { recursive: true });
+    await copyFile(join(config.dataDir, PkiFiles.plane.caCert), hostCa);
+  }
+  let joinToken = '';
+  if (!existsSync(join(config.hostRoot, PkiFiles.host.cert))) {
+    const res = await fetch(`${api}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ttlS: 600 }) });
+    if (!res.ok) throw new Error(`could not create a join token: ${res.status} ${await res.text()}`);
+    joinToken = ((await res.json()) as { token: string }).token;
+  }
+  const comms = `http://127.0.0.1`;
+  const hostEnv = {
+    ...process.env,
+    PF9_ROOT: config.hostRoot,
+    AMQP_URL: withPort(config.amqpUrl, config.commsAmqpPort),
+    PF9_API_URL: `${comms}:${config.commsHttpPort}`,
+    PF9_JOIN_URL: `${comms}:${config.commsJoinPort}`,
+    PF9_JOIN_TOKEN: joinToken,
+    PF9_AGENT_METRICS_PORT: String(config.agentMetricsPort),
+    PF9_COMMS_COMMAND: `exec "${process.execPath}" "${join(distRoot, 'comms/main.js')}"`,
+    PF9_COMMS_HEALTH_URL: `${comms}:${config.commsAdminPort}/healthz`,
+    PF9_COMMS_LISTEN: `amqp=127.0.0.1:${config.commsAmqpPort},http=127.0.0.1:${config.commsHttpPort},join=127.0.0.1:${config.commsJoinPort}`,
+    PF9_COMMS_ADMIN: `127.0.0.1:${config.commsAdminPort}`,
+    PF9_PLANE_HOST: '127.0.0.1',
+    PF9_PLANE_PORT: String(config.ingressPort),
+    PF9_PLANE_SERVERNAME: 'localhost',
+  };
+  const host = startChild('hostagent', 'hostagent/main.js', hostEnv, logDir);
+  say(`host agent and pf9-comms starting (logs: ${host.log})`);
   const hostIdFile = join(config.hostRoot, 'etc/pf9/host_id.conf');
   const hostId = await waitUntil('the host id', deadline, async () => /host_id\s*=\s*(\S+)/.exec(await readFile(hostIdFile, 'utf8'))?.[1]);
   await waitUntil('the first heartbeat', deadline, async () => {
@@ -93,6 +157,14 @@ async function main(config: AllInOneConfig): Promise<void> {
     return body.lastHeartbeatAt !== null ? true : undefined;
   });
   process.stdout.write(`hostplane ready: api=${api} host=${hostId}\n`);
+}
+
+/** The broker URL with another port: the host reaches the broker through comms. */
+function withPort(url: string, port: number): string {
+  const parsed = new URL(url);
+  parsed.hostname = '127.0.0.1';
+  parsed.port = String(port);
+  return parsed.toString();
 }
 
 let config: AllInOneConfig;

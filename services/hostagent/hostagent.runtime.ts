@@ -8,6 +8,9 @@ import { HeartbeatPublisher } from './heartbeat.publisher';
 import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
 import { CommsWatchdog } from './comms.watchdog';
+import { ensureRegistered, RegistrationError } from './registration';
+import { hostname } from 'node:os';
+import { backoffDelay } from '#amqp';
 import { InventoryCollector } from './inventory.collector';
 import { Outbox } from './outbox';
 import { HttpPackageFetcher } from './package-fetcher';
@@ -82,6 +85,7 @@ export class HostagentRuntime {
       await this.comms.start();
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
     }
+    if (this.config.joinToken !== '') await this.register();
     this.brokerUser = await readBrokerUser(join(this.config.root, PkiFiles.host.broker));
     await this.outbox.open();
     await this.engine.init();
@@ -109,6 +113,26 @@ export class HostagentRuntime {
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     await this.connection.close();
     await this.comms?.stop();
+  }
+
+  /**
+   * Joins the plane with the one-time token unless this host already holds its
+   * certificate. The plane may not be reachable yet: tried again with backoff; a token
+   * the plane refuses is final.
+   */
+  private async register(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const outcome = await ensureRegistered({ root: this.config.root, hostId: this.hostId, hostname: hostname(), joinUrl: this.config.joinUrl, token: this.config.joinToken });
+        if (outcome.registered) this.logger.info('registered with the plane: certificate issued', { cert: outcome.files.cert });
+        return;
+      } catch (err) {
+        if (err instanceof RegistrationError && err.status !== undefined && err.status < 500) throw err;
+        const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000, factor: 2 });
+        this.logger.warn('cannot register with the plane yet; trying again', { err: String(err), inMs: delay });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /** Asks the plane for the whole desired state. */

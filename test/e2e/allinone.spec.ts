@@ -16,6 +16,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
   let api = '';
   let hostId = '';
   let cwd = '';
+  let ingressAdmin = '';
 
   before(async () => {
     const raw = await RawAmqp.open();
@@ -28,10 +29,18 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
       AMQP_URL: brokerUrl(),
       PF9_API_PORT: String(await freePort()),
       PF9_AGENT_METRICS_PORT: String(await freePort()),
+      PF9_JOIN_PORT: String(await freePort()),
+      PF9_INGRESS_PORT: String(await freePort()),
+      PF9_INGRESS_ADMIN_PORT: String(await freePort()),
+      PF9_COMMS_AMQP_PORT: String(await freePort()),
+      PF9_COMMS_HTTP_PORT: String(await freePort()),
+      PF9_COMMS_JOIN_PORT: String(await freePort()),
+      PF9_COMMS_ADMIN_PORT: String(await freePort()),
       PF9_HEARTBEAT_INTERVAL_S: '1',
       PF9_CONVERGE_INTERVAL_S: '2',
     };
     delete env.DATABASE_URL; // the all-in-one's default: SQLite under .data/plane
+    ingressAdmin = `http://127.0.0.1:${env.PF9_INGRESS_ADMIN_PORT}`;
     proc = new Proc(join(DIST, 'services/allinone/main.js'), env, cwd);
     const ready = await proc.line(/^hostplane ready: api=(\S+) host=(\S+)$/m, 60_000);
     api = ready[1]!;
@@ -39,10 +48,17 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
   });
 
   after(async () => {
-    proc?.kill('SIGKILL');
+    // Stop it the way a user does, so that nothing it started outlives the test.
+    proc?.kill('SIGINT');
+    await proc?.exit(20_000).catch(() => proc.kill('SIGKILL'));
   });
 
-  const show = async () => JSON.parse((await cli(api, '--json', 'hosts', 'show', hostId)).stdout) as { state: string; info: { hostname: string }; roles: Array<{ name: string; state: string; message: string | null }> };
+  const show = async () =>
+    JSON.parse((await cli(api, '--json', 'hosts', 'show', hostId)).stdout) as {
+      state: string;
+      info: { hostname: string; comms?: { state: string } };
+      roles: Array<{ name: string; state: string; message: string | null }>;
+    };
 
   test('prints the ready line once the host sent its first heartbeat; the host is there, unauthorized, with its inventory', async () => {
     assert.match(api, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -52,6 +68,16 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
     const host = await show();
     assert.equal(host.info.hostname, hostname());
     assert.equal(proc.stdout.trim().split('\n').length, 1, 'one line on standard output');
+  });
+
+  test('the host reaches the plane only through pf9-comms and the ingress, with its own certificate and broker user', async () => {
+    assert.match(await readFile(join(cwd, '.data/host/etc/pf9/certs/host.crt'), 'utf8'), /BEGIN CERTIFICATE/);
+    const metrics = await (await fetch(`${ingressAdmin}/metrics`)).text();
+    assert.match(metrics, /route="pf9-amqp"/);
+    assert.match(metrics, /route="pf9-join"/);
+    await waitFor('the heartbeat to report comms running', async () => (await show()).info.comms?.state === 'running');
+    const broker = JSON.parse(await readFile(join(cwd, '.data/host/etc/pf9/broker.json'), 'utf8')) as { username: string };
+    assert.equal(broker.username, `pf9-host-${hostId}`);
   });
 
   test('authorize, upload the keepalived example, assign it; the host applies it and corrects a hand edit', async () => {
