@@ -1,0 +1,147 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PkiFiles } from '#contracts';
+import { initPlanePki } from '#pki';
+import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
+import { startIngress, type RunningIngress } from '../../services/ingress/ingress.app';
+import { loadIngressConfig, type IngressConfig } from '../../services/ingress/ingress.config';
+import { startComms, type RunningComms } from '../../services/comms/comms.app';
+import { loadCommsConfig } from '../../services/comms/comms.config';
+import { startHostagent, type RunningHostagent } from '../../services/hostagent/hostagent.app';
+import { buildRole, fileRole, tempDir } from '../support/fixtures';
+import { freePort } from '../support/processes';
+import { RawAmqp } from '../support/raw-amqp';
+import { brokerUrl } from '../support/test-env';
+import { waitFor } from '../support/wait';
+
+interface RoleView {
+  name: string;
+  version: string;
+  state: string;
+  message: string | null;
+}
+
+/**
+ * The whole secure path, in one process: host agent → pf9-comms → TLS → ingress →
+ * broker and role store, with the host's own certificate and broker user.
+ */
+describe('a host behind pf9-comms and the ingress', () => {
+  let dataDir: string;
+  let rs: RunningRolestore;
+  let ingressConfig: IngressConfig;
+  let ingress: RunningIngress | null = null;
+  const hosts: Array<{ agent: RunningHostagent | null; comms: RunningComms }> = [];
+
+  before(async () => {
+    const raw = await RawAmqp.open();
+    await raw.purge('pf9.rolestore.api');
+    await raw.purge('pf9.rolestore.events');
+    await raw.close();
+    dataDir = await tempDir('secure-plane');
+    await initPlanePki(dataDir, { ingressNames: ['localhost'], ingressIps: ['127.0.0.1'] });
+    rs = await startRolestore(
+      {
+        AMQP_URL: brokerUrl(),
+        PF9_DATA_DIR: dataDir,
+        PF9_API_PORT: '0',
+        PF9_JOIN_PORT: '0',
+        PF9_HOST_BROKER_USERS: 'on',
+        PF9_BROKER_MANAGEMENT_URL: process.env.PF9_BROKER_MANAGEMENT_URL,
+        PF9_LOG_LEVEL: 'error',
+      },
+      { waitForBrokerMs: 15_000 },
+    );
+    const broker = new URL(brokerUrl());
+    ingressConfig = loadIngressConfig({
+      PF9_DATA_DIR: dataDir,
+      PF9_INGRESS_LISTEN: `127.0.0.1:${await freePort()}`,
+      PF9_INGRESS_ADMIN: '127.0.0.1:0',
+      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.hostname}:${broker.port || 5672},pf9-http=${new URL(rs.url).host},pf9-join=${new URL(rs.joinUrl).host}`,
+      PF9_LOG_LEVEL: 'error',
+    });
+  });
+
+  after(async () => {
+    for (const h of hosts) {
+      await h.agent?.close();
+      await h.comms.close();
+    }
+    await ingress?.close();
+    await rs?.close();
+  });
+
+  /** A host (comms + agent) with a join token, as an operator would set one up. */
+  async function startHost(): Promise<{ agent: RunningHostagent; comms: RunningComms; root: string }> {
+    const root = await tempDir('secure-host');
+    await mkdir(join(root, PkiFiles.host.dir), { recursive: true });
+    await copyFile(join(dataDir, PkiFiles.plane.caCert), join(root, PkiFiles.host.caCert));
+    const comms = await startComms(
+      loadCommsConfig({
+        PF9_ROOT: root,
+        PF9_COMMS_LISTEN: 'amqp=127.0.0.1:0,http=127.0.0.1:0,join=127.0.0.1:0',
+        PF9_PLANE_HOST: '127.0.0.1',
+        PF9_PLANE_PORT: String(ingressConfig.listen.port),
+        PF9_PLANE_SERVERNAME: 'localhost',
+        PF9_COMMS_ADMIN: '127.0.0.1:0',
+        PF9_LOG_LEVEL: 'error',
+      }),
+    );
+    const token = ((await (await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
+    const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
+    hosts.push(entry);
+    const agent = await startHostagent({
+      AMQP_URL: `amqp://guest:guest@127.0.0.1:${comms.listeners.amqp}`,
+      PF9_API_URL: `http://127.0.0.1:${comms.listeners.http}`,
+      PF9_JOIN_URL: `http://127.0.0.1:${comms.listeners.join}`,
+      PF9_JOIN_TOKEN: token,
+      PF9_ROOT: root,
+      PF9_HEARTBEAT_INTERVAL_S: '1',
+      PF9_CONVERGE_INTERVAL_S: '2',
+      PF9_AGENT_METRICS_PORT: '0',
+      PF9_LOG_LEVEL: 'error',
+    });
+    entry.agent = agent;
+    return { agent, comms, root };
+  }
+
+  const role = async (hostId: string, name: string) =>
+    ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: RoleView[] }).roles.find((r) => r.name === name);
+
+  test('the plane unreachable when the host starts: it registers and shows up once the ingress is there', async () => {
+    const starting = startHost();
+    // Nothing listens on the ingress port yet: registration waits and tries again.
+    await new Promise((r) => setTimeout(r, 1500));
+    ingress = await startIngress(ingressConfig);
+    const { agent } = await starting;
+    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
+    const metrics = await (await fetch(`${ingress.adminUrl}/metrics`)).text();
+    assert.match(metrics, /route="pf9-amqp"/);
+  });
+
+  test('the ingress restarted during an apply: the agent reconnects by itself and no status report is lost', async () => {
+    const { agent, root } = await startHost();
+    const id = agent.hostId;
+    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
+    const pkg = await buildRole(fileRole('slow', '1.0.0', { configure: `sleep 3; mkdir -p "$PF9_ROOT/etc/slow"; cat > "$PF9_ROOT/etc/slow/config.json"` }));
+    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    assert.ok(upload.status === 201 || upload.status === 409);
+    await fetch(`${rs.url}/v1/hosts/${id}/roles/slow`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"a":1}}' });
+    await waitFor('configuring', async () => (await role(id, 'slow'))?.state === 'configuring', { timeoutMs: 20_000 });
+    let drops = 0;
+    agent.runtime.connection.on('disconnected', () => drops++);
+    await ingress!.close();
+    await waitFor('the agent to lose its broker connection', () => drops > 0);
+    ingress = await startIngress(ingressConfig);
+    const applied = await waitFor('applied after the ingress came back', async () => {
+      const r = await role(id, 'slow');
+      return r?.state === 'applied' ? r : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(applied.message, 'installed');
+    await waitFor('the agent connected again', async () => (await fetch(`${agent.url}/healthz`)).status === 200, { timeoutMs: 30_000 });
+    const outbox = join(root, 'var/lib/pf9/hostagent/outbox');
+    await waitFor('the outbox empty', async () => (await readdir(outbox)).filter((f) => /^\d+/.test(f)).length === 0);
+  });
+});
