@@ -15,6 +15,8 @@ import { freePort } from '../support/processes';
 import { RawAmqp } from '../support/raw-amqp';
 import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
+import { requireInstalled, startHaproxyIngress } from '../support/stock-ingress';
+import type { OpensslPki } from '../support/openssl-pki';
 
 interface RoleView {
   name: string;
@@ -73,7 +75,7 @@ describe('a host behind pf9-comms and the ingress', () => {
   });
 
   /** A host (comms + agent) with a join token, as an operator would set one up. */
-  async function startHost(): Promise<{ agent: RunningHostagent; comms: RunningComms; root: string }> {
+  async function startHost(planePort = ingressConfig.listen.port): Promise<{ agent: RunningHostagent; comms: RunningComms; root: string }> {
     const root = await tempDir('secure-host');
     await mkdir(join(root, PkiFiles.host.dir), { recursive: true });
     await copyFile(join(dataDir, PkiFiles.plane.caCert), join(root, PkiFiles.host.caCert));
@@ -82,7 +84,7 @@ describe('a host behind pf9-comms and the ingress', () => {
         PF9_ROOT: root,
         PF9_COMMS_LISTEN: 'amqp=127.0.0.1:0,http=127.0.0.1:0,join=127.0.0.1:0',
         PF9_PLANE_HOST: '127.0.0.1',
-        PF9_PLANE_PORT: String(ingressConfig.listen.port),
+        PF9_PLANE_PORT: String(planePort),
         PF9_PLANE_SERVERNAME: 'localhost',
         PF9_COMMS_ADMIN: '127.0.0.1:0',
         PF9_LOG_LEVEL: 'error',
@@ -116,8 +118,8 @@ describe('a host behind pf9-comms and the ingress', () => {
     ingress = await startIngress(ingressConfig);
     const { agent } = await starting;
     await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
-    const metrics = await (await fetch(`${ingress.adminUrl}/metrics`)).text();
-    assert.match(metrics, /route="pf9-amqp"/);
+    const adminUrl = ingress.adminUrl;
+    await waitFor('the ingress to count the host\'s broker connection', async () => /connections_total\{route="pf9-amqp"\} [1-9]/.test(await (await fetch(`${adminUrl}/metrics`)).text()));
   });
 
   test('the ingress restarted during an apply: the agent reconnects by itself and no status report is lost', async () => {
@@ -143,5 +145,40 @@ describe('a host behind pf9-comms and the ingress', () => {
     await waitFor('the agent connected again', async () => (await fetch(`${agent.url}/healthz`)).status === 200, { timeoutMs: 30_000 });
     const outbox = join(root, 'var/lib/pf9/hostagent/outbox');
     await waitFor('the outbox empty', async () => (await readdir(outbox)).filter((f) => /^\d+/.test(f)).length === 0);
+  });
+
+  test('Debian\'s HAProxy in place of the ingress (docker/haproxy/haproxy.cfg): a host registers and a role is applied through it', async () => {
+    requireInstalled('haproxy', 'haproxy');
+    const broker = new URL(brokerUrl());
+    const workDir = await tempDir('haproxy');
+    const pki = {
+      dir: join(dataDir, 'pki'),
+      caCert: join(dataDir, PkiFiles.plane.caCert),
+      serverCert: join(dataDir, PkiFiles.plane.ingressCert),
+      serverKey: join(dataDir, PkiFiles.plane.ingressKey),
+    } as OpensslPki;
+    const listen = { host: '127.0.0.1', port: await freePort() };
+    const haproxy = await startHaproxyIngress({
+      listen,
+      pki,
+      routes: {
+        amqp: { host: broker.hostname, port: Number(broker.port || 5672) },
+        http: { host: '127.0.0.1', port: Number(new URL(rs.url).port) },
+        join: { host: '127.0.0.1', port: Number(new URL(rs.joinUrl).port) },
+      },
+      workDir,
+    }, [], join(workDir, 'haproxy.log'));
+    try {
+      const { agent } = await startHost(listen.port);
+      const id = agent.hostId;
+      await waitFor('the host to appear through HAProxy', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+      await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
+      const pkg = await buildRole(fileRole('via-haproxy', '1.0.0'));
+      assert.equal((await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg })).status, 201);
+      await fetch(`${rs.url}/v1/hosts/${id}/roles/via-haproxy`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"b":2}}' });
+      await waitFor('applied through HAProxy', async () => (await role(id, 'via-haproxy'))?.state === 'applied', { timeoutMs: 30_000 });
+    } finally {
+      await haproxy.stop();
+    }
   });
 });
