@@ -182,10 +182,14 @@ async function main(): Promise<number> {
   // Whatever else happens (an exception nobody caught), no proxy outlives this process.
   const live: PathRuns[] = [];
   process.once('exit', () => live.forEach((runs) => runs.path.proxies.forEach(killNow)));
+  // A safety net, not a schedule: three times what the measurements should take (six
+  // paths, each step's window plus its set-up and drain), and at least five minutes.
+  const expectedS = options.rounds * 6 * (options.bulkSeconds + options.connSeconds + (options.pings + options.warmup) / 2_000 + 5);
+  const limitS = Math.max(300, 3 * expectedS);
   const overall = setTimeout(() => {
-    say('the run took more than 10 minutes: stopping');
+    say(`the run took more than ${limitS.toFixed(0)} s: stopping`);
     void stopEverything().then(() => process.exit(1));
-  }, 600_000);
+  }, limitS * 1000);
 
   try {
     say(`work directory ${dir}`);

@@ -70,7 +70,7 @@ export function formatReport(results: PathFigures[], facts: RunFacts): string {
   );
   lines.push(facts.rounds > 1 ? 'MiB/s and conn/s: median of the rounds (lowest–highest); p50/p99: over all round trips (lowest–highest round p50).' : '');
   const w = 36;
-  lines.push(`${pad('path', w)}${right('bulk MiB/s', 22)}${right('p50 µs', 20)}${right('p99 µs', 9)}${right('conn/s', 18)}`);
+  lines.push(`${pad('path', w)}${right('bulk MiB/s', 24)}${right('p50 µs', 22)}${right('p99 µs', 10)}${right('conn/s', 22)}`);
   for (const r of results) {
     if (r.error !== undefined && r.bulkMiBs === undefined && r.connPerS === undefined) {
       lines.push(`${pad(name(r), w)}  ${r.error}`);
@@ -79,7 +79,7 @@ export function formatReport(results: PathFigures[], facts: RunFacts): string {
     const failed = r.connFailed ? `  (${r.connFailed} connections failed: ${r.connFirstError ?? '?'})` : '';
     const error = r.error !== undefined ? `  error: ${r.error}` : '';
     lines.push(
-      `${pad(name(r), w)}${right(withRange(r.bulkMiBs, r.bulkRange, 1), 22)}${right(withRange(r.p50Us, r.p50Range, 1), 20)}${right(fixed(r.p99Us, 1), 9)}${right(withRange(r.connPerS, r.connRange, 0), 18)}${failed}${error}`,
+      `${pad(name(r), w)}${right(withRange(r.bulkMiBs, r.bulkRange, 1), 24)}${right(withRange(r.p50Us, r.p50Range, 1), 22)}${right(fixed(r.p99Us, 1), 10)}${right(withRange(r.connPerS, r.connRange, 0), 22)}${failed}${error}`,
     );
   }
 
@@ -115,6 +115,18 @@ export function formatReport(results: PathFigures[], facts: RunFacts): string {
     const each = ratios.length > 1 ? `  [${ratios.map((r) => r.toFixed(2)).join(', ')}]` : '';
     lines.push(`  ${pad(goal.what, 34)}${right(ratio.toFixed(2), 6)}×   goal ${goal.higherIsBetter ? '≥' : '≤'} ${goal.goal.toFixed(1)}×   ${pad(met ? 'met' : `NOT MET (${gap})`, 22)}${each}`);
   }
+  // CPU per unit of work is less disturbed by other load on the machine than the rates are.
+  const cpuRatio = (pick: (r: PathFigures) => number[] | undefined): string => {
+    const b = pick(comms ?? ({} as PathFigures));
+    const c = pick(haproxy ?? ({} as PathFigures));
+    if (b === undefined || c === undefined) return '–';
+    const sum = (values: number[]): number => values.reduce((x, y) => x + y, 0);
+    return `${(sum(b) / sum(c)).toFixed(2)}×`;
+  };
+  lines.push(
+    `  for reference, CPU of both proxies per unit of work, (b) ÷ (c): per GiB ${cpuRatio((r) => r.bulkCpuPerGiB)}, ` +
+      `per round trip ${cpuRatio((r) => r.pingCpuUs)}, per connection ${cpuRatio((r) => r.connCpuMs)}`,
+  );
   lines.push('');
   lines.push(`whole run: ${facts.elapsedS.toFixed(0)} s`);
   lines.push('');
