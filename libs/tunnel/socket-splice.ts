@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+
+export interface SpliceOutcome {
+  /** Bytes read from the downstream side (the host's) and handed to the upstream side. */
+  upstreamBytes: number;
+  /** Bytes read from the upstream side and handed to the downstream side. */
+  downstreamBytes: number;
+  /** True when both directions ended with an orderly end of stream. */
+  clean: boolean;
+  /** The first socket error, if any. */
+  error?: Error;
+}
+
+/**
+ * Joins two connected sockets, both created with allowHalfOpen: bytes flow both ways
+ * through pipe() (backpressure, and writes left as they come so the TLS layer can
+ * coalesce them); the end of one side's reading ends the other side's writing, and the
+ * other direction keeps flowing until it ends too. A side that closes without an orderly
+ * end (reset, error, destroy) takes the other side down with it: a plain TCP side is reset
+ * (RST), so a broken stream is not passed on as a complete one. A TLS side can only be
+ * closed (there is no reset under TLS in node).
+ */
+export class SocketSplice {
+  upstreamBytes = 0;
+  downstreamBytes = 0;
+  readonly done: Promise<SpliceOutcome>;
+  private error: Error | undefined;
+
+  constructor(
+    readonly downstream: Socket,
+    readonly upstream: Socket,
+  ) {
+    let closed = 0;
+    let clean = true;
+    let resolveDone!: (outcome: SpliceOutcome) => void;
+    this.done = new Promise((resolve) => (resolveDone = resolve));
+    const join = (from: Socket, to: Socket, count: (n: number) => void): void => {
+      from.on('data', (chunk: Buffer) => count(chunk.length));
+      from.on('error', (err) => (this.error ??= err));
+      from.on('close', () => {
+        const orderly = from.readableEnded && from.writableFinished;
+        if (!orderly) {
+          clean = false;
+          abort(to);
+        }
+        closed += 1;
+        if (closed === 2) resolveDone({ upstreamBytes: this.upstreamBytes, downstreamBytes: this.downstreamBytes, clean, error: this.error });
+      });
+      from.pipe(to);
+    };
+    join(downstream, upstream, (n) => (this.upstreamBytes += n));
+    join(upstream, downstream, (n) => (this.downstreamBytes += n));
+  }
+
+  /** Tears both sides down at once (shutdown). */
+  destroy(): void {
+    this.downstream.destroy();
+    this.upstream.destroy();
+  }
+}
+
+function abort(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket instanceof TLSSocket || socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
+}

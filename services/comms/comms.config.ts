@@ -1,0 +1,189 @@
+import { BlockList, isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { parseEndpointList, parseHostPort, PkiFiles, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import type { BackoffOptions } from '../../libs/amqp/backoff';
+import { parseLogLevel, type LogLevel } from '#logging';
+
+/** Where to go for the plane: through an HTTP proxy with CONNECT, when one is configured. */
+export interface ProxyConfig extends Endpoint {
+  /** `user:password` from the proxy URL, decoded, for Proxy-Authorization: Basic. */
+  auth?: string;
+  /** The URL without its password, for logs. */
+  display: string;
+}
+
+export interface CommsConfig {
+  listen: Array<{ service: TunnelService } & Endpoint>;
+  plane: Endpoint & { servername: string };
+  /** The CA bundle that the plane's certificate must chain to; when not `required`, the system's CAs while the file is absent. */
+  ca: { file: string; required: boolean };
+  /** The host certificate and key (written by the host agent at registration). */
+  hostCert: { certFile: string; keyFile: string };
+  proxy?: ProxyConfig;
+  admin: Endpoint;
+  connectTimeoutMs: number;
+  /** Background probing of an unreachable plane. */
+  backoff: BackoffOptions;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid pf9-comms configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_LISTEN = 'amqp=127.0.0.1:5672,http=127.0.0.1:9080,join=127.0.0.1:9079';
+
+/**
+ * pf9-comms's environment, read here and nowhere else, validated once at boot: every bad
+ * variable is reported, not just the first.
+ */
+export function loadCommsConfig(env: Record<string, string | undefined> = process.env): CommsConfig {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const services = Object.keys(TunnelServices) as TunnelService[];
+  const listen = parseEndpointList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services, { allowPortZero: true });
+  if (!listen.ok) problems.push(...listen.problems.map((p) => `PF9_COMMS_LISTEN: ${p}`));
+
+  const planeHost = value('PF9_PLANE_HOST');
+  if (planeHost === undefined) problems.push('PF9_PLANE_HOST: required (the plane ingress host name or address)');
+  else if (/[\s/:]/.test(planeHost) && isIP(planeHost) !== 6) problems.push(`PF9_PLANE_HOST: '${planeHost}' is not a host name or address`);
+  const planePort = port(value('PF9_PLANE_PORT'), 443, 'PF9_PLANE_PORT', problems);
+  const servername = value('PF9_PLANE_SERVERNAME') ?? planeHost ?? '';
+
+  const root = resolve(value('PF9_ROOT') ?? '/');
+  const caOverride = value('PF9_CA_FILE');
+  const ca = caOverride !== undefined ? { file: resolve(caOverride), required: true } : { file: join(root, PkiFiles.host.caCert), required: false };
+  const hostCert = {
+    certFile: resolve(value('PF9_CERT_FILE') ?? join(root, PkiFiles.host.cert)),
+    keyFile: resolve(value('PF9_KEY_FILE') ?? join(root, PkiFiles.host.key)),
+  };
+
+  const admin = parseHostPort(value('PF9_COMMS_ADMIN') ?? '127.0.0.1:9092', { allowPortZero: true });
+  if (!admin.ok) problems.push(...admin.problems.map((p) => `PF9_COMMS_ADMIN: ${p}`));
+
+  const connectTimeoutMs = integer(value('PF9_COMMS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_COMMS_CONNECT_TIMEOUT_MS', 1, problems);
+  const backoffInitialMs = integer(value('PF9_COMMS_RETRY_INITIAL_MS'), 500, 'PF9_COMMS_RETRY_INITIAL_MS', 1, problems);
+  const backoffMaxMs = integer(value('PF9_COMMS_RETRY_MAX_MS'), 30_000, 'PF9_COMMS_RETRY_MAX_MS', 1, problems);
+
+  const logLevelText = value('PF9_LOG_LEVEL');
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
+
+  const proxy = proxyFromEnv(env, value, planeHost ?? '', planePort, problems);
+
+  if (problems.length > 0 || !listen.ok || !admin.ok || planeHost === undefined) throw new ConfigError(problems);
+  return {
+    listen: listen.value.map(({ name, host, port: p }) => ({ service: name, host, port: p })),
+    plane: { host: planeHost, port: planePort, servername },
+    ca,
+    hostCert,
+    proxy,
+    admin: admin.value,
+    connectTimeoutMs,
+    backoff: { initialMs: backoffInitialMs, maxMs: Math.max(backoffMaxMs, backoffInitialMs), factor: 2 },
+    logLevel,
+  };
+}
+
+/**
+ * PF9_COMMS_PROXY when set (always used); otherwise HTTPS_PROXY / https_proxy unless
+ * NO_PROXY / no_proxy names the plane. Only http:// proxies (CONNECT, then TLS inside).
+ */
+function proxyFromEnv(
+  env: Record<string, string | undefined>,
+  value: (name: string) => string | undefined,
+  planeHost: string,
+  planePort: number,
+  problems: string[],
+): ProxyConfig | undefined {
+  const own = value('PF9_COMMS_PROXY');
+  const name = own !== undefined ? 'PF9_COMMS_PROXY' : value('HTTPS_PROXY') !== undefined ? 'HTTPS_PROXY' : 'https_proxy';
+  const text = own ?? value('HTTPS_PROXY') ?? value('https_proxy');
+  if (text === undefined) return undefined;
+  if (own === undefined && planeHost !== '' && noProxyMatches(env.NO_PROXY ?? env.no_proxy ?? '', planeHost, planePort)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text.includes('://') ? text : `http://${text}`);
+  } catch {
+    problems.push(`${name}: '${text}' is not a URL`);
+    return undefined;
+  }
+  if (url.protocol !== 'http:') {
+    problems.push(`${name}: only http:// proxies are supported (CONNECT, then TLS to the plane inside), not ${url.protocol}//`);
+    return undefined;
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port === '' ? 80 : Number(url.port);
+  const auth = url.username !== '' ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined;
+  const display = `http://${url.username !== '' ? `${url.username}:***@` : ''}${url.host}`;
+  return { host, port, auth, display };
+}
+
+/**
+ * NO_PROXY as curl and Go read it: `*`; host names matching themselves and their
+ * subdomains (`example.com`, `.example.com`); addresses and CIDR blocks; an optional
+ * `:port` restricts an entry to that port.
+ */
+export function noProxyMatches(noProxy: string, host: string, port: number): boolean {
+  const target = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(target);
+  for (const raw of noProxy.split(/[\s,]+/)) {
+    const entry = splitPort(raw.trim().toLowerCase());
+    if (entry.name === '') continue;
+    if (entry.name === '*') return true;
+    if (entry.port !== undefined && entry.port !== port) continue;
+    if (family !== 0) {
+      if (entry.name === target || inSubnet(entry.name, target, family)) return true;
+      continue;
+    }
+    const domain = entry.name.replace(/^\*?\./, '');
+    if (target === domain || target.endsWith(`.${domain}`)) return true;
+  }
+  return false;
+}
+
+function splitPort(entry: string): { name: string; port?: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return { name: bracketed[1], port: bracketed[2] === undefined ? undefined : Number(bracketed[2]) };
+  if (entry.indexOf(':') !== entry.lastIndexOf(':')) return { name: entry }; // a bare IPv6 address or block
+  const withPort = /^([^:]+):(\d+)$/.exec(entry);
+  return withPort ? { name: withPort[1], port: Number(withPort[2]) } : { name: entry };
+}
+
+function inSubnet(block: string, address: string, family: number): boolean {
+  const [net, bits] = block.split('/');
+  if (bits === undefined || !/^\d+$/.test(bits) || isIP(net) !== family) return false;
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  const list = new BlockList();
+  try {
+    list.addSubnet(net, Number(bits), type);
+  } catch {
+    return false;
+  }
+  return list.check(address, type);
+}
+
+function integer(text: string | undefined, fallback: number, name: string, min: number, problems: string[]): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    problems.push(`${name}: '${text}' is not an integer >= ${min}`);
+    return fallback;
+  }
+  return Number(text);
+}
+
+function port(text: string | undefined, fallback: number, name: string, problems: string[]): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    problems.push(`${name}: '${text}' is not a port (1..65535)`);
+    return fallback;
+  }
+  return Number(text);
+}

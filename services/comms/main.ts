@@ -1,0 +1,18 @@
+import { startComms } from './comms.app';
+import { ConfigError, loadCommsConfig } from './comms.config';
+
+// pf9-comms: the host's local AMQP/HTTP/join ports, each connection tunnelled to the plane over TLS.
+async function main(): Promise<void> {
+  const comms = await startComms(loadCommsConfig());
+  const stop = (): void => {
+    void comms.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`pf9-comms: cannot start: ${message}\n`);
+  process.exit(1);
+});

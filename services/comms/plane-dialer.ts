@@ -1,0 +1,117 @@
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import { formatEndpoint, TunnelError, TunnelServices, tuneSocket, type TunnelMetrics, type TunnelService } from '../../libs/tunnel';
+import type { CommsConfig } from './comms.config';
+import { connectThroughProxy } from './http-connect';
+
+/**
+ * Opens connections to the plane's ingress: TCP (directly or through the proxy's CONNECT),
+ * then TLS with the service's ALPN protocol, SNI = the plane's name, the server certificate
+ * checked against the CA, and the service's last session offered for resumption.
+ */
+export class PlaneDialer {
+  private readonly sessions = new Map<TunnelService, Buffer>();
+
+  constructor(
+    private readonly config: Pick<CommsConfig, 'plane' | 'proxy' | 'connectTimeoutMs'>,
+    private readonly metrics: TunnelMetrics,
+  ) {}
+
+  /** Forgets the sessions kept for resumption (the credentials changed). */
+  forgetSessions(): void {
+    this.sessions.clear();
+  }
+
+  /** Reachability only: a TCP connection (or a CONNECT tunnel) to the ingress, closed at once. */
+  async probe(): Promise<void> {
+    const socket = await this.connectTcp(new AbortController().signal);
+    socket.destroy();
+  }
+
+  async dial(service: TunnelService, context: SecureContext, signal: AbortSignal): Promise<TLSSocket> {
+    const tcp = await this.connectTcp(signal);
+    const protocol = TunnelServices[service];
+    const { servername } = this.config.plane;
+    const started = performance.now();
+    // allowHalfOpen is honoured by tls.connect (the TLSSocket gets it) though not in its type.
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+      socket: tcp,
+      secureContext: context,
+      ALPNProtocols: [protocol],
+      session: this.sessions.get(service),
+      rejectUnauthorized: true,
+      allowHalfOpen: true,
+      // SNI carries names only (RFC 6066); an address is still what the certificate must name.
+      ...(isIP(servername) !== 0 ? { host: servername } : { servername }),
+    };
+    const socket = tlsConnect(options);
+    socket.on('session', (session: Buffer) => this.sessions.set(service, session));
+    return new Promise<TLSSocket>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        socket.off('error', finish);
+        if (err === undefined) {
+          resolve(socket);
+          return;
+        }
+        socket.destroy();
+        reject(err);
+      };
+      const onAbort = (): void => finish(new TunnelError('other', 'the local connection went away', 'ABORTED'));
+      const timer = setTimeout(
+        () => finish(new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${this.config.connectTimeoutMs} ms`, 'ETIMEDOUT')),
+        this.config.connectTimeoutMs,
+      );
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', finish);
+      socket.once('secureConnect', () => {
+        if (socket.alpnProtocol !== protocol) {
+          finish(new TunnelError('tls', `${this.describe()} did not accept ALPN protocol ${protocol} (is it the plane's ingress?)`, 'ALPN_REFUSED'));
+          return;
+        }
+        this.metrics.handshake(service, (performance.now() - started) / 1000, socket.isSessionReused());
+        finish();
+      });
+    });
+  }
+
+  describe(): string {
+    const plane = formatEndpoint(this.config.plane);
+    return this.config.proxy ? `${plane} (through proxy ${this.config.proxy.display})` : plane;
+  }
+
+  private async connectTcp(signal: AbortSignal): Promise<Socket> {
+    const { plane, proxy, connectTimeoutMs } = this.config;
+    const socket = proxy ? await connectThroughProxy(proxy, plane, connectTimeoutMs, signal) : await connectDirect(plane, connectTimeoutMs, signal);
+    tuneSocket(socket);
+    return socket;
+  }
+}
+
+function connectDirect(plane: { host: string; port: number }, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: plane.host, port: plane.port, allowHalfOpen: true });
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', finish);
+      if (err === undefined) resolve(socket);
+      else {
+        socket.destroy();
+        reject(err);
+      }
+    };
+    const onAbort = (): void => finish(new TunnelError('other', 'the local connection went away', 'ABORTED'));
+    const timer = setTimeout(() => finish(new TunnelError('timeout', `no TCP connection to ${formatEndpoint(plane)} within ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', finish);
+    socket.once('connect', () => finish());
+  });
+}

@@ -1,0 +1,11 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostIdOf } from './client-identity';
+
+describe('the host a client certificate names', () => {
+  test('the urn:pf9:host: URI SAN first, then the subject CN', () => {
+    assert.equal(hostIdOf({ subjectAltName: 'DNS:h1.example, URI:urn:pf9:host:4f1c-aa', subject: 'CN=other' }), '4f1c-aa');
+    assert.equal(hostIdOf({ subjectAltName: 'URI:https://example.com', subject: 'O=Example\nCN=host-7' }), 'host-7');
+    assert.equal(hostIdOf({ subjectAltName: undefined, subject: 'O=Example' }), undefined);
+  });
+});

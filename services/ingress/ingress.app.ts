@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import { Logger } from '#logging';
+import { errorCode, errorMessage, formatEndpoint, SocketSplice, startAdminServer, TunnelServices, tuneSocket, type Endpoint } from '../../libs/tunnel';
+import { clientIdentity } from './client-identity';
+import type { IngressConfig } from './ingress.config';
+import { IngressMetrics } from './ingress.metrics';
+
+export interface RunningIngress {
+  close(): Promise<void>;
+  /** The TLS port actually bound. */
+  port: number;
+  adminUrl: string;
+}
+
+export interface IngressHealth {
+  status: 'ok';
+  port: number;
+  routes: Record<string, string>;
+  connectionsOpen: number;
+}
+
+/** The one route a host may use before it has a certificate. */
+const JOIN = TunnelServices.join;
+/** Before ALPN has named a route. */
+const NO_ROUTE = 'none';
+
+/**
+ * The plane's TLS terminator: each connection is routed by its ALPN protocol to a backend;
+ * every route but registration needs a host certificate that chains to the plane's CA.
+ */
+export async function startIngress(config: IngressConfig, deps: { logger?: Logger } = {}): Promise<RunningIngress> {
+  const logger = deps.logger ?? new Logger('ingress', config.logLevel);
+  const metrics = new IngressMetrics();
+  const routes = new Map<string, Endpoint>(config.routes.map((r) => [r.protocol, { host: r.host, port: r.port }]));
+  const [cert, key, ca] = [config.tls.certFile, config.tls.keyFile, config.tls.caFile].map((file) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${errorMessage(err)} (PF9_INGRESS_CERT_FILE, PF9_INGRESS_KEY_FILE, PF9_INGRESS_CA_FILE, or the plane PKI under PF9_DATA_DIR)`);
+    }
+  });
+
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  // Accept time of each raw connection, to time the handshake (keyed by the peer's address and port).
+  const acceptedAt = new Map<string, number>();
+  const peerKey = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+
+  const server = createServer({
+    cert,
+    key,
+    ca,
+    minVersion: 'TLSv1.2',
+    ALPNProtocols: [...routes.keys()],
+    // Asked for, not required by TLS itself: the join route works without one, the others check below.
+    requestCert: true,
+    rejectUnauthorized: false,
+    // Half-open only once the handshake is done (below): a client that leaves before it
+    // (comms probing whether the plane answers) must not hold a socket until the timeout.
+    allowHalfOpen: false,
+    handshakeTimeout: config.handshakeTimeoutMs,
+  });
+
+  server.on('connection', (raw: Socket) => {
+    tuneSocket(raw);
+    track(raw);
+    const k = peerKey(raw);
+    acceptedAt.set(k, performance.now());
+    raw.once('close', () => acceptedAt.delete(k));
+  });
+
+  server.on('tlsClientError', (err, socket) => {
+    const code = errorCode(err);
+    const remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
+    // A client that connects and leaves without a handshake (comms probing whether the plane answers).
+    if (code === 'ECONNRESET' || /disconnected before secure TLS connection/.test(err.message)) {
+      logger.debug('connection closed before the TLS handshake', { remote, code });
+      return;
+    }
+    const cause = code === 'ERR_SSL_NO_APPLICATION_PROTOCOL' ? 'alpn' : code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake-timeout' : 'handshake';
+    metrics.failure(NO_ROUTE, cause);
+    const why = cause === 'alpn' ? 'the client asked for no ALPN protocol this ingress routes' : cause === 'handshake-timeout' ? 'handshake not done in time' : opensslReason(err);
+    logger.warn(`TLS handshake refused: ${why}`, { remote, cause, code, routes: [...routes.keys()] });
+  });
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    socket.allowHalfOpen = true;
+    track(socket);
+    socket.on('error', (err) => logger.debug('client connection error', { err: errorMessage(err) }));
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const started = acceptedAt.get(peerKey(socket));
+    const protocol = socket.alpnProtocol;
+    const route = typeof protocol === 'string' ? routes.get(protocol) : undefined;
+    const label = route !== undefined && typeof protocol === 'string' ? protocol : NO_ROUTE;
+    if (started !== undefined) metrics.handshake(label, (performance.now() - started) / 1000, socket.isSessionReused());
+    const identity = clientIdentity(socket);
+    const refuse = (cause: string, msg: string, fields: Record<string, unknown> = {}): void => {
+      metrics.failure(label, cause);
+      logger.warn(msg, { route: label, cause, remote, hostId: identity.hostId, ...fields });
+      socket.destroy();
+    };
+
+    if (route === undefined || typeof protocol !== 'string') {
+      refuse('alpn', protocol === false ? 'no ALPN protocol: connection closed' : `no route for ALPN protocol ${String(protocol)}: connection closed`);
+      return;
+    }
+    if (protocol !== JOIN && !identity.authorized) {
+      const refusal = identity.refusal;
+      refuse(refusal?.cause ?? 'invalid', `${refusal?.reason ?? 'client certificate refused'}: connection closed`, { authorizationError: refusal?.code });
+      return;
+    }
+    logger.info('connection accepted', {
+      route: protocol,
+      hostId: identity.authorized ? identity.hostId : undefined,
+      certificate: identity.authorized ? 'valid' : identity.presented ? 'invalid' : 'none',
+      resumed: socket.isSessionReused(),
+      remote,
+    });
+
+    const backend = tcpConnect({ host: route.host, port: route.port, allowHalfOpen: true });
+    track(backend);
+    const timer = setTimeout(() => backend.destroy(Object.assign(new Error(`no connection within ${config.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
+    const onBackendError = (err: Error): void => {
+      clearTimeout(timer);
+      refuse('backend', `backend ${formatEndpoint(route)} unreachable: connection closed`, { code: errorCode(err), reason: errorMessage(err) });
+    };
+    backend.once('error', onBackendError);
+    // The client may leave while the backend connects.
+    const onClientGone = (): void => {
+      clearTimeout(timer);
+      backend.destroy();
+    };
+    socket.once('close', onClientGone);
+    backend.once('connect', () => {
+      clearTimeout(timer);
+      backend.off('error', onBackendError);
+      socket.off('close', onClientGone);
+      backend.on('error', (err) => logger.debug('backend connection error', { route: protocol, err: errorMessage(err) }));
+      tuneSocket(backend);
+      metrics.track(protocol, new SocketSplice(socket, backend));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error('listener error', { err: errorMessage(err) }));
+  const port = (server.address() as AddressInfo).port;
+
+  const health = (): IngressHealth => ({
+    status: 'ok',
+    port,
+    routes: Object.fromEntries([...routes].map(([protocol, endpoint]) => [protocol, formatEndpoint(endpoint)])),
+    connectionsOpen: metrics.openConnections,
+  });
+  let admin;
+  try {
+    admin = await startAdminServer(config.admin, metrics.registry, health, logger);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  logger.info('ingress listening', { listen: formatEndpoint({ host: config.listen.host, port }), routes: health().routes, admin: admin.url });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    adminUrl: admin.url,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await Promise.all([closed, admin.close()]);
+      })()),
+  };
+}
+
+/** OpenSSL's short reason ("http request", "wrong version number") rather than its error stack. */
+function opensslReason(err: Error): string {
+  const reason = (err as Error & { reason?: unknown }).reason;
+  return typeof reason === 'string' ? reason : errorMessage(err);
+}

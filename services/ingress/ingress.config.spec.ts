@@ -1,0 +1,47 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { ConfigError, loadIngressConfig } from './ingress.config';
+
+describe('ingress configuration', () => {
+  test('defaults: port 443 on every address, routes from PF9_API_PORT and PF9_JOIN_PORT, PKI under PF9_DATA_DIR', () => {
+    const config = loadIngressConfig({ PF9_DATA_DIR: '/var/lib/plane', PF9_API_PORT: '18080' });
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 443 });
+    assert.deepEqual(config.routes, [
+      { protocol: 'pf9-amqp', host: '127.0.0.1', port: 5672 },
+      { protocol: 'pf9-http', host: '127.0.0.1', port: 18080 },
+      { protocol: 'pf9-join', host: '127.0.0.1', port: 8079 },
+    ]);
+    assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt' });
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
+    assert.equal(loadIngressConfig({}).tls.caFile, resolve('.data/plane/pki/ca.crt'));
+  });
+
+  test('PF9_INGRESS_ROUTES replaces the routes it names and may add the sidekick', () => {
+    const config = loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-amqp=10.0.0.5:5671, pf9-sidekick=127.0.0.1:9443', PF9_INGRESS_CERT_FILE: 'x.crt' });
+    assert.deepEqual(config.routes, [
+      { protocol: 'pf9-amqp', host: '10.0.0.5', port: 5671 },
+      { protocol: 'pf9-http', host: '127.0.0.1', port: 8080 },
+      { protocol: 'pf9-join', host: '127.0.0.1', port: 8079 },
+      { protocol: 'pf9-sidekick', host: '127.0.0.1', port: 9443 },
+    ]);
+    assert.equal(config.tls.certFile, resolve('x.crt'));
+  });
+
+  test('every bad variable is reported together', () => {
+    assert.throws(
+      () => loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-smtp=127.0.0.1:25,pf9-http=127.0.0.1:0', PF9_INGRESS_LISTEN: '443', PF9_API_PORT: 'x', PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          "PF9_API_PORT: 'x' is not a port (1..65535)",
+          "PF9_INGRESS_ROUTES: 'pf9-smtp' is not one of pf9-amqp, pf9-http, pf9-join, pf9-sidekick",
+          "PF9_INGRESS_ROUTES: pf9-http: port 0 of '127.0.0.1:0' is not in 1..65535",
+          "PF9_INGRESS_LISTEN: '443' is not host:port",
+          "PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' is not an integer >= 1",
+        ]);
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,96 @@
+import { join, resolve } from 'node:path';
+import { parseEndpointList, parseHostPort, PkiFiles, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
+import { parseLogLevel, type LogLevel } from '#logging';
+
+export interface IngressRoute extends Endpoint {
+  protocol: TunnelProtocol;
+}
+
+export interface IngressConfig {
+  listen: Endpoint;
+  /** Backend per ALPN protocol. */
+  routes: IngressRoute[];
+  /** The ingress's certificate and key, and the CA that host certificates must chain to. */
+  tls: { certFile: string; keyFile: string; caFile: string };
+  admin: Endpoint;
+  handshakeTimeoutMs: number;
+  connectTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid ingress configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The ingress's environment, read here and nowhere else, validated once at boot.
+ * PF9_INGRESS_ROUTES entries replace the default route of their protocol; protocols not
+ * named keep theirs.
+ */
+export function loadIngressConfig(env: Record<string, string | undefined> = process.env): IngressConfig {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const apiPort = portText(value('PF9_API_PORT'), '8080', 'PF9_API_PORT', problems);
+  const joinPort = portText(value('PF9_JOIN_PORT'), '8079', 'PF9_JOIN_PORT', problems);
+  const protocols = Object.values(TunnelServices);
+  const defaults = parseEndpointList(`pf9-amqp=127.0.0.1:5672,pf9-http=127.0.0.1:${apiPort},pf9-join=127.0.0.1:${joinPort}`, protocols);
+  const routes = new Map<TunnelProtocol, Endpoint>(defaults.ok ? defaults.value.map((r) => [r.name, { host: r.host, port: r.port }]) : []);
+  const routesText = value('PF9_INGRESS_ROUTES');
+  if (routesText !== undefined) {
+    const given = parseEndpointList(routesText, protocols);
+    if (!given.ok) problems.push(...given.problems.map((p) => `PF9_INGRESS_ROUTES: ${p}`));
+    else for (const r of given.value) routes.set(r.name, { host: r.host, port: r.port });
+  }
+
+  const listen = parseHostPort(value('PF9_INGRESS_LISTEN') ?? '0.0.0.0:443', { allowPortZero: true });
+  if (!listen.ok) problems.push(...listen.problems.map((p) => `PF9_INGRESS_LISTEN: ${p}`));
+  const admin = parseHostPort(value('PF9_INGRESS_ADMIN') ?? '127.0.0.1:9093', { allowPortZero: true });
+  if (!admin.ok) problems.push(...admin.problems.map((p) => `PF9_INGRESS_ADMIN: ${p}`));
+
+  const dataDir = resolve(value('PF9_DATA_DIR') ?? './.data/plane');
+  const tls = {
+    certFile: resolve(value('PF9_INGRESS_CERT_FILE') ?? join(dataDir, PkiFiles.plane.ingressCert)),
+    keyFile: resolve(value('PF9_INGRESS_KEY_FILE') ?? join(dataDir, PkiFiles.plane.ingressKey)),
+    caFile: resolve(value('PF9_INGRESS_CA_FILE') ?? join(dataDir, PkiFiles.plane.caCert)),
+  };
+  const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);
+  const connectTimeoutMs = integer(value('PF9_INGRESS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_CONNECT_TIMEOUT_MS', problems);
+  const logLevelText = value('PF9_LOG_LEVEL');
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
+
+  if (problems.length > 0 || !listen.ok || !admin.ok) throw new ConfigError(problems);
+  return {
+    listen: listen.value,
+    routes: [...routes].map(([protocol, endpoint]) => ({ protocol, ...endpoint })),
+    tls,
+    admin: admin.value,
+    handshakeTimeoutMs,
+    connectTimeoutMs,
+    logLevel,
+  };
+}
+
+function portText(text: string | undefined, fallback: string, name: string, problems: string[]): string {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    problems.push(`${name}: '${text}' is not a port (1..65535)`);
+    return fallback;
+  }
+  return text;
+}
+
+function integer(text: string | undefined, fallback: number, name: string, problems: string[]): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    problems.push(`${name}: '${text}' is not an integer >= 1`);
+    return fallback;
+  }
+  return Number(text);
+}
