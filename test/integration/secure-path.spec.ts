@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import * as amqp from 'amqplib';
 import { join } from 'node:path';
 import { PkiFiles } from '#contracts';
 import { initPlanePki } from '#pki';
@@ -112,9 +113,10 @@ describe('a host behind pf9-comms and the ingress', () => {
     ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: RoleView[] }).roles.find((r) => r.name === name);
 
   test('the plane unreachable when the host starts: it registers and shows up once the ingress is there', async () => {
+    const before = hosts.length;
     const starting = startHost();
-    // Nothing listens on the ingress port yet: registration waits and tries again.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Nothing listens on the ingress port yet: comms finds the plane unreachable, registration waits and tries again.
+    await waitFor('comms to find the plane unreachable', () => hosts.length > before && hosts[before]!.comms.planeState() === 'unreachable', { timeoutMs: 15_000 });
     ingress = await startIngress(ingressConfig);
     const { agent } = await starting;
     await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
@@ -180,5 +182,45 @@ describe('a host behind pf9-comms and the ingress', () => {
     } finally {
       await haproxy.stop();
     }
+  });
+
+  test('deauthorizing a host removes its roles, then its broker access: connections closed, no way back in', async () => {
+    const { agent, root } = await startHost();
+    const id = agent.hostId;
+    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
+    const pkg = await buildRole(fileRole('short-lived', '1.0.0'));
+    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    assert.ok(upload.status === 201 || upload.status === 409);
+    await fetch(`${rs.url}/v1/hosts/${id}/roles/short-lived`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await waitFor('applied', async () => (await role(id, 'short-lived'))?.state === 'applied', { timeoutMs: 30_000 });
+    let drops = 0;
+    agent.runtime.connection.on('disconnected', () => drops++);
+    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/deauthorize`, { method: 'POST' })).status, 200);
+    await waitFor('the role removed', async () => (await role(id, 'short-lived')) === undefined, { timeoutMs: 30_000 });
+    await assert.rejects(readdir(join(root, 'etc/short-lived')), /ENOENT/);
+    await waitFor('the host cut off from the broker', () => drops > 0, { timeoutMs: 15_000 });
+    // Its own broker user can no longer use its queue.
+    const creds = JSON.parse(await readFile(join(root, PkiFiles.host.broker), 'utf8')) as { username: string; password: string };
+    const direct = new URL(brokerUrl());
+    direct.username = encodeURIComponent(creds.username);
+    direct.password = encodeURIComponent(creds.password);
+    const refused = await waitFor('the broker to refuse the host\'s user', async () => {
+      try {
+        const connection = await amqp.connect(direct.toString());
+        connection.on('error', () => undefined);
+        try {
+          const channel = await connection.createChannel();
+          channel.on('error', () => undefined);
+          await channel.assertQueue(`pf9.host.${id}`, { durable: true, arguments: { 'x-dead-letter-exchange': 'pf9.dlx' } });
+          return undefined;
+        } finally {
+          await connection.close().catch(() => undefined);
+        }
+      } catch (err) {
+        return String(err);
+      }
+    }, { timeoutMs: 15_000 });
+    assert.match(refused, /ACCESS_REFUSED|access to vhost|not_allowed|403/i);
   });
 });
