@@ -7,7 +7,7 @@
 export { HOST_CERT_URI_PREFIX, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
 export { formatEndpoint, parseEndpointList, parseHostPort, type Endpoint, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
-export { KEEPALIVE_INITIAL_DELAY_MS, tuneSocket } from './socket-tuning';
+export { KEEPALIVE_INITIAL_DELAY_MS, SOCKET_BUFFER_BYTES, tuneSocket } from './socket-tuning';
 export { errorCode, errorMessage, failureCause, TunnelError, type FailureCause } from './failure-cause';
 export { TunnelMetrics, type TunnelMetricsOptions } from './tunnel.metrics';
 export { startAdminServer, type AdminServer } from './admin-server';

@@ -12,6 +12,9 @@ export interface SpliceOutcome {
   error?: Error;
 }
 
+/** The most plaintext node's TLS hands on in one piece (one 'data' event). */
+const TLS_PIECE_BYTES = 16 * 1024;
+
 /**
  * Joins two connected sockets, both created with allowHalfOpen: bytes flow both ways
  * through pipe() (backpressure, and writes left as they come so the TLS layer can
@@ -36,7 +39,27 @@ export class SocketSplice {
     let resolveDone!: (outcome: SpliceOutcome) => void;
     this.done = new Promise((resolve) => (resolveDone = resolve));
     const join = (from: Socket, to: Socket, count: (n: number) => void): void => {
-      from.on('data', (chunk: Buffer) => count(chunk.length));
+      if (from instanceof TLSSocket && !(to instanceof TLSSocket)) {
+        // TLS hands decrypted data on in pieces of at most 16 KiB, several in a row for one
+        // read from the network: gather those of one turn of the event loop into one write
+        // (one system call) on the plain side. Only from a full piece on (more is likely to
+        // follow): a small message is written at once. This listener runs before pipe()'s own.
+        let corked = false;
+        const flush = (): void => {
+          corked = false;
+          to.uncork();
+        };
+        from.on('data', (chunk: Buffer) => {
+          count(chunk.length);
+          if (!corked && chunk.length >= TLS_PIECE_BYTES && !to.destroyed) {
+            corked = true;
+            to.cork();
+            setImmediate(flush);
+          }
+        });
+      } else {
+        from.on('data', (chunk: Buffer) => count(chunk.length));
+      }
       from.on('error', (err) => (this.error ??= err));
       from.on('close', () => {
         const orderly = from.readableEnded && from.writableFinished;

@@ -14,7 +14,7 @@ export interface TunnelMetricsOptions {
  * The metrics both ends of the tunnel share: connections open and total, bytes each way,
  * TLS handshake time, resumed sessions, and failures by cause. Bytes are counted on the
  * splice and added to the counter at scrape time and when a connection ends, so the
- * data path does no label lookups.
+ * data path does no label lookups; the labelled children are looked up once per peer.
  */
 export class TunnelMetrics {
   readonly registry = new Registry();
@@ -25,6 +25,8 @@ export class TunnelMetrics {
   readonly sessionsResumed: Counter<string>;
   readonly failures: Counter<string>;
   private readonly live = new Map<SocketSplice, { peer: string; upstream: number; downstream: number }>();
+  /** The labelled children of each peer, looked up once rather than on every event (peers are few: services, routes). */
+  private readonly children = new Map<string, PeerChildren>();
 
   constructor(private readonly options: TunnelMetricsOptions) {
     const { prefix, peerLabel } = options;
@@ -55,22 +57,22 @@ export class TunnelMetrics {
 
   /** Counts a spliced connection from now until both its sides have closed. */
   track(peer: string, splice: SocketSplice): void {
-    const labels = { [this.options.peerLabel]: peer };
-    this.connectionsOpen.inc(labels);
-    this.connectionsTotal.inc(labels);
+    const children = this.of(peer);
+    children.open.inc();
+    children.total.inc();
     const seen = { peer, upstream: 0, downstream: 0 };
     this.live.set(splice, seen);
     void splice.done.then(() => {
       this.flush(splice, seen);
       this.live.delete(splice);
-      this.connectionsOpen.dec(labels);
+      children.open.dec();
     });
   }
 
   handshake(peer: string, seconds: number, resumed: boolean): void {
-    const labels = { [this.options.peerLabel]: peer };
-    this.handshakeSeconds.observe(labels, seconds);
-    if (resumed) this.sessionsResumed.inc(labels);
+    const children = this.of(peer);
+    children.handshake.observe(seconds);
+    if (resumed) children.resumed.inc();
   }
 
   failure(peer: string, cause: string): void {
@@ -82,14 +84,40 @@ export class TunnelMetrics {
   }
 
   private flush(splice: SocketSplice, seen: { peer: string; upstream: number; downstream: number }): void {
-    const peerLabel = this.options.peerLabel;
     if (splice.upstreamBytes > seen.upstream) {
-      this.bytes.inc({ [peerLabel]: seen.peer, direction: 'upstream' }, splice.upstreamBytes - seen.upstream);
+      this.of(seen.peer).upstream.inc(splice.upstreamBytes - seen.upstream);
       seen.upstream = splice.upstreamBytes;
     }
     if (splice.downstreamBytes > seen.downstream) {
-      this.bytes.inc({ [peerLabel]: seen.peer, direction: 'downstream' }, splice.downstreamBytes - seen.downstream);
+      this.of(seen.peer).downstream.inc(splice.downstreamBytes - seen.downstream);
       seen.downstream = splice.downstreamBytes;
     }
   }
+
+  private of(peer: string): PeerChildren {
+    let children = this.children.get(peer);
+    if (children === undefined) {
+      const peerLabel = this.options.peerLabel;
+      const labels = { [peerLabel]: peer };
+      children = {
+        open: this.connectionsOpen.labels(labels),
+        total: this.connectionsTotal.labels(labels),
+        upstream: this.bytes.labels({ [peerLabel]: peer, direction: 'upstream' }),
+        downstream: this.bytes.labels({ [peerLabel]: peer, direction: 'downstream' }),
+        handshake: this.handshakeSeconds.labels(labels),
+        resumed: this.sessionsResumed.labels(labels),
+      };
+      this.children.set(peer, children);
+    }
+    return children;
+  }
+}
+
+interface PeerChildren {
+  open: { inc(): void; dec(): void };
+  total: { inc(): void };
+  upstream: { inc(value: number): void };
+  downstream: { inc(value: number): void };
+  handshake: { observe(value: number): void };
+  resumed: { inc(): void };
 }

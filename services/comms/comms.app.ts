@@ -6,6 +6,7 @@ import {
   failureCause,
   formatEndpoint,
   SocketSplice,
+  SOCKET_BUFFER_BYTES,
   startAdminServer,
   TunnelServices,
   tuneSocket,
@@ -118,7 +119,7 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
   const listeners: Partial<Record<TunnelService, number>> = {};
   try {
     for (const entry of config.listen) {
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => accept(entry.service, socket));
+      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_BUFFER_BYTES }, (socket) => accept(entry.service, socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(entry.port, entry.host, () => {

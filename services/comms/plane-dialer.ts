@@ -1,6 +1,6 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
-import { formatEndpoint, TunnelError, TunnelServices, tuneSocket, type TunnelMetrics, type TunnelService } from '../../libs/tunnel';
+import { formatEndpoint, SOCKET_BUFFER_BYTES, TunnelError, TunnelServices, tuneSocket, type TunnelMetrics, type TunnelService } from '../../libs/tunnel';
 import type { CommsConfig } from './comms.config';
 import { connectThroughProxy } from './http-connect';
 
@@ -33,14 +33,15 @@ export class PlaneDialer {
     const protocol = TunnelServices[service];
     const { servername } = this.config.plane;
     const started = performance.now();
-    // allowHalfOpen is honoured by tls.connect (the TLSSocket gets it) though not in its type.
-    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+    // allowHalfOpen and highWaterMark are honoured by tls.connect (the TLSSocket gets them) though not in its type.
+    const options: ConnectionOptions & { allowHalfOpen: boolean; highWaterMark: number } = {
       socket: tcp,
       secureContext: context,
       ALPNProtocols: [protocol],
       session: this.sessions.get(service),
       rejectUnauthorized: true,
       allowHalfOpen: true,
+      highWaterMark: SOCKET_BUFFER_BYTES,
       // SNI carries names only (RFC 6066); an address is still what the certificate must name.
       ...(isIP(servername) !== 0 ? { host: servername } : { servername }),
     };

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tcpConnect, type AddressInfo, type NetConnectOpts, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
-import { errorCode, errorMessage, formatEndpoint, SocketSplice, startAdminServer, TunnelServices, tuneSocket, type Endpoint } from '../../libs/tunnel';
+import { errorCode, errorMessage, formatEndpoint, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, type Endpoint } from '../../libs/tunnel';
 import { clientIdentity } from './client-identity';
 import type { IngressConfig } from './ingress.config';
 import { IngressMetrics } from './ingress.metrics';
@@ -122,7 +122,9 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       remote,
     });
 
-    const backend = tcpConnect({ host: route.host, port: route.port, allowHalfOpen: true });
+    // highWaterMark is honoured by net.connect (the socket's stream buffers) though not in its type.
+    const backendOptions: NetConnectOpts & { highWaterMark: number } = { host: route.host, port: route.port, allowHalfOpen: true, highWaterMark: SOCKET_BUFFER_BYTES };
+    const backend = tcpConnect(backendOptions);
     track(backend);
     const timer = setTimeout(() => backend.destroy(Object.assign(new Error(`no connection within ${config.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.connectTimeoutMs);
     const onBackendError = (err: Error): void => {
