@@ -31,26 +31,38 @@ import { DATABASE, LOGGER, ROLESTORE_CONFIG } from './rolestore.tokens';
 /** Starts the broker consumers once the application is up, and stops them cleanly. */
 class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private consumers: MessageConsumer[] = [];
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly connection: AmqpConnection,
     private readonly build: () => MessageConsumer[],
     private readonly heartbeats: HeartbeatIngester,
+    private readonly processed: ProcessedMessagesRepository,
     private readonly db: Database,
+    private readonly logger: Logger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.consumers = this.build();
     for (const consumer of this.consumers) await consumer.start();
     this.connection.start();
+    // Message ids are remembered for a day: long enough for any client's re-send.
+    this.pruneTimer = setInterval(() => {
+      this.processed.prune(Date.now() - PROCESSED_MESSAGES_KEPT_MS).catch((err: unknown) => this.logger.warn('could not prune processed message ids', { err: String(err) }));
+    }, PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.connection.close();
     await this.heartbeats.flush();
     await this.db.close();
   }
 }
+
+const PROCESSED_MESSAGES_KEPT_MS = 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
 
 /** How long a deauthorized host keeps its broker access to report its roles removed. */
 const DEAUTHORIZED_GRACE_MS = 120_000;
@@ -138,7 +150,9 @@ export class RolestoreModule {
               connection,
               () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access, requireBrokerUser: config.hostBrokerUsers === 'on' }, processed, metrics, logger),
               heartbeats,
+              processed,
               db,
+              logger,
             ),
         },
       ],
