@@ -47,37 +47,15 @@ export class PlaneDialer {
     };
     const socket = tlsConnect(options);
     socket.on('session', (session: Buffer) => this.sessions.set(service, session));
-    return new Promise<TLSSocket>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        socket.off('error', finish);
-        if (err === undefined) {
-          resolve(socket);
-          return;
-        }
-        socket.destroy();
-        reject(err);
-      };
-      const onAbort = (): void => finish(new TunnelError('other', 'the local connection went away', 'ABORTED'));
-      const timer = setTimeout(
-        () => finish(new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${this.config.connectTimeoutMs} ms`, 'ETIMEDOUT')),
-        this.config.connectTimeoutMs,
-      );
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', finish);
-      socket.once('secureConnect', () => {
-        if (socket.alpnProtocol !== protocol) {
-          finish(new TunnelError('tls', `${this.describe()} did not accept ALPN protocol ${protocol} (is it the plane's ingress?)`, 'ALPN_REFUSED'));
-          return;
-        }
-        this.metrics.handshake(service, (performance.now() - started) / 1000, socket.isSessionReused());
-        finish();
-      });
-    });
+    await whenReady(socket, 'secureConnect', signal, this.config.connectTimeoutMs, () =>
+      new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${this.config.connectTimeoutMs} ms`, 'ETIMEDOUT'),
+      () =>
+        socket.alpnProtocol === protocol
+          ? undefined
+          : new TunnelError('tls', `${this.describe()} did not accept ALPN protocol ${protocol} (is it the plane's ingress?)`, 'ALPN_REFUSED'),
+    );
+    this.metrics.handshake(service, (performance.now() - started) / 1000, socket.isSessionReused());
+    return socket;
   }
 
   describe(): string {
@@ -94,8 +72,23 @@ export class PlaneDialer {
 }
 
 function connectDirect(plane: { host: string; port: number }, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: plane.host, port: plane.port, allowHalfOpen: true });
+  const socket = tcpConnect({ host: plane.host, port: plane.port, allowHalfOpen: true });
+  return whenReady(socket, 'connect', signal, timeoutMs, () => new TunnelError('timeout', `no TCP connection to ${formatEndpoint(plane)} within ${timeoutMs} ms`, 'ETIMEDOUT'));
+}
+
+/**
+ * Resolves with the socket once `event` came and `check` finds nothing wrong; fails it
+ * (destroyed) on an error, when the local connection goes away, or after timeoutMs.
+ */
+function whenReady<S extends Socket>(
+  socket: S,
+  event: 'connect' | 'secureConnect',
+  signal: AbortSignal,
+  timeoutMs: number,
+  timeoutError: () => Error,
+  check: () => Error | undefined = () => undefined,
+): Promise<S> {
+  return new Promise<S>((resolve, reject) => {
     let settled = false;
     const finish = (err?: Error): void => {
       if (settled) return;
@@ -103,16 +96,17 @@ function connectDirect(plane: { host: string; port: number }, timeoutMs: number,
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       socket.off('error', finish);
-      if (err === undefined) resolve(socket);
-      else {
-        socket.destroy();
-        reject(err);
+      if (err === undefined) {
+        resolve(socket);
+        return;
       }
+      socket.destroy();
+      reject(err);
     };
     const onAbort = (): void => finish(new TunnelError('other', 'the local connection went away', 'ABORTED'));
-    const timer = setTimeout(() => finish(new TunnelError('timeout', `no TCP connection to ${formatEndpoint(plane)} within ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs);
+    const timer = setTimeout(() => finish(timeoutError()), timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('error', finish);
-    socket.once('connect', () => finish());
+    socket.once(event, () => finish(check()));
   });
 }
