@@ -1,8 +1,10 @@
+import { tuneHeapForStreaming } from '../../libs/tunnel';
 import { startComms } from './comms.app';
 import { ConfigError, loadCommsConfig } from './comms.config';
 
 // pf9-comms: the host's local AMQP/HTTP/join ports, each connection tunnelled to the plane over TLS.
 async function main(): Promise<void> {
+  tuneHeapForStreaming();
   const comms = await startComms(loadCommsConfig());
   const stop = (): void => {
     void comms.close().then(() => process.exit(0));

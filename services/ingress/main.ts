@@ -1,8 +1,10 @@
+import { tuneHeapForStreaming } from '../../libs/tunnel';
 import { startIngress } from './ingress.app';
 import { ConfigError, loadIngressConfig } from './ingress.config';
 
 // The plane's ingress: TLS on one port, each connection routed by ALPN to its backend.
 async function main(): Promise<void> {
+  tuneHeapForStreaming();
   const ingress = await startIngress(loadIngressConfig());
   const stop = (): void => {
     void ingress.close().then(() => process.exit(0));
