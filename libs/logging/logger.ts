@@ -37,8 +37,13 @@ export class Logger {
     this.log('error', msg, fields);
   }
 
+  /** Whether lines of this level are written: to skip building the fields of a line that would not be. */
+  enabled(level: LogLevel): boolean {
+    return LEVELS[level] >= LEVELS[this.minLevel];
+  }
+
   log(level: LogLevel, msg: string, fields?: LogFields): void {
-    if (LEVELS[level] < LEVELS[this.minLevel]) return;
+    if (!this.enabled(level)) return;
     const record: LogFields = { time: new Date().toISOString(), level, service: this.service, msg, ...this.bound, ...fields };
     this.sink.write(JSON.stringify(record, errorReplacer) + '\n');
   }

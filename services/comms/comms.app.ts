@@ -90,10 +90,13 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
         }
         const splice = new SocketSplice(local, upstream);
         metrics.track(service, splice);
-        logger.debug('tunnel open', { tunnel: service, client: local.remotePort, resumed: upstream.isSessionReused() });
-        void splice.done.then((outcome) => {
-          logger.debug('tunnel closed', { tunnel: service, up: outcome.upstreamBytes, down: outcome.downstreamBytes, clean: outcome.clean, err: outcome.error?.message });
-        });
+        // Per-connection lines only at debug level; their fields cost system calls (the peer's port).
+        if (logger.enabled('debug')) {
+          logger.debug('tunnel open', { tunnel: service, client: local.remotePort, resumed: upstream.isSessionReused() });
+          void splice.done.then((outcome) => {
+            logger.debug('tunnel closed', { tunnel: service, up: outcome.upstreamBytes, down: outcome.downstreamBytes, clean: outcome.clean, err: outcome.error?.message });
+          });
+        }
       },
       (err: unknown) => {
         local.off('close', onLocalGone);
