@@ -25,6 +25,7 @@ interface Options extends Workload {
   paths: PathKey[];
   fullHandshakes: boolean;
   cpuProf: boolean;
+  nodeFlags: string[];
   keep: boolean;
 }
 
@@ -39,6 +40,7 @@ const USAGE = `usage: npm run bench:comms -- [options]
   --haproxy-threads N   nbthread of each HAProxy (default 1: comms and ingress are one thread each)
   --no-full-handshakes  skip the extra rows with TLS session reuse turned off
   --cpu-prof            run comms and ingress with --cpu-prof (implies --keep; profiles in <dir>/profiles)
+  --node-flag FLAG      an extra node or V8 flag for comms and the ingress (repeatable; to try one)
   --keep                keep the work directory (certificates, configurations, logs)
   --comms-main FILE     path (b)'s comms entry point (default dist/services/comms/main.js)
   --ingress-main FILE   path (b)'s ingress entry point (default dist/services/ingress/main.js)
@@ -59,6 +61,7 @@ function parseOptions(argv: string[]): Options {
     paths: ['a', 'b', 'c', 'd'],
     fullHandshakes: true,
     cpuProf: false,
+    nodeFlags: [],
     keep: false,
   };
   const number = (flag: string, value: string | undefined, min: number): number => {
@@ -109,6 +112,9 @@ function parseOptions(argv: string[]): Options {
         options.cpuProf = true;
         options.keep = true;
         break;
+      case '--node-flag':
+        options.nodeFlags.push(argv[++i] ?? '');
+        break;
       case '--keep':
         options.keep = true;
         break;
@@ -140,6 +146,11 @@ function plan(options: Options, ctx: PathContext): PlannedPath[] {
     if (key === 'b') planned.push({ key, label: 'comms + ingress', connOnly: false, start: () => commsIngressPath(ctx), absent: commsAvailable(ctx) });
     if (key === 'c') planned.push({ key, label: 'HAProxy pair', connOnly: false, start: () => haproxyPath(ctx, { resume: true }) });
     if (key === 'd') planned.push({ key, label: 'stunnel pair', connOnly: false, start: () => stunnelPath(ctx, { resume: true }) });
+  }
+  // comms and the ingress with HAProxy's key exchange (X25519; its OpenSSL 3.0 has no
+  // post-quantum hybrid): what the hybrid, their default, costs per connection.
+  if (options.paths.includes('b') && options.paths.includes('c')) {
+    planned.push({ key: 'b', label: 'comms + ingress, X25519 only', connOnly: true, start: () => commsIngressPath(ctx, { tlsGroups: 'X25519' }), absent: commsAvailable(ctx) });
   }
   // The same pairs with TLS session reuse off: what a full handshake per connection costs.
   if (options.fullHandshakes && options.paths.includes('c')) planned.push({ key: 'c', label: 'HAProxy pair, no session reuse', connOnly: true, start: () => haproxyPath(ctx, { resume: false }) });
@@ -207,7 +218,7 @@ async function main(): Promise<number> {
       pki,
       serverPort,
       haproxyThreads: options.haproxyThreads,
-      nodeOptions: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : [],
+      nodeOptions: [...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] : []), ...options.nodeFlags],
       commsMain: options.commsMain,
       ingressMain: options.ingressMain,
     };

@@ -68,7 +68,7 @@ export function commsAvailable(ctx: Pick<PathContext, 'commsMain' | 'ingressMain
 }
 
 /** (b) pf9-comms and the ingress, each its own node process, configured as shipped. */
-export async function commsIngressPath(ctx: PathContext): Promise<RunningPath> {
+export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: string } = {}): Promise<RunningPath> {
   const ingressPort = await freePort();
   const entryPort = await freePort();
   // Known admin ports, so that /metrics can be read during a run (the bench prints them).
@@ -87,6 +87,7 @@ export async function commsIngressPath(ctx: PathContext): Promise<RunningPath> {
           PF9_INGRESS_KEY_FILE: ctx.pki.serverKey,
           PF9_INGRESS_CA_FILE: ctx.pki.caCert,
           PF9_INGRESS_ADMIN: `${LOCAL}:${ingressAdmin}`,
+          ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
         },
       }).listening(LOCAL, ingressPort),
     () =>
@@ -102,6 +103,7 @@ export async function commsIngressPath(ctx: PathContext): Promise<RunningPath> {
           PF9_CERT_FILE: ctx.pki.clientCert,
           PF9_KEY_FILE: ctx.pki.clientKey,
           PF9_COMMS_ADMIN: `${LOCAL}:${commsAdmin}`,
+          ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
         },
       }).listening(LOCAL, entryPort),
   ]);
