@@ -31,6 +31,7 @@ describe('comms configuration', () => {
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9092 });
     assert.equal(config.connectTimeoutMs, 10_000);
     assert.equal(config.proxy, undefined);
+    assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
   });
 
   test('overrides: CA, certificate, key, servername, timeouts', () => {
@@ -43,7 +44,9 @@ describe('comms configuration', () => {
       PF9_KEY_FILE: '/a/host.key',
       PF9_COMMS_CONNECT_TIMEOUT_MS: '2500',
       PF9_COMMS_LISTEN: 'amqp=127.0.0.1:15672',
+      PF9_TLS_GROUPS: 'X25519:P-256',
     });
+    assert.equal(config.tlsGroups, 'X25519:P-256');
     assert.deepEqual(config.plane, { host: '192.0.2.1', port: 8443, servername: 'plane.example.com' });
     assert.deepEqual(config.ca, { file: '/etc/ssl/plane.pem', required: true });
     assert.deepEqual(config.hostCert, { certFile: '/a/host.crt', keyFile: '/a/host.key' });
@@ -59,12 +62,14 @@ describe('comms configuration', () => {
         PF9_COMMS_ADMIN: 'localhost',
         PF9_COMMS_CONNECT_TIMEOUT_MS: '0',
         PF9_LOG_LEVEL: 'loud',
+        PF9_TLS_GROUPS: 'X25519:P-999',
         HTTPS_PROXY: 'https://proxy:3128',
       }),
       [
         "PF9_COMMS_LISTEN: 'ftp' is not one of amqp, http, join, sidekick",
         'PF9_PLANE_HOST: required (the plane ingress host name or address)',
         "PF9_PLANE_PORT: 'https' is not a port (1..65535)",
+        "PF9_TLS_GROUPS: 'X25519:P-999' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
         "PF9_COMMS_ADMIN: 'localhost' is not host:port",
         "PF9_COMMS_CONNECT_TIMEOUT_MS: '0' is not an integer >= 1",
         "PF9_LOG_LEVEL: 'loud' is not one of debug, info, warn, error",

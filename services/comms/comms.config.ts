@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import { parseEndpointList, parseHostPort, PkiFiles, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
 
@@ -19,6 +19,8 @@ export interface CommsConfig {
   ca: { file: string; required: boolean };
   /** The host certificate and key (written by the host agent at registration). */
   hostCert: { certFile: string; keyFile: string };
+  /** Key exchange groups offered to the plane, most preferred first (OpenSSL syntax); OpenSSL's own when unset. */
+  tlsGroups?: string;
   proxy?: ProxyConfig;
   admin: Endpoint;
   connectTimeoutMs: number;
@@ -65,6 +67,8 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
     keyFile: resolve(value('PF9_KEY_FILE') ?? join(root, PkiFiles.host.key)),
   };
 
+  const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
+
   const admin = parseHostPort(value('PF9_COMMS_ADMIN') ?? '127.0.0.1:9092', { allowPortZero: true });
   if (!admin.ok) problems.push(...admin.problems.map((p) => `PF9_COMMS_ADMIN: ${p}`));
 
@@ -84,6 +88,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
     plane: { host: planeHost, port: planePort, servername },
     ca,
     hostCert,
+    tlsGroups,
     proxy,
     admin: admin.value,
     connectTimeoutMs,

@@ -24,7 +24,7 @@ export class PlaneCredentials {
   private checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly config: Pick<CommsConfig, 'ca' | 'hostCert'>,
+    private readonly config: Pick<CommsConfig, 'ca' | 'hostCert' | 'tlsGroups'>,
     private readonly logger: Logger,
     /** Called when the contexts were rebuilt: sessions of the old ones must not be resumed. */
     private readonly onChange: () => void,
@@ -39,7 +39,7 @@ export class PlaneCredentials {
 
   private refresh(): void {
     this.checkedAt = this.now();
-    const { ca, hostCert } = this.config;
+    const { ca, hostCert, tlsGroups } = this.config;
     const stamps = [ca.file, hostCert.certFile, hostCert.keyFile].map(stamp).join('|');
     if (stamps === this.stamps && this.anonymous !== undefined) return;
     this.stamps = stamps;
@@ -50,7 +50,7 @@ export class PlaneCredentials {
       this.anonymous = this.withHostCert = { ok: false, problem: trust.problem };
       return;
     }
-    this.anonymous = build({ ca: trust.ca }, 'cert-invalid', 'the CA bundle');
+    this.anonymous = build({ ca: trust.ca, ecdhCurve: tlsGroups }, 'cert-invalid', 'the CA bundle');
     const cert = readIfPresent(hostCert.certFile);
     const key = readIfPresent(hostCert.keyFile);
     if (cert === undefined || key === undefined) {
@@ -59,7 +59,7 @@ export class PlaneCredentials {
         problem: { cause: 'cert-missing', message: `no host certificate yet (${cert === undefined ? hostCert.certFile : hostCert.keyFile} is missing): the host has not registered` },
       };
     } else {
-      this.withHostCert = build({ ca: trust.ca, cert, key }, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
+      this.withHostCert = build({ ca: trust.ca, cert, key, ecdhCurve: tlsGroups }, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
       if (this.withHostCert.ok) this.logger.info('host certificate loaded', { certFile: hostCert.certFile });
       else this.logger.warn('host certificate unusable', { reason: this.withHostCert.problem.message });
     }
@@ -78,7 +78,7 @@ export class PlaneCredentials {
   }
 }
 
-function build(options: { ca: string[] | undefined; cert?: string; key?: string }, cause: CredentialsProblem['cause'], what: string): ContextResult {
+function build(options: { ca: string[] | undefined; cert?: string; key?: string; ecdhCurve: string | undefined }, cause: CredentialsProblem['cause'], what: string): ContextResult {
   try {
     return { ok: true, context: createSecureContext({ ...options, minVersion: 'TLSv1.2' }) };
   } catch (err) {

@@ -56,6 +56,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     key,
     ca,
     minVersion: 'TLSv1.2',
+    ecdhCurve: config.tlsGroups,
     ALPNProtocols: [...routes.keys()],
     // Asked for, not required by TLS itself: the join route works without one, the others check below.
     requestCert: true,

@@ -14,6 +14,8 @@ describe('ingress configuration', () => {
     ]);
     assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt' });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
+    assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
+    assert.equal(loadIngressConfig({ PF9_TLS_GROUPS: 'X25519MLKEM768:X25519' }).tlsGroups, 'X25519MLKEM768:X25519');
     assert.equal(loadIngressConfig({}).tls.caFile, resolve('.data/plane/pki/ca.crt'));
   });
 
@@ -30,7 +32,7 @@ describe('ingress configuration', () => {
 
   test('every bad variable is reported together', () => {
     assert.throws(
-      () => loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-smtp=127.0.0.1:25,pf9-http=127.0.0.1:0', PF9_INGRESS_LISTEN: '443', PF9_API_PORT: 'x', PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' }),
+      () => loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-smtp=127.0.0.1:25,pf9-http=127.0.0.1:0', PF9_INGRESS_LISTEN: '443', PF9_API_PORT: 'x', PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5', PF9_TLS_GROUPS: 'ffdhe1' }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(err.problems, [
@@ -38,6 +40,7 @@ describe('ingress configuration', () => {
           "PF9_INGRESS_ROUTES: 'pf9-smtp' is not one of pf9-amqp, pf9-http, pf9-join, pf9-sidekick",
           "PF9_INGRESS_ROUTES: pf9-http: port 0 of '127.0.0.1:0' is not in 1..65535",
           "PF9_INGRESS_LISTEN: '443' is not host:port",
+          "PF9_TLS_GROUPS: 'ffdhe1' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
           "PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' is not an integer >= 1",
         ]);
         return true;

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
+import { parseEndpointList, parseHostPort, PkiFiles, readTlsGroups, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
 import { parseLogLevel, type LogLevel } from '#logging';
 
 export interface IngressRoute extends Endpoint {
@@ -12,6 +12,8 @@ export interface IngressConfig {
   routes: IngressRoute[];
   /** The ingress's certificate and key, and the CA that host certificates must chain to. */
   tls: { certFile: string; keyFile: string; caFile: string };
+  /** Key exchange groups accepted from hosts, most preferred first (OpenSSL syntax); OpenSSL's own when unset. */
+  tlsGroups?: string;
   admin: Endpoint;
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
@@ -59,6 +61,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     keyFile: resolve(value('PF9_INGRESS_KEY_FILE') ?? join(dataDir, PkiFiles.plane.ingressKey)),
     caFile: resolve(value('PF9_INGRESS_CA_FILE') ?? join(dataDir, PkiFiles.plane.caCert)),
   };
+  const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
   const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);
   const connectTimeoutMs = integer(value('PF9_INGRESS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_CONNECT_TIMEOUT_MS', problems);
   const logLevelText = value('PF9_LOG_LEVEL');
@@ -70,6 +73,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     listen: listen.value,
     routes: [...routes].map(([protocol, endpoint]) => ({ protocol, ...endpoint })),
     tls,
+    tlsGroups,
     admin: admin.value,
     handshakeTimeoutMs,
     connectTimeoutMs,

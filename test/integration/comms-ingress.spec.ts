@@ -77,7 +77,7 @@ async function startPlane(
   t: TestContext,
   certs: TestCerts,
   routes: { amqp: number; http: number; join: number },
-  options: { server?: CertFiles; port?: number } = {},
+  options: { server?: CertFiles; port?: number; env?: Record<string, string> } = {},
 ): Promise<Plane> {
   const logs = new LogCapture();
   const server = options.server ?? certs.server;
@@ -88,6 +88,7 @@ async function startPlane(
     PF9_INGRESS_CERT_FILE: server.cert,
     PF9_INGRESS_KEY_FILE: server.key,
     PF9_INGRESS_CA_FILE: certs.ca.cert,
+    ...options.env,
   });
   const ingress = await startIngress(config, { logger: logs.logger('ingress') });
   t.after(() => ingress.close());
@@ -173,22 +174,31 @@ function halfCloseReply(port: number): Promise<string> {
 }
 
 /** A TLS client straight to the ingress (no comms), with the certificate and ALPN a test chooses. */
-function tlsExchange(port: number, options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string }): Promise<{ data: string; error?: string }> {
+function tlsExchange(
+  port: number,
+  options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string },
+): Promise<{ data: string; error?: string; group?: string }> {
   return new Promise((resolve) => {
     let data = '';
     let error: string | undefined;
+    let group: string | undefined;
     const socket = tlsConnect({
       host: '127.0.0.1',
       port,
       servername: 'localhost',
       ca: readFileSync(options.ca),
       ALPNProtocols: options.alpn,
+      ecdhCurve: options.groups,
       ...(options.client ? { cert: readFileSync(options.client.cert), key: readFileSync(options.client.key) } : {}),
     });
-    socket.on('secureConnect', () => socket.end(options.payload));
+    socket.on('secureConnect', () => {
+      const info = socket.getEphemeralKeyInfo();
+      group = info !== null && 'name' in info ? info.name : undefined;
+      socket.end(options.payload);
+    });
     socket.on('data', (c: Buffer) => (data += c.toString()));
     socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
-    socket.on('close', () => resolve({ data, error }));
+    socket.on('close', () => resolve({ data, error, group }));
   });
 }
 
@@ -506,6 +516,27 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal(refused.data.length, 0);
     assert.equal(await metric(host.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'proxy' }), 1);
     assert.ok(host.logs.find((r) => r.cause === 'proxy' && /answered 403/.test(String(r.reason))));
+  });
+
+  test('key exchange: the post-quantum hybrid by default on both ends, X25519 for peers without it, narrowed by PF9_TLS_GROUPS', async (t) => {
+    const backends = await threeBackends(t);
+    const plane = await startPlane(t, certs, ports(backends));
+    const ca = certs.ca.cert;
+    const client = certs.host;
+    const byDefault = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'default' });
+    assert.deepEqual(byDefault, { data: 'http|default', error: undefined, group: 'X25519MLKEM768' });
+    const classical = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'old peer', groups: 'X25519' });
+    assert.deepEqual(classical, { data: 'http|old peer', error: undefined, group: 'X25519' });
+
+    // An ingress that takes only the hybrid: comms gets through by default, and not once limited to X25519.
+    const hybridOnly = await startPlane(t, certs, ports(backends), { env: { PF9_TLS_GROUPS: 'X25519MLKEM768' } });
+    const root = await hostRoot(certs);
+    const host = await startHost(t, hybridOnly.ingress.port, root);
+    assert.equal((await exchange(host.port('http'), 'hybrid')).data.toString(), 'http|hybrid');
+    const narrowed = await startHost(t, hybridOnly.ingress.port, root, { PF9_TLS_GROUPS: 'X25519' });
+    assert.equal((await exchange(narrowed.port('http'), 'classical')).data.length, 0);
+    assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
+    assert.equal(backends.http.connections, 3);
   });
 
   test('the second connection of a service resumes the TLS session', async (t) => {
