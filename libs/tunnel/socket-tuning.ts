@@ -11,8 +11,11 @@ export const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
  */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
 
-/** No Nagle (small request/reply traffic) and TCP keepalive, on every socket of the tunnel. */
-export function tuneSocket(socket: Socket): void {
+/**
+ * No Nagle (small request/reply traffic) on every socket of the tunnel, and TCP keepalive
+ * (four system calls) on those that cross a network, where a peer can vanish silently.
+ */
+export function tuneSocket(socket: Socket, options: { keepAlive: boolean } = { keepAlive: true }): void {
   socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
+  if (options.keepAlive) socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
 }

@@ -75,7 +75,9 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
       refuse(service, local, credential.problem.cause, 'cannot open a tunnel: local connection closed', { reason: credential.problem.message });
       return;
     }
-    tuneSocket(local);
+    // A local client is on this host: no keepalive (its tunnel to the plane has one, and the
+    // AMQP heartbeat or the HTTP timeouts behind the ingress end what a vanished client leaves).
+    tuneSocket(local, { keepAlive: false });
     const aborted = new AbortController();
     const onLocalGone = (): void => aborted.abort();
     local.once('close', onLocalGone);
