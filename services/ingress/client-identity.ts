@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { HOST_CERT_URI_PREFIX } from '../../libs/tunnel';
 
-export type RefusalCause = 'missing' | 'expired' | 'not-yet-valid' | 'untrusted' | 'invalid';
+export type RefusalCause = 'missing' | 'expired' | 'not-yet-valid' | 'untrusted' | 'invalid' | 'not-a-host';
 
 export interface ClientIdentity {
   /** The host the certificate names (URI SAN urn:pf9:host:<id>, else the subject CN); claimed only unless `authorized`. */
@@ -28,16 +28,31 @@ export function clientIdentity(socket: TLSSocket): ClientIdentity {
   // The X509Certificate view decodes fields on demand: several times cheaper than getPeerCertificate().
   const cert = socket.getPeerX509Certificate();
   const presented = cert !== undefined;
-  const hostId = cert !== undefined ? hostIdOf(cert) : undefined;
-  if (socket.authorized) return { hostId, presented, authorized: true };
+  const hostUrn = cert !== undefined ? hostUrnOf(cert) : undefined;
+  const hostId = hostUrn ?? (cert !== undefined ? commonNameOf(cert) : undefined);
+  if (socket.authorized) {
+    // The plane's CA signs other certificates too (the ingress's own): only a host certificate opens a route.
+    if (hostUrn !== undefined) return { hostId, presented, authorized: true };
+    return { hostId, presented, authorized: false, refusal: { cause: 'not-a-host', reason: `client certificate names no host (no ${HOST_CERT_URI_PREFIX} URI)` } };
+  }
   const code = typeof socket.authorizationError === 'string' ? socket.authorizationError : socket.authorizationError?.message;
   return { hostId, presented, authorized: false, refusal: refusalOf(presented, code) };
 }
 
+/** The host a certificate names: its urn:pf9:host: URI SAN, else (for the log only) its subject CN. */
 export function hostIdOf(cert: Pick<X509Certificate, 'subjectAltName' | 'subject'>): string | undefined {
+  return hostUrnOf(cert) ?? commonNameOf(cert);
+}
+
+/** The host id of the certificate's urn:pf9:host: URI SAN, which the plane's CA puts in every host certificate. */
+export function hostUrnOf(cert: Pick<X509Certificate, 'subjectAltName'>): string | undefined {
   for (const entry of (cert.subjectAltName ?? '').split(/,\s*/)) {
     if (entry.startsWith(`URI:${HOST_CERT_URI_PREFIX}`)) return entry.slice(`URI:${HOST_CERT_URI_PREFIX}`.length);
   }
+  return undefined;
+}
+
+function commonNameOf(cert: Pick<X509Certificate, 'subject'>): string | undefined {
   return /^CN=(.+)$/m.exec(cert.subject)?.[1];
 }
 

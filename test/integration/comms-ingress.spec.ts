@@ -282,7 +282,7 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal(later.data.toString(), 'amqp|registered now');
   });
 
-  test('every route but join refuses a missing, expired or foreign client certificate, before any backend connection', async (t) => {
+  test('every route but join refuses a missing, expired, foreign or host-less client certificate, before any backend connection', async (t) => {
     const backends = await threeBackends(t);
     const plane = await startPlane(t, certs, ports(backends));
     const port = plane.ingress.port;
@@ -291,6 +291,7 @@ describe('comms and ingress: the host\'s one TLS port', () => {
       { cause: 'missing', route: 'pf9-amqp' },
       { client: certs.expiredHost, cause: 'expired', route: 'pf9-amqp' },
       { client: certs.foreignHost, cause: 'untrusted', route: 'pf9-http' },
+      { client: certs.anonymousClient, cause: 'not-a-host', route: 'pf9-amqp' },
     ];
     for (const c of cases) {
       const result = await tlsExchange(port, { alpn: [c.route], client: c.client, ca, payload: 'let me in' });

@@ -29,6 +29,8 @@ export interface TestCerts {
   wrongNameServer: CertFiles;
   host: CertFiles;
   expiredHost: CertFiles;
+  /** Signed by the CA for client use, but naming no host (a CN, no urn:pf9:host: URI). */
+  anonymousClient: CertFiles;
   foreignCa: CertFiles;
   foreignServer: CertFiles;
   foreignHost: CertFiles;
@@ -48,6 +50,7 @@ export async function createTestCerts(hostId: string = randomUUID()): Promise<Te
     wrongNameServer: await issue(dir, 'ca', 'wrong-name-server', 'wrong.example', { subjectAltName: 'DNS:wrong.example', extendedKeyUsage: 'serverAuth' }),
     host: await issue(dir, 'ca', 'host', hostId, host),
     expiredHost: await issue(dir, 'ca', 'expired-host', hostId, host, { start: '20200101000000Z', end: '20200201000000Z' }),
+    anonymousClient: await issue(dir, 'ca', 'anonymous-client', hostId, { subjectAltName: 'DNS:client.example', extendedKeyUsage: 'clientAuth' }),
     foreignCa,
     foreignServer: await issue(dir, 'foreign-ca', 'foreign-server', 'localhost', server),
     foreignHost: await issue(dir, 'foreign-ca', 'foreign-host', hostId, host),
