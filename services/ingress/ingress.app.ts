@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type AddressInfo, type NetConnectOpts, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
 import { errorCode, errorMessage, formatEndpoint, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, type Endpoint } from '../../libs/tunnel';
 import { clientIdentity } from './client-identity';
+import { IngressCredentials, type IngressTls } from './ingress-credentials';
 import type { IngressConfig } from './ingress.config';
 import { IngressMetrics } from './ingress.metrics';
 
@@ -12,6 +12,8 @@ export interface RunningIngress {
   /** The TLS port actually bound. */
   port: number;
   adminUrl: string;
+  /** Reads the certificate, key and CA files again if they changed (also done every PF9_INGRESS_CERT_RECHECK_MS); true when new ones are in use. */
+  reloadCertificates(): boolean;
 }
 
 export interface IngressHealth {
@@ -34,13 +36,9 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   const logger = deps.logger ?? new Logger('ingress', config.logLevel);
   const metrics = new IngressMetrics();
   const routes = new Map<string, Endpoint>(config.routes.map((r) => [r.protocol, { host: r.host, port: r.port }]));
-  const [cert, key, ca] = [config.tls.certFile, config.tls.keyFile, config.tls.caFile].map((file) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(`cannot read ${file}: ${errorMessage(err)} (PF9_INGRESS_CERT_FILE, PF9_INGRESS_KEY_FILE, PF9_INGRESS_CA_FILE, or the plane PKI under PF9_DATA_DIR)`);
-    }
-  });
+  const credentials = new IngressCredentials(config.tls, { minVersion: 'TLSv1.2', ecdhCurve: config.tlsGroups });
+  const expiry = (tls: IngressTls): void => metrics.certificateNotAfter.set(tls.notAfter.getTime() / 1000);
+  expiry(credentials.current);
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket): void => {
@@ -52,11 +50,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   const peerKey = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
 
   const server = createServer({
-    cert,
-    key,
-    ca,
-    minVersion: 'TLSv1.2',
-    ecdhCurve: config.tlsGroups,
+    ...credentials.current.options,
     ALPNProtocols: [...routes.keys()],
     // Asked for, not required by TLS itself: the join route works without one, the others check below.
     requestCert: true,
@@ -172,14 +166,38 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     server.close();
     throw err;
   }
-  logger.info('ingress listening', { listen: formatEndpoint({ host: config.listen.host, port }), routes: health().routes, admin: admin.url });
+  logger.info('ingress listening', {
+    listen: formatEndpoint({ host: config.listen.host, port }),
+    routes: health().routes,
+    admin: admin.url,
+    certificateNotAfter: credentials.current.notAfter.toISOString(),
+  });
+
+  // Renewed certificates and a rotated CA apply to new connections; open ones keep theirs.
+  const reloadCertificates = (): boolean => {
+    try {
+      const tls = credentials.reloadIfChanged();
+      if (tls === undefined) return false;
+      server.setSecureContext(tls.options);
+      expiry(tls);
+      logger.info('certificate files changed: new connections use them', { certFile: config.tls.certFile, caFile: config.tls.caFile, certificateNotAfter: tls.notAfter.toISOString() });
+      return true;
+    } catch (err) {
+      logger.warn('certificate files changed but cannot be used: the loaded ones stay in use', { reason: errorMessage(err) });
+      return false;
+    }
+  };
+  const recheck = setInterval(reloadCertificates, config.certRecheckMs);
+  recheck.unref();
 
   let closing: Promise<void> | undefined;
   return {
     port,
     adminUrl: admin.url,
+    reloadCertificates,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(recheck);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await Promise.all([closed, admin.close()]);

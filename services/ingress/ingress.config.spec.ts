@@ -15,6 +15,8 @@ describe('ingress configuration', () => {
     assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt' });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
+    assert.equal(config.certRecheckMs, 10_000);
+    assert.equal(loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '250' }).certRecheckMs, 250);
     assert.equal(loadIngressConfig({ PF9_TLS_GROUPS: 'X25519MLKEM768:X25519' }).tlsGroups, 'X25519MLKEM768:X25519');
     assert.equal(loadIngressConfig({}).tls.caFile, resolve('.data/plane/pki/ca.crt'));
   });

@@ -17,6 +17,8 @@ export interface IngressConfig {
   admin: Endpoint;
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
+  /** How often the certificate, key and CA files are looked at for changes. */
+  certRecheckMs: number;
   logLevel: LogLevel;
 }
 
@@ -64,6 +66,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
   const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
   const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);
   const connectTimeoutMs = integer(value('PF9_INGRESS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_CONNECT_TIMEOUT_MS', problems);
+  const certRecheckMs = integer(value('PF9_INGRESS_CERT_RECHECK_MS'), 10_000, 'PF9_INGRESS_CERT_RECHECK_MS', problems);
   const logLevelText = value('PF9_LOG_LEVEL');
   const logLevel = parseLogLevel(logLevelText);
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
@@ -77,6 +80,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     admin: admin.value,
     handshakeTimeoutMs,
     connectTimeoutMs,
+    certRecheckMs,
     logLevel,
   };
 }

@@ -11,6 +11,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // The usual signal to read certificates again (they are also looked at every PF9_INGRESS_CERT_RECHECK_MS).
+  process.on('SIGHUP', () => ingress.reloadCertificates());
 }
 
 main().catch((err: unknown) => {

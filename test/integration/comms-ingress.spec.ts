@@ -1,6 +1,6 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -177,11 +177,12 @@ function halfCloseReply(port: number): Promise<string> {
 function tlsExchange(
   port: number,
   options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string },
-): Promise<{ data: string; error?: string; group?: string }> {
+): Promise<{ data: string; error?: string; group?: string; serial?: string }> {
   return new Promise((resolve) => {
     let data = '';
     let error: string | undefined;
     let group: string | undefined;
+    let serial: string | undefined;
     const socket = tlsConnect({
       host: '127.0.0.1',
       port,
@@ -194,11 +195,12 @@ function tlsExchange(
     socket.on('secureConnect', () => {
       const info = socket.getEphemeralKeyInfo();
       group = info !== null && 'name' in info ? info.name : undefined;
+      serial = socket.getPeerCertificate().serialNumber;
       socket.end(options.payload);
     });
     socket.on('data', (c: Buffer) => (data += c.toString()));
     socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
-    socket.on('close', () => resolve({ data, error, group }));
+    socket.on('close', () => resolve({ data, error, group, serial }));
   });
 }
 
@@ -525,9 +527,9 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const ca = certs.ca.cert;
     const client = certs.host;
     const byDefault = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'default' });
-    assert.deepEqual(byDefault, { data: 'http|default', error: undefined, group: 'X25519MLKEM768' });
+    assert.deepEqual([byDefault.data, byDefault.error, byDefault.group], ['http|default', undefined, 'X25519MLKEM768']);
     const classical = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'old peer', groups: 'X25519' });
-    assert.deepEqual(classical, { data: 'http|old peer', error: undefined, group: 'X25519' });
+    assert.deepEqual([classical.data, classical.error, classical.group], ['http|old peer', undefined, 'X25519']);
 
     // An ingress that takes only the hybrid: comms gets through by default, and not once limited to X25519.
     const hybridOnly = await startPlane(t, certs, ports(backends), { env: { PF9_TLS_GROUPS: 'X25519MLKEM768' } });
@@ -538,6 +540,34 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal((await exchange(narrowed.port('http'), 'classical')).data.length, 0);
     assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
     assert.equal(backends.http.connections, 3);
+  });
+
+  test('the ingress takes a renewed certificate without a restart, and keeps its own when new files do not work', async (t) => {
+    const backends = await threeBackends(t);
+    const dir = await tempDir('ingress-pki');
+    const files = { cert: join(dir, 'ingress.crt'), key: join(dir, 'ingress.key') };
+    await copyFile(certs.server.cert, files.cert);
+    await copyFile(certs.server.key, files.key);
+    const plane = await startPlane(t, certs, ports(backends), { server: files, env: { PF9_INGRESS_CERT_RECHECK_MS: '50' } });
+    const serialOf = (file: string): string => new X509Certificate(readFileSync(file)).serialNumber;
+    const served = async (): Promise<string | undefined> =>
+      (await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client: certs.host, ca: certs.ca.cert, payload: 'x' })).serial;
+    assert.equal(await served(), serialOf(certs.server.cert));
+    assert.equal(plane.ingress.reloadCertificates(), false, 'nothing changed yet');
+
+    await copyFile(certs.renewedServer.key, files.key);
+    await copyFile(certs.renewedServer.cert, files.cert);
+    await waitFor('the renewed certificate in use', async () => (await served()) === serialOf(certs.renewedServer.cert));
+    const notAfter = new Date(new X509Certificate(readFileSync(certs.renewedServer.cert)).validTo).getTime() / 1000;
+    assert.equal(await metric(plane.ingress.adminUrl, 'hostplane_ingress_certificate_expiry_timestamp_seconds'), notAfter);
+    assert.ok(plane.logs.find((r) => r.msg === 'certificate files changed: new connections use them'));
+
+    // A certificate without its key: refused, and the renewed one stays in use.
+    const warnings = (): number => plane.logs.records.filter((r) => r.msg === 'certificate files changed but cannot be used: the loaded ones stay in use').length;
+    const before = warnings();
+    await copyFile(certs.server.cert, files.cert);
+    await waitFor('a warning about the unusable files', () => warnings() > before);
+    assert.equal(await served(), serialOf(certs.renewedServer.cert));
   });
 
   test('the second connection of a service resumes the TLS session', async (t) => {

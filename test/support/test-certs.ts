@@ -26,6 +26,8 @@ export interface TestCerts {
   hostId: string;
   ca: CertFiles;
   server: CertFiles;
+  /** Another server certificate for localhost from the same CA (a renewal). */
+  renewedServer: CertFiles;
   wrongNameServer: CertFiles;
   host: CertFiles;
   expiredHost: CertFiles;
@@ -47,6 +49,7 @@ export async function createTestCerts(hostId: string = randomUUID()): Promise<Te
     hostId,
     ca,
     server: await issue(dir, 'ca', 'server', 'localhost', server),
+    renewedServer: await issue(dir, 'ca', 'renewed-server', 'localhost', server),
     wrongNameServer: await issue(dir, 'ca', 'wrong-name-server', 'wrong.example', { subjectAltName: 'DNS:wrong.example', extendedKeyUsage: 'serverAuth' }),
     host: await issue(dir, 'ca', 'host', hostId, host),
     expiredHost: await issue(dir, 'ca', 'expired-host', hostId, host, { start: '20200101000000Z', end: '20200201000000Z' }),

@@ -1,0 +1,77 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { errorMessage } from '../../libs/tunnel';
+import type { IngressConfig } from './ingress.config';
+
+/** What the ingress's TLS is made of, read from its files. */
+export interface IngressTls {
+  /** cert, key, ca and the settings every context gets (minimum version, key exchange groups). */
+  options: SecureContextOptions;
+  /** When the ingress's certificate expires. */
+  notAfter: Date;
+}
+
+/**
+ * The ingress's certificate and key, and the CA that host certificates must chain to:
+ * read at start (a problem there stops the ingress), and read again when one of the files
+ * changed (renewal, CA rotation), so that new connections use them without a restart.
+ */
+export class IngressCredentials {
+  private stamps: string;
+  private loaded: IngressTls;
+
+  constructor(
+    private readonly files: IngressConfig['tls'],
+    private readonly settings: Pick<SecureContextOptions, 'minVersion' | 'ecdhCurve'>,
+  ) {
+    this.stamps = this.currentStamps();
+    this.loaded = this.read();
+  }
+
+  get current(): IngressTls {
+    return this.loaded;
+  }
+
+  /**
+   * The new TLS when a file changed since the last look and the new set works; undefined
+   * when nothing changed. Throws when the new files cannot be used (half written, a key that
+   * does not match): the loaded ones stay, and the same files are not tried again.
+   */
+  reloadIfChanged(): IngressTls | undefined {
+    const stamps = this.currentStamps();
+    if (stamps === this.stamps) return undefined;
+    this.stamps = stamps;
+    const next = this.read();
+    this.loaded = next;
+    return next;
+  }
+
+  private read(): IngressTls {
+    const [cert, key, ca] = [this.files.certFile, this.files.keyFile, this.files.caFile].map((file) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`cannot read ${file}: ${errorMessage(err)} (PF9_INGRESS_CERT_FILE, PF9_INGRESS_KEY_FILE, PF9_INGRESS_CA_FILE, or the plane PKI under PF9_DATA_DIR)`);
+      }
+    });
+    const options: SecureContextOptions = { cert, key, ca, ...this.settings };
+    let notAfter: Date;
+    try {
+      createSecureContext(options);
+      notAfter = new Date(new X509Certificate(cert).validTo);
+    } catch (err) {
+      throw new Error(`the certificate ${this.files.certFile}, key ${this.files.keyFile} and CA ${this.files.caFile} cannot be used together: ${errorMessage(err)}`);
+    }
+    return { options, notAfter };
+  }
+
+  private currentStamps(): string {
+    return [this.files.certFile, this.files.keyFile, this.files.caFile]
+      .map((file) => {
+        const st = statSync(file, { throwIfNoEntry: false });
+        return st === undefined ? '-' : `${st.ino}:${st.size}:${st.mtimeMs}`;
+      })
+      .join('|');
+  }
+}
