@@ -9,6 +9,7 @@ import {
   type HostDetailView,
   type HostRoleView,
   type HostSummaryView,
+  type JoinTokenCreateRequest,
   type JoinTokenView,
   type RoleAssignResult,
   type RoleUnassignResult,
@@ -107,7 +108,7 @@ export class RoleStoreClient {
     return expect(body, isUnassignResult, 'an unassign result');
   }
 
-  async createJoinToken(request: { ttlS?: number }): Promise<JoinTokenView> {
+  async createJoinToken(request: JoinTokenCreateRequest): Promise<JoinTokenView> {
     const body = await this.request('POST', '/v1/join-tokens', { body: JSON.stringify(request), contentType: 'application/json' });
     return expect(body, isJoinTokenView, 'a join token');
   }
@@ -246,7 +247,7 @@ function isAssignResult(value: unknown): value is RoleAssignResult {
 }
 
 function isJoinTokenView(value: unknown): value is JoinTokenView {
-  return isRecord(value) && isString(value.token) && value.token !== '' && isString(value.expiresAt);
+  return isRecord(value) && isString(value.token) && value.token !== '' && isString(value.expiresAt) && (value.hostId === undefined || isString(value.hostId));
 }
 
 function isUnassignResult(value: unknown): value is RoleUnassignResult {

@@ -30,6 +30,31 @@ describe('join-token commands', () => {
     assert.deepEqual(JSON.parse(store.requests[0].body.toString()), { ttlS: 3600 });
   });
 
+  it('--host is sent as hostId, and --json prints the host the token is for', async () => {
+    const bound = { ...TOKEN, hostId: 'host-a' };
+    store.on('POST', '/v1/join-tokens', { status: 201, json: bound });
+    const run = await runCliCollect(['join-token', 'create', '--host', 'host-a', '--json'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), bound);
+    assert.deepEqual(JSON.parse(store.requests[0].body.toString()), { hostId: 'host-a' });
+  });
+
+  it('--host with --ttl sends both, and prints the token alone', async () => {
+    store.on('POST', '/v1/join-tokens', { status: 201, json: { ...TOKEN, hostId: 'host-a' } });
+    const run = await runCliCollect(['join-token', 'create', '--ttl=600', '--host=host-a'], { env });
+    assert.deepEqual(run, { code: 0, stdout: `${TOKEN.token}\n`, stderr: '' });
+    assert.deepEqual(JSON.parse(store.requests[0].body.toString()), { ttlS: 600, hostId: 'host-a' });
+  });
+
+  for (const [label, host] of [['a.b', 'a.b'], ['-a', '-a'], ['empty', ''], ['of 65 characters', 'x'.repeat(65)]]) {
+    it(`--host ${label} is a usage error and sends nothing`, async () => {
+      const run = await runCliCollect(['join-token', 'create', `--host=${host}`], { env });
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /^error: --host must be a host id \(1-64 letters, digits, "_" or "-"\), got "/);
+      assert.equal(store.requests.length, 0);
+    });
+  }
+
   for (const ttl of ['0', '-5', '1.5', 'soon', '2592001']) {
     it(`--ttl ${ttl} is a usage error and sends nothing`, async () => {
       const run = await runCliCollect(['join-token', 'create', `--ttl=${ttl}`], { env });
@@ -45,6 +70,12 @@ describe('join-token commands', () => {
     assert.deepEqual(run, { code: 1, stdout: '', stderr: 'error: VALIDATION_FAILED: invalid body\n  - ttlS: ttlS must not be less than 1\n' });
   });
 
+  it('an answer whose hostId is not a string is refused', async () => {
+    store.on('POST', '/v1/join-tokens', { status: 201, json: { ...TOKEN, hostId: 7 } });
+    const run = await runCliCollect(['join-token', 'create', '--host', 'host-a'], { env });
+    assert.deepEqual(run, { code: 1, stdout: '', stderr: 'error: the role store did not answer with a join token\n' });
+  });
+
   it('an answer without a token is refused', async () => {
     store.on('POST', '/v1/join-tokens', { status: 201, json: { expiresAt: TOKEN.expiresAt } });
     const run = await runCliCollect(['join-token', 'create'], { env });
@@ -52,6 +83,6 @@ describe('join-token commands', () => {
   });
 
   it('is in the usage', () => {
-    assert.ok(usage().includes('\n  join-token create [--ttl SECONDS]\n      '));
+    assert.ok(usage().includes('\n  join-token create [--ttl SECONDS] [--host ID]\n      '));
   });
 });

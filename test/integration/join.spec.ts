@@ -31,8 +31,8 @@ for (const kind of DATABASE_KINDS) {
     let rs: RunningRolestore;
     let dataDir: string;
 
-    async function newToken(ttlS?: number): Promise<JoinTokenView> {
-      const answer = await postJson(`${rs.url}/v1/join-tokens`, ttlS === undefined ? {} : { ttlS });
+    async function newToken(request: { ttlS?: number; hostId?: string } = {}): Promise<JoinTokenView> {
+      const answer = await postJson(`${rs.url}/v1/join-tokens`, request);
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
       return answer.body as unknown as JoinTokenView;
     }
@@ -108,7 +108,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     test('an expired token is refused', async () => {
-      const token = await newToken(1);
+      const token = await newToken({ ttlS: 1 });
       await waitFor('the token to expire', () => Date.now() > Date.parse(token.expiresAt) + 50, { timeoutMs: 5000 });
       const answer = await joinWith(token.token, newHostId());
       assert.equal(answer.status, 403);
@@ -123,13 +123,43 @@ for (const kind of DATABASE_KINDS) {
       assert.match(errorOf(answer).message, /names host "somebody-else"/);
     });
 
-    test('joining again with a new token re-issues the certificate', async () => {
+    test('a registered host joining again with an ordinary token is refused, and the token stays good', async () => {
+      const hostId = newHostId();
+      assert.equal((await joinWith((await newToken()).token, hostId)).status, 200);
+      const token = await newToken();
+      assert.equal(token.hostId, undefined, 'an ordinary token is for no host in particular');
+      const again = await joinWith(token.token, hostId);
+      assert.equal(again.status, 403);
+      assert.equal(errorOf(again).code, 'FORBIDDEN');
+      assert.equal(
+        errorOf(again).message,
+        `host ${hostId} is already registered: re-registering it needs a join token made for it (hostplane join-token create --host ${hostId})`,
+      );
+      assert.equal((await joinWith(token.token, newHostId())).status, 200, 'the refusal did not spend the token');
+    });
+
+    test('a registered host joining again with a token made for it gets a new certificate', async () => {
       const hostId = newHostId();
       const first = (await joinWith((await newToken()).token, hostId)).body as unknown as HostJoinResult;
-      const second = await joinWith((await newToken()).token, hostId);
-      assert.equal(second.status, 200);
+      const token = await newToken({ hostId });
+      assert.equal(token.hostId, hostId);
+      const second = await joinWith(token.token, hostId);
+      assert.equal(second.status, 200, JSON.stringify(second.body));
       const serial = (pem: string) => new X509Certificate(pem).serialNumber;
       assert.notEqual(serial((second.body as unknown as HostJoinResult).certificate), serial(first.certificate));
+      assert.equal(hostIdOfCert((second.body as unknown as HostJoinResult).certificate), hostId);
+    });
+
+    test('a token made for one host is refused to another, and stays good for its host', async () => {
+      const hostId = newHostId();
+      const token = await newToken({ hostId });
+      const other = newHostId();
+      const stolen = await joinWith(token.token, other);
+      assert.equal(stolen.status, 403);
+      assert.equal(errorOf(stolen).code, 'FORBIDDEN');
+      assert.match(errorOf(stolen).message, /^the join token was made for another host: /);
+      assert.equal((await fetch(`${rs.url}/v1/hosts/${other}`)).status, 404, 'the other host was not listed');
+      assert.equal((await joinWith(token.token, hostId)).status, 200, 'the refusal did not spend the token');
     });
 
     test('bad token requests are refused by the REST API', async () => {
@@ -137,6 +167,15 @@ for (const kind of DATABASE_KINDS) {
         const answer = await postJson(`${rs.url}/v1/join-tokens`, body);
         assert.equal(answer.status, 400, JSON.stringify(body));
         assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
+      }
+    });
+
+    test('a token request whose hostId is not a host id is refused by the REST API', async () => {
+      for (const hostId of ['a.b', '', '-a', 'x'.repeat(65), 7]) {
+        const answer = await postJson(`${rs.url}/v1/join-tokens`, { hostId });
+        assert.equal(answer.status, 400, JSON.stringify(hostId));
+        assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
+        assert.deepEqual((answer.body.error as { details: { path: string }[] }).details.map((d) => d.path), ['hostId']);
       }
     });
   });

@@ -1,4 +1,5 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { HOST_ID_PATTERN } from '../wire';
 
 /** Longest a join token may live: 30 days. */
 export const MAX_JOIN_TOKEN_TTL_S = 30 * 24 * 60 * 60;
@@ -12,10 +13,17 @@ export class JoinTokenCreateRequest {
   @Min(1)
   @Max(MAX_JOIN_TOKEN_TTL_S)
   ttlS?: number;
+
+  /** Only this host may join with the token; required to re-register a host that has a certificate already. */
+  @IsOptional()
+  @Matches(HOST_ID_PATTERN, { message: 'hostId must be 1-64 letters, digits, "_" or "-"' })
+  hostId?: string;
 }
 
 /** The answer to `POST /v1/join-tokens`: the token is shown this once; the plane keeps only its hash. */
 export interface JoinTokenView {
   token: string;
   expiresAt: string;
+  /** Present when the token is bound to one host. */
+  hostId?: string;
 }

@@ -77,6 +77,14 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'join tokens bound to a host',
+    statements: [
+      // NULL: any host id that has no certificate yet may join with the token.
+      `ALTER TABLE join_tokens ADD COLUMN host_id TEXT`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

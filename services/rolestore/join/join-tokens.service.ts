@@ -11,7 +11,7 @@ export function hashJoinToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** One-time join tokens for operators to hand to new hosts. */
+/** One-time join tokens for operators to hand to new hosts, or to one host that must register again. */
 export class JoinTokensService {
   constructor(
     private readonly repository: JoinRepository,
@@ -24,10 +24,11 @@ export class JoinTokensService {
     const now = this.clock();
     const expiresMs = now + (request.ttlS ?? DEFAULT_JOIN_TOKEN_TTL_S) * 1000;
     const token = this.newToken();
-    await this.repository.insertToken(hashJoinToken(token), now, expiresMs);
+    const hostId = request.hostId ?? null;
+    await this.repository.insertToken(hashJoinToken(token), now, expiresMs, hostId);
     await this.repository.pruneTokens(now - KEEP_EXPIRED_MS);
     const expiresAt = new Date(expiresMs).toISOString();
-    this.logger.info('join token created', { expiresAt });
-    return { token, expiresAt };
+    this.logger.info('join token created', { expiresAt, hostId });
+    return hostId === null ? { token, expiresAt } : { token, expiresAt, hostId };
   }
 }

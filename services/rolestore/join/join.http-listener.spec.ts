@@ -8,7 +8,7 @@ import { hostBrokerUser, type HostBrokerAccount, type HostJoinResult } from '#co
 import { Logger } from '#logging';
 import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki } from '#pki';
 import { SqliteDatabase } from '../database/sqlite.database';
-import { migrate } from '../database/migrations';
+import { migrate, MIGRATIONS } from '../database/migrations';
 import type { BrokerAccounts } from './broker-accounts';
 import { JoinHttpListener } from './join.http-listener';
 import { JoinRepository } from './join.repository';
@@ -172,16 +172,59 @@ describe('join listener', () => {
       assert.equal((await post(body)).status, 200);
     });
 
-    it('a host joining again with a new token gets a new certificate and keeps its state', async () => {
+    it('a registered host joining again with an ordinary token is refused with 403, and the token stays good', async () => {
+      assert.equal((await post((await joinRequest('host-a')).body)).status, 200);
+      const serial = (await repository.findCertificate('host-a'))?.serial;
+      const { body } = await joinRequest('host-a');
+      const again = await post(body);
+      assert.equal(again.status, 403);
+      assert.equal(errorOf(again).code, 'FORBIDDEN');
+      assert.equal(
+        errorOf(again).message,
+        'host host-a is already registered: re-registering it needs a join token made for it (hostplane join-token create --host host-a)',
+      );
+      const token = await repository.findToken(hashJoinToken(String(body.token)));
+      assert.deepEqual([token?.used_ms, token?.used_by], [null, null]);
+      assert.equal((await repository.findCertificate('host-a'))?.serial, serial);
+      assert.deepEqual(broker.calls, ['host-a'], 'no broker credentials were issued for the refused join');
+      assert.equal((await post((await joinRequest('host-b', String(body.token))).body)).status, 200, 'a new host can still use the token');
+    });
+
+    it('a registered host joining again with a token made for it gets a new certificate and keeps its state', async () => {
       const first = (await post((await joinRequest('host-a')).body)).body as unknown as HostJoinResult;
       const serial = (await repository.findCertificate('host-a'))?.serial;
       await db.execute(`UPDATE hosts SET state = 'authorized' WHERE id = 'host-a'`);
-      const again = await post((await joinRequest('host-a')).body);
-      assert.equal(again.status, 200);
+      const bound = await tokens.create({ hostId: 'host-a' });
+      const again = await post((await joinRequest('host-a', bound.token)).body);
+      assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.notEqual((again.body as unknown as HostJoinResult).certificate, first.certificate);
       assert.notEqual((await repository.findCertificate('host-a'))?.serial, serial);
       const [host] = await db.query<{ state: string }>(`SELECT state FROM hosts WHERE id = 'host-a'`);
       assert.equal(host.state, 'authorized');
+      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.used_by, 'host-a');
+    });
+
+    it('refuses a token made for another host with 403, and the token stays good for its host', async () => {
+      const bound = await tokens.create({ hostId: 'host-a' });
+      const stolen = await post((await joinRequest('host-b', bound.token)).body);
+      assert.equal(stolen.status, 403);
+      assert.equal(errorOf(stolen).code, 'FORBIDDEN');
+      assert.match(errorOf(stolen).message, /^the join token was made for another host: /);
+      assert.doesNotMatch(errorOf(stolen).message, /host-a/, 'the answer does not say which host the token is for');
+      const token = await repository.findToken(hashJoinToken(bound.token));
+      assert.deepEqual([token?.used_ms, token?.used_by], [null, null]);
+      assert.equal(await repository.findCertificate('host-b'), null);
+      assert.deepEqual(broker.calls, []);
+      assert.equal((await post((await joinRequest('host-a', bound.token)).body)).status, 200, 'a new host may join with a token made for it');
+    });
+
+    it('refuses a token made for a registered host when another host id uses it', async () => {
+      assert.equal((await post((await joinRequest('host-a')).body)).status, 200);
+      const bound = await tokens.create({ hostId: 'host-a' });
+      const answer = await post((await joinRequest('host-b', bound.token)).body);
+      assert.equal(answer.status, 403);
+      assert.match(errorOf(answer).message, /made for another host/);
+      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.used_ms, null);
     });
 
     it('lets one of many simultaneous joins with one token through', async () => {
@@ -236,6 +279,32 @@ describe('join tokens', () => {
     assert.match(rows[0].token_hash, /^[0-9a-f]{64}$/);
     assert.equal((await service.create({ ttlS: 90 })).expiresAt, '2030-01-01T00:01:30.000Z');
     assert.notEqual((await service.create({})).token, view.token);
+    await db.close();
+  });
+
+  it('may be made for one host id, which is kept with the hash and echoed', async () => {
+    const db = new SqliteDatabase(':memory:');
+    await migrate(db);
+    const repository = new JoinRepository(db);
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const service = new JoinTokensService(repository, quiet, () => now);
+    const bound = await service.create({ hostId: 'host-a' });
+    assert.deepEqual(Object.keys(bound).sort(), ['expiresAt', 'hostId', 'token']);
+    assert.equal(bound.hostId, 'host-a');
+    assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.host_id, 'host-a');
+    const unbound = await service.create({});
+    assert.deepEqual(Object.keys(unbound).sort(), ['expiresAt', 'token'], 'no hostId when the token is for any new host');
+    assert.equal((await repository.findToken(hashJoinToken(unbound.token)))?.host_id, null);
+    await db.close();
+  });
+
+  it('made before they could be bound to a host stay usable by any new host after the upgrade', async () => {
+    const db = new SqliteDatabase(':memory:');
+    await migrate(db, MIGRATIONS.filter((m) => m.version < 3));
+    await db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms) VALUES ($1, $2, $3)', ['old', 1, 2]);
+    assert.deepEqual(await migrate(db), [3]);
+    const repository = new JoinRepository(db);
+    assert.deepEqual(await repository.findToken('old'), { token_hash: 'old', created_ms: 1, expires_ms: 2, used_ms: null, used_by: null, host_id: null });
     await db.close();
   });
 

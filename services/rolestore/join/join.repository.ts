@@ -6,6 +6,8 @@ export interface JoinTokenRow {
   expires_ms: number;
   used_ms: number | null;
   used_by: string | null;
+  /** The only host id that may join with it; null: any host id not registered yet. */
+  host_id: string | null;
 }
 
 export interface HostCertificateRow {
@@ -23,8 +25,8 @@ export class JoinRepository {
     return this.db.transaction(work);
   }
 
-  async insertToken(tokenHash: string, createdMs: number, expiresMs: number): Promise<void> {
-    await this.db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms) VALUES ($1, $2, $3)', [tokenHash, createdMs, expiresMs]);
+  async insertToken(tokenHash: string, createdMs: number, expiresMs: number, hostId: string | null): Promise<void> {
+    await this.db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms, host_id) VALUES ($1, $2, $3, $4)', [tokenHash, createdMs, expiresMs, hostId]);
   }
 
   async findToken(tokenHash: string): Promise<JoinTokenRow | null> {

@@ -11,7 +11,10 @@ import type { PlanePkiSource } from './plane-pki.source';
  * Registration: a host that holds a valid join token gets a certificate for the host id it
  * claims, and, where the plane gives hosts their own broker users, its credentials. Joining
  * does not authorize the host: it is listed unauthorized until an operator authorizes it.
- * The same host id joining again with a new token gets a new certificate.
+ * A token made for one host id (`hostplane join-token create --host <id>`) serves that id
+ * only. A host id the plane has issued a certificate to joins again only with a token made
+ * for it, which gets it a new certificate: an ordinary token claims new host ids, never
+ * takes over a registered one.
  */
 export class JoinService {
   private readonly logger: Logger;
@@ -30,8 +33,11 @@ export class JoinService {
     const { hostId } = request;
     const ca = await this.pki.ca();
     const tokenHash = hashJoinToken(request.token);
-    // Checked before the CSR is even looked at: without a valid token there is nothing to learn here.
-    this.assertUsable(await this.repository.findToken(tokenHash), hostId);
+    // Checked before the CSR is even looked at: without a valid token for this host id there is
+    // nothing to learn here, and a refusal leaves the token unused.
+    const token = await this.repository.findToken(tokenHash);
+    this.assertUsable(token, hostId);
+    await this.assertMayClaim(token, hostId);
     let certificate: string;
     try {
       certificate = await signHostCsr(ca, request.csr, hostId);
@@ -64,14 +70,29 @@ export class JoinService {
     return { hostId, certificate, caCertificate: ca.certPem, broker };
   }
 
-  private assertUsable(token: JoinTokenRow | null, hostId: string): void {
+  private assertUsable(token: JoinTokenRow | null, hostId: string): asserts token is JoinTokenRow {
     if (token === null) throw this.refuse(hostId, 'the join token is not valid');
     if (token.used_ms !== null) throw this.refuse(hostId, 'the join token has been used already');
     if (token.expires_ms <= this.clock()) throw this.refuse(hostId, 'the join token has expired');
   }
 
-  private refuse(hostId: string, reason: string): ApplicationError {
+  /** Whether this token may name this host id: the check that keeps one host from taking over another's identity. */
+  private async assertMayClaim(token: JoinTokenRow, hostId: string): Promise<void> {
+    if (token.host_id !== null) {
+      if (token.host_id !== hostId) throw this.refuse(hostId, 'the join token was made for another host');
+      return;
+    }
+    if ((await this.repository.findCertificate(hostId)) !== null) {
+      throw this.refuse(
+        hostId,
+        `host ${hostId} is already registered`,
+        `re-registering it needs a join token made for it (hostplane join-token create --host ${hostId})`,
+      );
+    }
+  }
+
+  private refuse(hostId: string, reason: string, remedy = 'ask an operator for a new one (hostplane join-token create)'): ApplicationError {
     this.logger.warn('join refused', { hostId, reason });
-    return new ApplicationError(ErrorCodes.forbidden, `${reason}: ask an operator for a new one (hostplane join-token create)`);
+    return new ApplicationError(ErrorCodes.forbidden, `${reason}: ${remedy}`);
   }
 }
