@@ -123,9 +123,14 @@ async function main(config: AllInOneConfig): Promise<void> {
     await mkdir(dirname(hostCa), { recursive: true });
     await copyFile(join(config.dataDir, PkiFiles.plane.caCert), hostCa);
   }
+  const hostIdFile = join(config.hostRoot, 'etc/pf9/host_id.conf');
+  const knownHostId = async (): Promise<string | undefined> => /host_id\s*=\s*(\S+)/.exec(await readFile(hostIdFile, 'utf8'))?.[1];
   let joinToken = '';
   if (!existsSync(join(config.hostRoot, PkiFiles.host.cert))) {
-    const res = await fetch(`${api}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ttlS: 600 }) });
+    // A host that has its id already may have registered before (its certificate since
+    // lost): only a token made for it lets it register again.
+    const hostId = existsSync(hostIdFile) ? await knownHostId() : undefined;
+    const res = await fetch(`${api}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ttlS: 600, hostId }) });
     if (!res.ok) throw new Error(`could not create a join token: ${res.status} ${await res.text()}`);
     joinToken = ((await res.json()) as { token: string }).token;
   }
@@ -148,8 +153,7 @@ async function main(config: AllInOneConfig): Promise<void> {
   };
   const host = startChild('hostagent', 'hostagent/main.js', hostEnv, logDir);
   say(`host agent and pf9-comms starting (logs: ${host.log})`);
-  const hostIdFile = join(config.hostRoot, 'etc/pf9/host_id.conf');
-  const hostId = await waitUntil('the host id', deadline, async () => /host_id\s*=\s*(\S+)/.exec(await readFile(hostIdFile, 'utf8'))?.[1]);
+  const hostId = await waitUntil('the host id', deadline, knownHostId);
   await waitUntil('the first heartbeat', deadline, async () => {
     const res = await fetch(`${api}/v1/hosts/${hostId}`);
     if (!res.ok) return undefined;

@@ -69,7 +69,7 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   if (token === '') {
     throw new RegistrationError(
       `this host has no usable certificate (${problem}) and no join token: ` +
-        'create one on the plane with `hostplane join-token create` and give it to the agent as PF9_JOIN_TOKEN',
+        `create one on the plane with \`hostplane join-token create\` (\`--host ${options.hostId}\` if this host was registered before) and give it to the agent as PF9_JOIN_TOKEN`,
     );
   }
 
