@@ -264,12 +264,16 @@ describe('join listener', () => {
 });
 
 describe('join tokens', () => {
-  it('are 32 random bytes in base64url, kept only as sha256, valid 24 h by default', async () => {
+  /** A token service over a fresh SQLite database, its clock stopped at `now`. */
+  async function tokensAt(now: number): Promise<{ db: SqliteDatabase; repository: JoinRepository; service: JoinTokensService }> {
     const db = new SqliteDatabase(':memory:');
     await migrate(db);
     const repository = new JoinRepository(db);
-    const now = Date.parse('2030-01-01T00:00:00Z');
-    const service = new JoinTokensService(repository, quiet, () => now);
+    return { db, repository, service: new JoinTokensService(repository, quiet, () => now) };
+  }
+
+  it('are 32 random bytes in base64url, kept only as sha256, valid 24 h by default', async () => {
+    const { db, service } = await tokensAt(Date.parse('2030-01-01T00:00:00Z'));
     const view = await service.create({});
     assert.match(view.token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(view.token, 'base64url').length, 32);
@@ -283,11 +287,7 @@ describe('join tokens', () => {
   });
 
   it('may be made for one host id, which is kept with the hash and echoed', async () => {
-    const db = new SqliteDatabase(':memory:');
-    await migrate(db);
-    const repository = new JoinRepository(db);
-    const now = Date.parse('2030-01-01T00:00:00Z');
-    const service = new JoinTokensService(repository, quiet, () => now);
+    const { db, repository, service } = await tokensAt(Date.parse('2030-01-01T00:00:00Z'));
     const bound = await service.create({ hostId: 'host-a' });
     assert.deepEqual(Object.keys(bound).sort(), ['expiresAt', 'hostId', 'token']);
     assert.equal(bound.hostId, 'host-a');
