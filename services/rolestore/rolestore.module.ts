@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AmqpConnection, type MessageConsumer } from '#amqp';
 import type { Logger } from '#logging';
@@ -16,6 +16,7 @@ import { joinControllers, joinProviders } from './join/join.providers';
 import { HeartbeatIngester } from './ingest/heartbeat.ingester';
 import { HostEventsService } from './ingest/host-events.service';
 import { createBrokerAccounts } from './broker-users/broker-accounts.factory';
+import { HostAccessRepository } from './broker-users/host-access.repository';
 import { HostAccessService } from './broker-users/host-access.service';
 import { OperatorAccess } from './messaging/operator-access';
 import { ProcessedMessagesRepository } from './messaging/processed-messages.repository';
@@ -64,8 +65,28 @@ class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
 const PROCESSED_MESSAGES_KEPT_MS = 24 * 3600_000;
 const PRUNE_EVERY_MS = 3600_000;
 
-/** How long a deauthorized host keeps its broker access to report its roles removed. */
-const DEAUTHORIZED_GRACE_MS = 120_000;
+/**
+ * Brings the hosts' broker users in line with the database at start, in the background: a
+ * slow or absent management API (up to its timeout per call, per host) must not hold up
+ * readiness. At shutdown the grace timers stop before the database closes.
+ */
+class HostAccessLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private reconciling: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly access: HostAccessService,
+    private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.reconciling = this.access.reconcile().catch((err: unknown) => this.logger.error("could not reconcile the hosts' broker access", { err: String(err) }));
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.access.stop();
+    await this.reconciling;
+  }
+}
 
 @Module({})
 export class RolestoreModule {
@@ -84,6 +105,7 @@ export class RolestoreModule {
         { provide: HostsRepository, useFactory: () => new HostsRepository(db) },
         { provide: RoleVersionsRepository, useFactory: () => new RoleVersionsRepository(db) },
         { provide: ProcessedMessagesRepository, useFactory: () => new ProcessedMessagesRepository(db) },
+        { provide: HostAccessRepository, useFactory: () => new HostAccessRepository(db) },
         ...joinProviders(config, logger, db),
         {
           provide: RolestoreMetrics,
@@ -103,7 +125,14 @@ export class RolestoreModule {
         },
         {
           provide: HostAccessService,
-          useFactory: () => new HostAccessService(createBrokerAccounts(config, logger), DEAUTHORIZED_GRACE_MS, logger),
+          inject: [HostAccessRepository],
+          useFactory: (repository: HostAccessRepository) =>
+            new HostAccessService(createBrokerAccounts(config, logger), repository, config.deauthorizedGraceS * 1000, logger),
+        },
+        {
+          provide: HostAccessLifecycle,
+          inject: [HostAccessService],
+          useFactory: (access: HostAccessService) => new HostAccessLifecycle(access, logger),
         },
         {
           provide: HostsService,

@@ -2,15 +2,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { HostJoinResult } from '#contracts';
 import { Logger } from '#logging';
+import { createHostKeyAndCsr, initPlanePki } from '#pki';
 import { createBrokerAccounts } from '../../services/rolestore/broker-users/broker-accounts.factory';
 import type { BrokerAccountsService, HostBrokerCredentials } from '../../services/rolestore/broker-users/broker-accounts.service';
+import { hostPermissions, NO_PERMISSIONS } from '../../services/rolestore/broker-users/host-broker-permissions';
 import { RabbitMqManagementClient } from '../../services/rolestore/broker-users/rabbitmq-management.client';
 import { loadRolestoreConfig } from '../../services/rolestore/config/rolestore.config';
+import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
+import { buildRole, fileRole, tempDir } from '../support/fixtures';
+import { DIST, freePort } from '../support/processes';
 import { RawAmqp } from '../support/raw-amqp';
-import { brokerUrl } from '../support/test-env';
+import { killNow, ServiceProcess } from '../support/service-process';
+import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
 import { waitFor } from '../support/wait';
 
 const ACCESS_REFUSED = 403;
@@ -57,6 +65,17 @@ function assertRefused(err: AmqpError, code: number, name: string): void {
   assert.match(err.message, new RegExp(name));
 }
 
+async function requireManagementApi(management: RabbitMqManagementClient): Promise<void> {
+  try {
+    await management.overview();
+  } catch (err) {
+    throw new Error(
+      `RabbitMQ's management API does not answer at ${management.url} (${err instanceof Error ? err.message : String(err)}); ` +
+        'enable it: rabbitmq-plugins enable rabbitmq_management (or set PF9_BROKER_MANAGEMENT_URL to where it is)',
+    );
+  }
+}
+
 describe('each host its own broker user, held by the broker to its own queue and routing keys', () => {
   const run = randomBytes(4).toString('hex');
   const hostA = `bu-${run}-a`;
@@ -76,14 +95,7 @@ describe('each host its own broker user, held by the broker to its own queue and
   }
 
   before(async () => {
-    try {
-      await management.overview();
-    } catch (err) {
-      throw new Error(
-        `RabbitMQ's management API does not answer at ${management.url} (${err instanceof Error ? err.message : String(err)}); ` +
-          'enable it: rabbitmq-plugins enable rabbitmq_management (or set PF9_BROKER_MANAGEMENT_URL to where it is)',
-      );
-    }
+    await requireManagementApi(management);
     const service = createBrokerAccounts(config, new Logger('broker-users-test', 'error'));
     assert.ok(service, 'PF9_HOST_BROKER_USERS=on gives a service');
     accounts = service;
@@ -225,3 +237,96 @@ describe('each host its own broker user, held by the broker to its own queue and
     });
   });
 });
+
+async function postJson(url: string, body: unknown = {}, method = 'POST'): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`a role store on ${kind} restarted during a deauthorized host's grace period`, () => {
+    // Long enough for the first role store to be killed well within it, short enough to wait out.
+    const GRACE_S = 5;
+    const run = randomBytes(4).toString('hex');
+    const hostId = `bu-${run}-restart`;
+    const config = loadRolestoreConfig({ AMQP_URL: brokerUrl(), PF9_BROKER_MANAGEMENT_URL: process.env.PF9_BROKER_MANAGEMENT_URL, PF9_HOST_BROKER_USERS: 'on' });
+    const management = new RabbitMqManagementClient(config.brokerManagementUrl, { vhost: config.brokerVhost, timeoutMs: 5000 });
+    let env: NodeJS.ProcessEnv;
+    let first: ServiceProcess | undefined;
+    let second: RunningRolestore | undefined;
+    let hostConnection: ChannelModel | undefined;
+
+    before(async () => {
+      await requireManagementApi(management);
+      const dataDir = await tempDir(`broker-users-restart-${kind}`);
+      await initPlanePki(dataDir);
+      env = {
+        ...process.env,
+        AMQP_URL: brokerUrl(),
+        DATABASE_URL: databaseUrlFor(kind, dataDir),
+        PF9_DATA_DIR: dataDir,
+        PF9_HOST_BROKER_USERS: 'on',
+        PF9_BROKER_MANAGEMENT_URL: process.env.PF9_BROKER_MANAGEMENT_URL,
+        PF9_HOST_DEAUTHORIZED_GRACE_S: String(GRACE_S),
+        PF9_LOG_LEVEL: 'error',
+      };
+    });
+
+    after(async () => {
+      if (first) {
+        killNow(first);
+        await first.stop();
+      }
+      await second?.close();
+      await hostConnection?.close().catch(() => undefined);
+      await createBrokerAccounts(config, new Logger('broker-users-test', 'error'))?.deleteHostUser(hostId).catch(() => undefined);
+      const admin = await RawAmqp.open();
+      await admin.channel.deleteQueue(`pf9.host.${hostId}`).catch(() => undefined);
+      await admin.close();
+    });
+
+    test('the restarted role store still cuts the host off: permissions gone, connection closed', async () => {
+      // The first role store in a process of its own, killed as a crash would: its grace timer dies with it.
+      const apiPort = await freePort();
+      const joinPort = await freePort();
+      const api = `http://127.0.0.1:${apiPort}`;
+      first = new ServiceProcess('rolestore', process.execPath, [join(DIST, 'services/rolestore/main.js')], {
+        env: { ...env, PF9_API_PORT: String(apiPort), PF9_JOIN_PORT: String(joinPort) },
+      });
+      await first.listening('127.0.0.1', joinPort, 20_000);
+      await waitFor('the first role store to be healthy', async () => (await fetch(`${api}/healthz`)).ok, { timeoutMs: 20_000 });
+
+      const token = (await postJson(`${api}/v1/join-tokens`)).body as { token: string };
+      const { csrPem } = await createHostKeyAndCsr(hostId);
+      const joined = await postJson(`http://127.0.0.1:${joinPort}/v1/join`, { token: token.token, hostId, hostname: `${hostId}.test`, csr: csrPem });
+      assert.equal(joined.status, 200, JSON.stringify(joined.body));
+      const credentials = (joined.body as HostJoinResult).broker;
+      assert.ok(credentials, 'the host has a broker user of its own');
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/authorize`)).status, 200);
+      const role = `grace-${run}`;
+      const upload = await fetch(`${api}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole(role, '1.0.0')) });
+      assert.equal(upload.status, 201);
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/roles/${role}`, {}, 'PUT')).status, 200);
+
+      hostConnection = await connectAs(credentials);
+      const channel = await hostConnection.createChannel();
+      await channel.assertQueue(`pf9.host.${hostId}`, { durable: true, arguments: { 'x-dead-letter-exchange': 'pf9.dlx' } });
+
+      // Deauthorized with a role it has not reported removed (no agent runs): it keeps its access for the grace period.
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/deauthorize`)).status, 200);
+      killNow(first);
+      await first.stop();
+      assert.deepEqual(await management.getPermissions(credentials.username), hostPermissions(hostId).vhost, 'the first role store died within the grace period');
+
+      const closed = once(hostConnection, 'close', { signal: AbortSignal.timeout((GRACE_S + 20) * 1000) }).then(
+        ([err]) => err as AmqpError | undefined,
+        () => assert.fail("the host's connection was still open well after its grace period"),
+      );
+      second = await startRolestore({ ...env, PF9_API_PORT: '0', PF9_JOIN_PORT: '0' }, { waitForBrokerMs: 15_000 });
+      const err = await closed;
+      assert.equal(err?.code, CONNECTION_FORCED, `closed by the broker with CONNECTION_FORCED, got ${String(err?.message)}`);
+      assert.deepEqual(await management.getPermissions(credentials.username), NO_PERMISSIONS);
+      assert.deepEqual(await management.getTopicPermissions(credentials.username), []);
+    });
+  });
+}

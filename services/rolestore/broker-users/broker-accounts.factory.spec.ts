@@ -16,6 +16,12 @@ test('host broker users are off unless PF9_HOST_BROKER_USERS=on', () => {
   assert.throws(() => loadRolestoreConfig({ PF9_HOST_BROKER_USERS: 'yes' }), /PF9_HOST_BROKER_USERS/);
 });
 
+test('a deauthorized host keeps its broker access 120 s unless PF9_HOST_DEAUTHORIZED_GRACE_S says otherwise', () => {
+  assert.equal(loadRolestoreConfig({}).deauthorizedGraceS, 120);
+  assert.equal(loadRolestoreConfig({ PF9_HOST_DEAUTHORIZED_GRACE_S: '5' }).deauthorizedGraceS, 5);
+  for (const bad of ['0', '2m', '86401']) assert.throws(() => loadRolestoreConfig({ PF9_HOST_DEAUTHORIZED_GRACE_S: bad }), /PF9_HOST_DEAUTHORIZED_GRACE_S/);
+});
+
 test("the management API defaults to AMQP_URL's host and credentials on port 15672, and the vhost to AMQP_URL's", () => {
   const plain = loadRolestoreConfig({});
   assert.equal(plain.brokerManagementUrl, 'http://guest:guest@127.0.0.1:15672');

@@ -3,6 +3,7 @@ import { hostBrokerUser } from '#contracts';
 import type { Logger } from '#logging';
 import { assertHostId, hostPermissions, NO_PERMISSIONS } from './host-broker-permissions';
 import { ManagementApiError, type RabbitMqManagementClient } from './rabbitmq-management.client';
+import { PerKeyQueue } from '../support/per-key-queue';
 
 /** The management calls this service makes (the real client, or a fake in unit tests). */
 export type BrokerManagementApi = Pick<
@@ -30,7 +31,7 @@ export class HostBrokerUserMissingError extends Error {
  * leave the broker with the older of the two.
  */
 export class BrokerAccountsService {
-  private readonly perHost = new Map<string, Promise<void>>();
+  private readonly perHost = new PerKeyQueue();
   private readonly logger: Logger;
 
   constructor(
@@ -48,7 +49,7 @@ export class BrokerAccountsService {
    */
   async ensureHostUser(hostId: string): Promise<HostBrokerCredentials> {
     assertHostId(hostId);
-    return this.serialised(hostId, async () => {
+    return this.perHost.run(hostId, async () => {
       const username = hostBrokerUser(hostId);
       const password = this.newPassword();
       await this.api.putUser(username, password);
@@ -61,7 +62,7 @@ export class BrokerAccountsService {
   /** The host is authorized: its own queue, its own routing keys. */
   async grant(hostId: string): Promise<void> {
     assertHostId(hostId);
-    return this.serialised(hostId, async () => {
+    return this.perHost.run(hostId, async () => {
       const username = hostBrokerUser(hostId);
       const permissions = hostPermissions(hostId);
       try {
@@ -82,7 +83,7 @@ export class BrokerAccountsService {
    */
   async revoke(hostId: string): Promise<void> {
     assertHostId(hostId);
-    return this.serialised(hostId, async () => {
+    return this.perHost.run(hostId, async () => {
       const username = hostBrokerUser(hostId);
       try {
         // Vhost permissions first: topic permissions only narrow what they allow.
@@ -101,7 +102,7 @@ export class BrokerAccountsService {
   /** The host is gone for good: its user, permissions and connections with it. */
   async deleteHostUser(hostId: string): Promise<void> {
     assertHostId(hostId);
-    return this.serialised(hostId, async () => {
+    return this.perHost.run(hostId, async () => {
       const username = hostBrokerUser(hostId);
       await this.api.clearPermissions(username);
       await this.api.clearTopicPermissions(username);
@@ -114,20 +115,6 @@ export class BrokerAccountsService {
   /** Throws unless the management API answers (for /healthz and boot checks). */
   async check(): Promise<void> {
     await this.api.overview();
-  }
-
-  private serialised<T>(hostId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.perHost.get(hostId) ?? Promise.resolve();
-    const next = previous.then(work);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.perHost.set(hostId, settled);
-    void settled.then(() => {
-      if (this.perHost.get(hostId) === settled) this.perHost.delete(hostId);
-    });
-    return next;
   }
 }
 

@@ -1,63 +1,241 @@
 import 'reflect-metadata';
-import { test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '#logging';
-import { HostAccessService, type HostBrokerUsers } from './host-access.service';
+import { migrate } from '../database/migrations';
+import { SqliteDatabase } from '../database/sqlite.database';
+import { HostsRepository } from '../hosts/hosts.repository';
+import { waitFor } from '../../../test/support/wait';
+import { HostAccessRepository } from './host-access.repository';
+import { HostAccessService, type GraceTimers, type HostBrokerUsers } from './host-access.service';
 
 class FakeUsers implements HostBrokerUsers {
   readonly calls: string[] = [];
+  /** Calls ('grant h2') that fail, as when the management API does not answer. */
+  readonly failing = new Set<string>();
+
   async ensureHostUser(hostId: string) {
     this.calls.push(`ensure ${hostId}`);
     return { username: `pf9-host-${hostId}`, password: 'secret' };
   }
   async grant(hostId: string) {
-    this.calls.push(`grant ${hostId}`);
+    this.call(`grant ${hostId}`);
   }
   async revoke(hostId: string) {
-    this.calls.push(`revoke ${hostId}`);
+    this.call(`revoke ${hostId}`);
+  }
+
+  private call(call: string): void {
+    this.calls.push(call);
+    if (this.failing.has(call)) throw new Error('management API: no answer');
   }
 }
 
-const quiet = new Logger('test', 'error');
+/** A clock that moves only when told, and the timers due by then. */
+class FakeTimers implements GraceTimers {
+  private readonly timers: Array<{ dueMs: number; ms: number; run: () => void; done: boolean }> = [];
 
-async function settle(): Promise<void> {
-  await new Promise((r) => setImmediate(r));
+  constructor(private nowMs: number) {}
+
+  now(): number {
+    return this.nowMs;
+  }
+
+  after(ms: number, run: () => void): () => void {
+    const timer = { dueMs: this.nowMs + ms, ms, run, done: false };
+    this.timers.push(timer);
+    return () => void (timer.done = true);
+  }
+
+  /** The delays of the timers neither run nor cancelled. */
+  get pending(): number[] {
+    return this.timers.filter((t) => !t.done).map((t) => t.ms);
+  }
+
+  advance(ms: number): void {
+    this.nowMs += ms;
+    for (const timer of this.timers.filter((t) => !t.done && t.dueMs <= this.nowMs)) {
+      timer.done = true;
+      timer.run();
+    }
+  }
 }
 
-test('a registered host gets its user and its own queue and keys at once', async () => {
-  const users = new FakeUsers();
-  const access = new HostAccessService(users, 60_000, quiet);
-  assert.deepEqual(await access.registered('h1'), { username: 'pf9-host-h1', password: 'secret' });
-  assert.deepEqual(users.calls, ['ensure h1', 'grant h1']);
-});
+const GRACE_MS = 60_000;
+const START_MS = Date.parse('2030-01-01T00:00:00Z');
+const quiet = new Logger('test', 'error', { write: () => undefined });
 
-test('a deauthorized host is cut off once its roles are gone, not before', async () => {
-  const users = new FakeUsers();
-  const access = new HostAccessService(users, 60_000, quiet);
-  access.deauthorized('h1', 2);
-  await settle();
-  assert.deepEqual(users.calls, []);
-  access.rolesGone('h1');
-  await settle();
-  assert.deepEqual(users.calls, ['revoke h1']);
-  access.deauthorized('h2', 0);
-  await settle();
-  assert.deepEqual(users.calls, ['revoke h1', 'revoke h2']);
-});
+describe('host broker access', () => {
+  let dir: string;
+  let db: SqliteDatabase;
+  let records: HostAccessRepository;
+  let users: FakeUsers;
+  let timers: FakeTimers;
+  let access: HostAccessService;
 
-test('a deauthorized host that never reports is cut off after the grace period; authorizing again cancels it', async () => {
-  const users = new FakeUsers();
-  const access = new HostAccessService(users, 50, quiet);
-  access.deauthorized('h1', 1);
-  access.deauthorized('h2', 1);
-  await access.authorized('h2');
-  await new Promise((r) => setTimeout(r, 150));
-  assert.deepEqual(users.calls, ['grant h2', 'revoke h1']);
-  access.stop();
-});
+  /** The database of a role store, on a file so that a "restart" opens it again. */
+  async function openDb(): Promise<SqliteDatabase> {
+    const opened = new SqliteDatabase(join(dir, 'rolestore.db'));
+    await migrate(opened);
+    return opened;
+  }
 
-test('without broker users nothing is asked of the broker', async () => {
-  const access = new HostAccessService(null, 10, quiet);
-  assert.equal(await access.registered('h1'), null);
-  assert.equal(access.enabled, false);
+  /** The role store stopped and started again `laterMs` after START_MS: new service, new timers, same database. */
+  async function restart(laterMs: number, logger = quiet): Promise<void> {
+    await access.stop();
+    await db.close();
+    db = await openDb();
+    records = new HostAccessRepository(db);
+    users = new FakeUsers();
+    timers = new FakeTimers(START_MS + laterMs);
+    access = new HostAccessService(users, records, GRACE_MS, logger, timers);
+  }
+
+  async function hostWithRoles(hostId: string, roles: string[]): Promise<void> {
+    const hosts = new HostsRepository(db);
+    await hosts.upsertHeartbeats([{ hostId, hostname: hostId, info: '{}', receivedMs: START_MS }]);
+    await hosts.transaction(async (tx) => {
+      for (const role of roles) await hosts.assignRole(tx, hostId, role, '1.0.0', {}, 1, START_MS);
+    });
+  }
+
+  const accessOf = async (hostId: string) => (await records.find(hostId))?.access;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'host-access-'));
+    db = await openDb();
+    records = new HostAccessRepository(db);
+    users = new FakeUsers();
+    timers = new FakeTimers(START_MS);
+    access = new HostAccessService(users, records, GRACE_MS, quiet, timers);
+  });
+
+  afterEach(async () => {
+    await access.stop();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a registered host gets its user and its own queue and keys at once, recorded granted', async () => {
+    assert.deepEqual(await access.registered('h1'), { username: 'pf9-host-h1', password: 'secret' });
+    assert.deepEqual(users.calls, ['ensure h1', 'grant h1']);
+    assert.equal(await accessOf('h1'), 'granted');
+  });
+
+  test('a deauthorized host is recorded being revoked until the grace period ends, and cut off once its roles are gone, not before', async () => {
+    await access.deauthorized('h1', 2);
+    assert.deepEqual(users.calls, []);
+    assert.deepEqual(await records.find('h1'), { hostId: 'h1', rolesLeft: 0, access: 'revoking', revokeAfterMs: START_MS + GRACE_MS });
+    assert.deepEqual(timers.pending, [GRACE_MS]);
+    access.rolesGone('h1');
+    await waitFor('h1 revoked', () => users.calls.includes('revoke h1'));
+    assert.equal(await accessOf('h1'), 'revoked');
+    assert.deepEqual(timers.pending, [], 'its timer cancelled');
+
+    await access.deauthorized('h2', 0);
+    assert.equal(await accessOf('h2'), 'revoked');
+    await waitFor('h2 revoked', () => users.calls.includes('revoke h2'));
+  });
+
+  test('a host whose last role goes while it is authorized keeps its access', async () => {
+    await access.authorized('h1');
+    access.rolesGone('h1');
+    // Changes of one host run in turn: once this one is done, rolesGone has run.
+    await access.authorized('h1');
+    assert.deepEqual(users.calls, ['grant h1', 'grant h1']);
+    assert.equal(await accessOf('h1'), 'granted');
+  });
+
+  test('a deauthorized host that never reports is cut off after the grace period; authorizing again cancels it', async () => {
+    await access.deauthorized('h1', 1);
+    await access.deauthorized('h2', 1);
+    await access.authorized('h2');
+    timers.advance(GRACE_MS - 1);
+    assert.deepEqual(users.calls, ['grant h2']);
+    timers.advance(1);
+    await waitFor('h1 revoked', () => users.calls.includes('revoke h1'));
+    await access.stop();
+    assert.deepEqual(users.calls, ['grant h2', 'revoke h1']);
+    assert.equal(await accessOf('h1'), 'revoked');
+    assert.equal(await accessOf('h2'), 'granted');
+  });
+
+  test('a host authorized meanwhile by another role store is not cut off when the grace period ends', async () => {
+    await access.deauthorized('h1', 1);
+    await records.record('h1', { access: 'granted' }, START_MS + 1);
+    timers.advance(GRACE_MS);
+    await access.stop();
+    assert.deepEqual(users.calls, []);
+    assert.equal(await accessOf('h1'), 'granted');
+  });
+
+  test('restarted during the grace period, the role store still cuts the host off once the rest of it has passed', async () => {
+    await hostWithRoles('h1', ['web']);
+    await access.authorized('h1');
+    await access.deauthorized('h1', 1);
+    await restart(40_000);
+
+    await access.reconcile();
+    assert.deepEqual(users.calls, [], 'not cut off before its time');
+    assert.deepEqual(timers.pending, [GRACE_MS - 40_000], 'a timer for the rest of the grace period');
+    timers.advance(GRACE_MS - 40_000);
+    await waitFor('h1 revoked', () => users.calls.includes('revoke h1'));
+    assert.equal(await accessOf('h1'), 'revoked');
+  });
+
+  test('at start, a host whose grace period is over, or whose roles are gone, is cut off at once', async () => {
+    await hostWithRoles('late', ['web']);
+    await hostWithRoles('waiting', ['web']);
+    await records.record('late', { access: 'revoking', revokeAfterMs: START_MS + 1_000 }, START_MS);
+    await records.record('no-roles', { access: 'revoking', revokeAfterMs: START_MS + GRACE_MS }, START_MS);
+    await records.record('waiting', { access: 'revoking', revokeAfterMs: START_MS + GRACE_MS }, START_MS);
+    await restart(1_000);
+
+    await access.reconcile();
+    assert.deepEqual(users.calls, ['revoke late', 'revoke no-roles']);
+    assert.deepEqual(timers.pending, [GRACE_MS - 1_000], 'only the host within its grace period waits');
+    assert.deepEqual([await accessOf('late'), await accessOf('no-roles'), await accessOf('waiting')], ['revoked', 'revoked', 'revoking']);
+  });
+
+  test('at start, granted hosts are granted and revoked hosts revoked again', async () => {
+    await access.registered('granted-1');
+    await access.authorized('granted-2');
+    await access.deauthorized('revoked-1', 0);
+    await restart(1_000);
+
+    await access.reconcile();
+    assert.deepEqual(users.calls, ['grant granted-1', 'grant granted-2', 'revoke revoked-1']);
+  });
+
+  test('at start, a host whose broker call fails is logged and the others are still brought in line', async () => {
+    const lines: string[] = [];
+    for (const hostId of ['h1', 'h2', 'h3']) await access.authorized(hostId);
+    await access.deauthorized('h4', 0);
+    await restart(1_000, new Logger('test', 'error', { write: (line) => void lines.push(line) }));
+    users.failing.add('grant h2');
+
+    await access.reconcile();
+    assert.deepEqual(users.calls, ['grant h1', 'grant h2', 'grant h3', 'revoke h4']);
+    const errors = lines.map((line) => JSON.parse(line) as { level: string; msg: string; hostId?: string });
+    assert.deepEqual(
+      errors.map((e) => [e.level, e.msg, e.hostId]),
+      [['error', "could not grant the host's broker user", 'h2']],
+    );
+    assert.equal(await accessOf('h2'), 'granted', 'left for the next start or change');
+  });
+
+  test('without broker users nothing is asked of the broker, or recorded', async () => {
+    const off = new HostAccessService(null, records, 10, quiet, timers);
+    assert.equal(await off.registered('h1'), null);
+    assert.equal(off.enabled, false);
+    await off.authorized('h1');
+    await off.deauthorized('h1', 1);
+    off.rolesGone('h1');
+    await off.reconcile();
+    assert.deepEqual(await records.hostIds(), []);
+    assert.deepEqual(timers.pending, []);
+  });
 });

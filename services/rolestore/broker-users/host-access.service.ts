@@ -1,4 +1,6 @@
 import type { Logger } from '#logging';
+import type { HostAccess, HostAccessRecord, HostAccessRepository } from './host-access.repository';
+import { PerKeyQueue } from '../support/per-key-queue';
 
 /** What the role store needs of a broker that has a user per host. */
 export interface HostBrokerUsers {
@@ -7,20 +9,48 @@ export interface HostBrokerUsers {
   revoke(hostId: string): Promise<void>;
 }
 
+/** The clock and timers the grace period runs on (a fake in unit tests). */
+export interface GraceTimers {
+  now(): number;
+  /** Runs `run` once after `ms`, without keeping the process alive; answers what cancels it. */
+  after(ms: number, run: () => void): () => void;
+}
+
+export const systemTimers: GraceTimers = {
+  now: () => Date.now(),
+  after: (ms, run) => {
+    const timer = setTimeout(run, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** What start-up reconciliation did with one host. */
+type Reconciled = 'granted' | 'revoked' | 'revoking' | 'failed';
+
 /**
  * When a host may use the broker. A registered host gets its own queue and routing
  * keys at once, so that it heartbeats and shows up, unauthorized, for an operator to
  * authorize (the plane, not the broker, keeps roles from unauthorized hosts). A
  * deauthorized host keeps them until it has reported its roles removed, or a grace
  * period has passed, and is then cut off: permissions gone, connections closed.
+ *
+ * What each host should have is recorded (host_broker_access), so that reconcile() at
+ * start brings the broker in line after a restart or a broker call that failed. Changes
+ * of one host run one after the other, so the database and the broker see them in the
+ * order they came.
  */
 export class HostAccessService {
-  private readonly pendingRevokes = new Map<string, NodeJS.Timeout>();
+  private readonly pendingRevokes = new Map<string, () => void>();
+  private readonly perHost = new PerKeyQueue();
+  private stopped = false;
 
   constructor(
     private readonly users: HostBrokerUsers | null,
+    private readonly repository: HostAccessRepository,
     private readonly graceMs: number,
     private readonly logger: Logger,
+    private readonly timers: GraceTimers = systemTimers,
   ) {}
 
   get enabled(): boolean {
@@ -29,58 +59,160 @@ export class HostAccessService {
 
   /** At registration: the host's user and password, able to use its own queue and keys. */
   async registered(hostId: string): Promise<{ username: string; password: string } | null> {
-    if (!this.users) return null;
-    const credentials = await this.users.ensureHostUser(hostId);
-    await this.users.grant(hostId);
-    return credentials;
+    const users = this.users;
+    if (!users) return null;
+    return this.perHost.run(hostId, async () => {
+      const credentials = await users.ensureHostUser(hostId);
+      await users.grant(hostId);
+      // Granted now, like any registered host: a revocation still pending would contradict the record.
+      this.cancel(hostId);
+      await this.repository.record(hostId, { access: 'granted' }, this.timers.now());
+      return credentials;
+    });
   }
 
   async authorized(hostId: string): Promise<void> {
-    this.cancel(hostId);
-    await this.safely('grant', hostId, (users) => users.grant(hostId));
+    if (!this.users) return;
+    await this.perHost.run(hostId, async () => {
+      this.cancel(hostId);
+      await this.record(hostId, { access: 'granted' });
+      await this.safely('grant', hostId, (users) => users.grant(hostId));
+    });
   }
 
-  /** Deauthorized: cut off once its roles are gone (rolesLeft 0), or after the grace period. */
-  deauthorized(hostId: string, rolesLeft: number): void {
-    if (!this.users) return;
+  /**
+   * Deauthorized: cut off once its roles are gone (rolesLeft 0), or after the grace period.
+   * Resolves once that is recorded; the broker may be told later.
+   */
+  deauthorized(hostId: string, rolesLeft: number): Promise<void> {
+    if (!this.users) return Promise.resolve();
     if (rolesLeft === 0) {
-      void this.revoke(hostId);
+      const recorded = this.perHost.run(hostId, () => this.record(hostId, { access: 'revoked' }));
+      void this.perHost.run(hostId, () => this.revoke(hostId));
+      return recorded;
+    }
+    return this.perHost.run(hostId, async () => {
+      await this.record(hostId, { access: 'revoking', revokeAfterMs: this.timers.now() + this.graceMs });
+      this.revokeAfter(hostId, this.graceMs);
+    });
+  }
+
+  /** The last role of a host was reported removed: cut off now if it is being revoked. */
+  rolesGone(hostId: string): void {
+    if (!this.users) return;
+    void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId));
+  }
+
+  /**
+   * At start: brings the broker in line with what is recorded. Granted and revoked hosts
+   * are granted or revoked again (both idempotent); a host being revoked is cut off now if
+   * its roles are gone or its grace period is over, otherwise when the rest of it is.
+   * A host whose broker call fails is logged and left for the next start or change.
+   */
+  async reconcile(): Promise<void> {
+    if (!this.users) return;
+    let hostIds: string[];
+    try {
+      hostIds = await this.repository.hostIds();
+    } catch (err) {
+      this.logger.error("could not read the hosts' broker access: the broker is not reconciled", { err: String(err) });
       return;
     }
-    this.cancel(hostId);
-    const timer = setTimeout(() => void this.revoke(hostId), this.graceMs);
-    timer.unref();
-    this.pendingRevokes.set(hostId, timer);
+    const counts: Record<Reconciled, number> = { granted: 0, revoked: 0, revoking: 0, failed: 0 };
+    for (const hostId of hostIds) {
+      if (this.stopped) return;
+      const outcome = await this.perHost.run(hostId, () => this.bringInLine(hostId));
+      if (outcome) counts[outcome]++;
+    }
+    this.logger.info("hosts' broker access reconciled", { hosts: hostIds.length, ...counts });
   }
 
-  /** The last role of a deauthorized host was reported removed. */
-  rolesGone(hostId: string): void {
-    if (this.pendingRevokes.has(hostId)) void this.revoke(hostId);
-  }
-
-  stop(): void {
-    for (const timer of this.pendingRevokes.values()) clearTimeout(timer);
+  /** Stops the timers and waits for broker calls under way; what is left to do is recorded for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const cancel of this.pendingRevokes.values()) cancel();
     this.pendingRevokes.clear();
+    await this.perHost.idle();
   }
 
-  private async revoke(hostId: string): Promise<void> {
+  private async bringInLine(hostId: string): Promise<Reconciled | null> {
+    let record: HostAccessRecord | null;
+    try {
+      record = await this.repository.find(hostId);
+    } catch (err) {
+      this.logger.error("could not read the host's broker access", { hostId, err: String(err) });
+      return 'failed';
+    }
+    if (!record) return null;
+    switch (record.access) {
+      case 'granted':
+        return (await this.safely('grant', hostId, (users) => users.grant(hostId))) ? 'granted' : 'failed';
+      case 'revoked':
+        return (await this.safely('revoke', hostId, (users) => users.revoke(hostId))) ? 'revoked' : 'failed';
+      case 'revoking': {
+        const leftMs = record.revokeAfterMs - this.timers.now();
+        if (record.rolesLeft > 0 && leftMs > 0) {
+          this.revokeAfter(hostId, leftMs);
+          return 'revoking';
+        }
+        return (await this.revokeIfRevoking(hostId)) ? 'revoked' : 'failed';
+      }
+    }
+  }
+
+  private revokeAfter(hostId: string, ms: number): void {
+    if (this.stopped) return;
     this.cancel(hostId);
-    await this.safely('revoke', hostId, (users) => users.revoke(hostId));
+    this.pendingRevokes.set(
+      hostId,
+      this.timers.after(ms, () => void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId))),
+    );
+  }
+
+  /**
+   * Cuts the host off if it is still recorded as being revoked (it may have been authorized
+   * since, here or by another role store). Answers false when the broker could not be told.
+   */
+  private async revokeIfRevoking(hostId: string): Promise<boolean> {
+    let revoking: boolean;
+    try {
+      revoking = await this.repository.revokeIfRevoking(hostId, this.timers.now());
+    } catch (err) {
+      // Without the record, this role store's own timer is what it knows.
+      revoking = this.pendingRevokes.has(hostId);
+      this.logger.error("could not record the host's broker access revoked", { hostId, err: String(err) });
+    }
+    return revoking ? this.revoke(hostId) : true;
+  }
+
+  private async revoke(hostId: string): Promise<boolean> {
+    this.cancel(hostId);
+    return this.safely('revoke', hostId, (users) => users.revoke(hostId));
   }
 
   private cancel(hostId: string): void {
-    const timer = this.pendingRevokes.get(hostId);
-    if (timer) clearTimeout(timer);
+    this.pendingRevokes.get(hostId)?.();
     this.pendingRevokes.delete(hostId);
   }
 
-  private async safely(what: string, hostId: string, call: (users: HostBrokerUsers) => Promise<void>): Promise<void> {
-    if (!this.users) return;
+  private async record(hostId: string, access: HostAccess): Promise<void> {
+    try {
+      await this.repository.record(hostId, access, this.timers.now());
+    } catch (err) {
+      // The broker is still told; only a restart before the next change would miss it.
+      this.logger.error("could not record the host's broker access", { hostId, access: access.access, err: String(err) });
+    }
+  }
+
+  private async safely(what: 'grant' | 'revoke', hostId: string, call: (users: HostBrokerUsers) => Promise<void>): Promise<boolean> {
+    if (!this.users) return true;
     try {
       await call(this.users);
+      return true;
     } catch (err) {
-      // The database change stands; the broker follows at the next change or restart.
+      // The record stands; the broker follows at the next change or start.
       this.logger.error(`could not ${what} the host's broker user`, { hostId, err: String(err) });
+      return false;
     }
   }
 }

@@ -24,6 +24,8 @@ export class RolestoreConfig {
   @IsString() @MinLength(1) brokerVhost!: string;
   /** Whether each host gets its own broker user, limited to its own queue and routing keys. */
   @IsIn(['on', 'off']) hostBrokerUsers!: 'on' | 'off';
+  /** How long a deauthorized host keeps its broker access to report its roles removed (at most a day: a timer's range). */
+  @IsInt() @Min(1) @Max(86_400) deauthorizedGraceS!: number;
 }
 
 const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
@@ -41,6 +43,7 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   brokerManagementUrl: 'PF9_BROKER_MANAGEMENT_URL',
   brokerVhost: 'AMQP_URL',
   hostBrokerUsers: 'PF9_HOST_BROKER_USERS',
+  deauthorizedGraceS: 'PF9_HOST_DEAUTHORIZED_GRACE_S',
 };
 
 export type Environment = Record<string, string | undefined>;
@@ -68,6 +71,7 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     brokerVhost: vhostOf(amqpUrl),
     // Off until the host agent connects with its own user (it is then switched on by default).
     hostBrokerUsers: env.PF9_HOST_BROKER_USERS ?? 'off',
+    deauthorizedGraceS: integer(env.PF9_HOST_DEAUTHORIZED_GRACE_S, 120),
   };
   const config = plainToInstance(RolestoreConfig, plain);
   const errors = validateSync(config);

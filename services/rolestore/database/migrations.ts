@@ -85,6 +85,21 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE join_tokens ADD COLUMN host_id TEXT`,
     ],
   },
+  {
+    version: 4,
+    name: 'host broker access',
+    statements: [
+      // What each host's own broker user should be allowed, so that a restart can bring the
+      // broker in line. No foreign key: registration grants before the host row exists.
+      // revoke_after_ms: set while 'revoking', the time after which the host is cut off regardless.
+      `CREATE TABLE host_broker_access (
+        host_id TEXT PRIMARY KEY,
+        access TEXT NOT NULL CHECK (access IN ('granted', 'revoking', 'revoked')),
+        revoke_after_ms BIGINT,
+        updated_ms BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

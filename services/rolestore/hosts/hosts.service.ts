@@ -72,7 +72,7 @@ export class HostsService {
     this.logger.info(`host ${state}`, { hostId });
     await this.desiredState.publishFor(hostId);
     if (state === 'authorized') await this.access?.authorized(hostId);
-    else this.access?.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
+    else await this.access?.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
   }
 
   private summary(row: HostRow, now: number): HostSummaryView {

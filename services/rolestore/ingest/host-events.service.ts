@@ -5,11 +5,12 @@ import type { DesiredStatePublisher } from '../assignments/desired-state.publish
 import type { HostsRepository } from '../hosts/hosts.repository';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
 import type { HostAccessService } from '../broker-users/host-access.service';
+import { PerKeyQueue } from '../support/per-key-queue';
 
 /** What hosts report: role status, and requests for their whole desired state. */
 export class HostEventsService {
   /** Reports of one host are applied in the order they came; hosts do not wait on each other. */
-  private readonly perHost = new Map<string, Promise<void>>();
+  private readonly perHost = new PerKeyQueue();
 
   constructor(
     private readonly hosts: HostsRepository,
@@ -21,14 +22,7 @@ export class HostEventsService {
   ) {}
 
   roleStatus(event: RoleStatusEvent): Promise<void> {
-    const previous = this.perHost.get(event.hostId) ?? Promise.resolve();
-    const next = previous.then(() => this.applyRoleStatus(event));
-    const settled = next.catch(() => undefined);
-    this.perHost.set(event.hostId, settled);
-    void settled.then(() => {
-      if (this.perHost.get(event.hostId) === settled) this.perHost.delete(event.hostId);
-    });
-    return next;
+    return this.perHost.run(event.hostId, () => this.applyRoleStatus(event));
   }
 
   private async applyRoleStatus(event: RoleStatusEvent): Promise<void> {
