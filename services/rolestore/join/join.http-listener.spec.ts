@@ -235,6 +235,20 @@ describe('join listener', () => {
       assert.equal(broker.calls.length, 1);
     });
 
+    it('lets one of two simultaneous joins of one new host id with two tokens through', async () => {
+      const [first, second] = [(await tokens.create({})).token, (await tokens.create({})).token];
+      const bodies = await Promise.all([first, second].map(async (token) => (await joinRequest('host-new', token)).body));
+      const answers = await Promise.all(bodies.map((b) => post(b)));
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 403]);
+      const refused = answers.find((a) => a.status === 403);
+      assert.ok(refused);
+      assert.match(errorOf(refused).message, /^host host-new is already registered/);
+      const used = await Promise.all([first, second].map(async (token) => (await repository.findToken(hashJoinToken(token)))?.used_by ?? null));
+      assert.deepEqual(used.sort(), ['host-new', null], 'the refused join did not spend its token');
+      assert.notEqual((await repository.findCertificate('host-new'))?.serial, '', 'the certificate is recorded');
+      assert.equal(broker.calls.length, 1);
+    });
+
     it('refuses bodies that are not a join request', async () => {
       const { body } = await joinRequest('host-a');
       const missing = await post({ token: body.token });

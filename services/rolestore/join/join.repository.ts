@@ -36,18 +36,44 @@ export class JoinRepository {
     return { ...row, created_ms: Number(row.created_ms), expires_ms: Number(row.expires_ms), used_ms: row.used_ms === null ? null : Number(row.used_ms) };
   }
 
-  /** Marks the token used by `hostId` if it is still unused and unexpired; answers whether it was. One statement, so two joins cannot both win. */
-  async consumeToken(tokenHash: string, hostId: string, nowMs: number): Promise<boolean> {
-    const changed = await this.db.execute(
-      'UPDATE join_tokens SET used_ms = $3, used_by = $2 WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $3',
-      [tokenHash, hostId, nowMs],
-    );
-    return changed === 1;
+  /**
+   * Marks the token used by `hostId` if it is still unused and unexpired. A token made for
+   * no host in particular also claims the host id, which must have no certificate yet: a
+   * certificate row with an empty serial stands for the claim until the certificate is
+   * recorded. One transaction, so two joins can neither both spend one token nor both take
+   * one new host id with two tokens.
+   */
+  async consumeToken(tokenHash: string, hostId: string, claimHostId: boolean, nowMs: number): Promise<'consumed' | 'token-gone' | 'host-taken'> {
+    const lost = new Error('lost');
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (claimHostId) {
+          const claimed = await tx.execute(
+            `INSERT INTO host_certificates (host_id, serial, not_after_ms, issued_ms) VALUES ($1, '', 0, $2) ON CONFLICT (host_id) DO NOTHING`,
+            [hostId, nowMs],
+          );
+          if (claimed !== 1) return 'host-taken';
+        }
+        const consumed = await tx.execute(
+          'UPDATE join_tokens SET used_ms = $3, used_by = $2 WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $3',
+          [tokenHash, hostId, nowMs],
+        );
+        // Rolls the claim back with it.
+        if (consumed !== 1) throw lost;
+        return 'consumed';
+      });
+    } catch (err) {
+      if (err === lost) return 'token-gone';
+      throw err;
+    }
   }
 
-  /** Gives back a token whose join failed after it was consumed. */
+  /** Gives back a token whose join failed after it was consumed, and the host id it claimed. */
   async releaseToken(tokenHash: string, hostId: string): Promise<void> {
-    await this.db.execute('UPDATE join_tokens SET used_ms = NULL, used_by = NULL WHERE token_hash = $1 AND used_by = $2', [tokenHash, hostId]);
+    await this.db.transaction(async (tx) => {
+      await tx.execute('UPDATE join_tokens SET used_ms = NULL, used_by = NULL WHERE token_hash = $1 AND used_by = $2', [tokenHash, hostId]);
+      await tx.execute(`DELETE FROM host_certificates WHERE host_id = $1 AND serial = ''`, [hostId]);
+    });
   }
 
   /** Forgets tokens that expired before `beforeMs`, used or not. */

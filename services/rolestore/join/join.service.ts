@@ -47,8 +47,10 @@ export class JoinService {
       throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
     }
     const now = this.clock();
-    if (!(await this.repository.consumeToken(tokenHash, hostId, now))) {
-      // Another join took it (or it expired) since it was checked.
+    const consumed = await this.repository.consumeToken(tokenHash, hostId, token.host_id === null, now);
+    // Another join took the token (or it expired), or another join with another token took the host id, since they were checked.
+    if (consumed === 'host-taken') throw this.alreadyRegistered(hostId);
+    if (consumed === 'token-gone') {
       this.assertUsable(await this.repository.findToken(tokenHash), hostId);
       throw this.refuse(hostId, 'the join token cannot be used');
     }
@@ -82,13 +84,11 @@ export class JoinService {
       if (token.host_id !== hostId) throw this.refuse(hostId, 'the join token was made for another host');
       return;
     }
-    if ((await this.repository.findCertificate(hostId)) !== null) {
-      throw this.refuse(
-        hostId,
-        `host ${hostId} is already registered`,
-        `re-registering it needs a join token made for it (hostplane join-token create --host ${hostId})`,
-      );
-    }
+    if ((await this.repository.findCertificate(hostId)) !== null) throw this.alreadyRegistered(hostId);
+  }
+
+  private alreadyRegistered(hostId: string): ApplicationError {
+    return this.refuse(hostId, `host ${hostId} is already registered`, `re-registering it needs a join token made for it (hostplane join-token create --host ${hostId})`);
   }
 
   private refuse(hostId: string, reason: string, remedy = 'ask an operator for a new one (hostplane join-token create)'): ApplicationError {
