@@ -5,12 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '#logging';
-import { migrate } from '../database/migrations';
+import { migrate, MIGRATIONS } from '../database/migrations';
 import { SqliteDatabase } from '../database/sqlite.database';
 import { HostsRepository } from '../hosts/hosts.repository';
 import { waitFor } from '../../../test/support/wait';
 import { HostAccessRepository } from './host-access.repository';
-import { HostAccessService, type GraceTimers, type HostBrokerUsers } from './host-access.service';
+import { BROKER_RETRY_MS, HostAccessService, type GraceTimers, type HostBrokerUsers } from './host-access.service';
 
 class FakeUsers implements HostBrokerUsers {
   readonly calls: string[] = [];
@@ -222,9 +222,52 @@ describe('host broker access', () => {
     const errors = lines.map((line) => JSON.parse(line) as { level: string; msg: string; hostId?: string });
     assert.deepEqual(
       errors.map((e) => [e.level, e.msg, e.hostId]),
-      [['error', "could not grant the host's broker user", 'h2']],
+      [['error', "could not grant the host's broker user: trying again in 30 s", 'h2']],
     );
-    assert.equal(await accessOf('h2'), 'granted', 'left for the next start or change');
+    assert.equal(await accessOf('h2'), 'granted', 'still recorded granted');
+    assert.deepEqual(timers.pending, [BROKER_RETRY_MS], 'and tried again');
+  });
+
+  test('a broker call that fails is tried again, with what is recorded by then', async () => {
+    users.failing.add('revoke h1');
+    await access.deauthorized('h1', 0);
+    await waitFor('the failed revoke', () => users.calls.includes('revoke h1'));
+    await waitFor('a retry scheduled', () => timers.pending.includes(BROKER_RETRY_MS));
+    timers.advance(BROKER_RETRY_MS);
+    await waitFor('the second attempt', () => users.calls.filter((c) => c === 'revoke h1').length === 2);
+    await waitFor('another retry scheduled', () => timers.pending.includes(BROKER_RETRY_MS));
+    users.failing.delete('revoke h1');
+    timers.advance(BROKER_RETRY_MS);
+    await waitFor('the third attempt', () => users.calls.filter((c) => c === 'revoke h1').length === 3);
+    await access.stop();
+    assert.deepEqual(timers.pending, [], 'nothing left to retry');
+
+    // A host authorized again before the retry: the grant settles it, and the retry revokes nothing.
+    await restart(0);
+    users.failing.add('revoke h2');
+    await access.deauthorized('h2', 0);
+    await waitFor('the failed revoke', () => users.calls.includes('revoke h2'));
+    users.failing.clear();
+    await access.authorized('h2');
+    timers.advance(BROKER_RETRY_MS);
+    await access.stop();
+    assert.deepEqual(users.calls.filter((c) => c.endsWith('h2')), ['revoke h2', 'grant h2']);
+  });
+
+  test("the upgrade records an existing plane's authorized hosts granted, and at start they are granted", async () => {
+    const old = new SqliteDatabase(join(dir, 'old.db'));
+    await migrate(old, MIGRATIONS.filter((m) => m.version < 4));
+    for (const [id, state] of [['a1', 'authorized'], ['u1', 'unauthorized']]) {
+      await old.execute(`INSERT INTO hosts (id, hostname, state, generation, created_ms, updated_ms) VALUES ($1, $1, $2, 0, $3, $3)`, [id, state, START_MS]);
+    }
+    assert.deepEqual(await migrate(old), [4]);
+    const upgraded = new HostAccessService(users, new HostAccessRepository(old), GRACE_MS, quiet, timers);
+    assert.equal((await new HostAccessRepository(old).find('a1'))?.access, 'granted');
+    assert.equal(await new HostAccessRepository(old).find('u1'), null, 'new or deauthorized: unknown, left alone');
+    await upgraded.reconcile();
+    assert.deepEqual(users.calls, ['grant a1']);
+    await upgraded.stop();
+    await old.close();
   });
 
   test('without broker users nothing is asked of the broker, or recorded', async () => {

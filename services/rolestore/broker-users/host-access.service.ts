@@ -25,6 +25,9 @@ export const systemTimers: GraceTimers = {
   },
 };
 
+/** How long after a broker call failed the hosts it concerned are brought in line again. */
+export const BROKER_RETRY_MS = 30_000;
+
 /** What start-up reconciliation did with one host. */
 type Reconciled = 'granted' | 'revoked' | 'revoking' | 'failed';
 
@@ -42,6 +45,9 @@ type Reconciled = 'granted' | 'revoked' | 'revoking' | 'failed';
  */
 export class HostAccessService {
   private readonly pendingRevokes = new Map<string, () => void>();
+  /** Hosts whose last grant or revoke the broker did not take, and the timer that tries them again. */
+  private readonly retrying = new Set<string>();
+  private retryTimer: (() => void) | undefined;
   private readonly perHost = new PerKeyQueue();
   private stopped = false;
 
@@ -100,7 +106,7 @@ export class HostAccessService {
   /** The last role of a host was reported removed: cut off now if it is being revoked. */
   rolesGone(hostId: string): void {
     if (!this.users) return;
-    void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId));
+    void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId, this.pendingRevokes.has(hostId)));
   }
 
   /**
@@ -132,6 +138,8 @@ export class HostAccessService {
     this.stopped = true;
     for (const cancel of this.pendingRevokes.values()) cancel();
     this.pendingRevokes.clear();
+    this.retryTimer?.();
+    this.retryTimer = undefined;
     await this.perHost.idle();
   }
 
@@ -155,7 +163,7 @@ export class HostAccessService {
           this.revokeAfter(hostId, leftMs);
           return 'revoking';
         }
-        return (await this.revokeIfRevoking(hostId)) ? 'revoked' : 'failed';
+        return (await this.revokeIfRevoking(hostId, true)) ? 'revoked' : 'failed';
       }
     }
   }
@@ -165,21 +173,24 @@ export class HostAccessService {
     this.cancel(hostId);
     this.pendingRevokes.set(
       hostId,
-      this.timers.after(ms, () => void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId))),
+      this.timers.after(ms, () => {
+        this.pendingRevokes.delete(hostId);
+        void this.perHost.run(hostId, () => this.revokeIfRevoking(hostId, true));
+      }),
     );
   }
 
   /**
    * Cuts the host off if it is still recorded as being revoked (it may have been authorized
-   * since, here or by another role store). Answers false when the broker could not be told.
+   * since, here or by another role store). Without the record (the database failing), what
+   * the caller knows decides (`assumeRevoking`). Answers false when the broker could not be told.
    */
-  private async revokeIfRevoking(hostId: string): Promise<boolean> {
+  private async revokeIfRevoking(hostId: string, assumeRevoking: boolean): Promise<boolean> {
     let revoking: boolean;
     try {
       revoking = await this.repository.revokeIfRevoking(hostId, this.timers.now());
     } catch (err) {
-      // Without the record, this role store's own timer is what it knows.
-      revoking = this.pendingRevokes.has(hostId);
+      revoking = assumeRevoking;
       this.logger.error("could not record the host's broker access revoked", { hostId, err: String(err) });
     }
     return revoking ? this.revoke(hostId) : true;
@@ -208,11 +219,25 @@ export class HostAccessService {
     if (!this.users) return true;
     try {
       await call(this.users);
+      this.retrying.delete(hostId);
       return true;
     } catch (err) {
-      // The record stands; the broker follows at the next change or start.
-      this.logger.error(`could not ${what} the host's broker user`, { hostId, err: String(err) });
+      // The record stands; the broker is brought in line with it again shortly.
+      this.logger.error(`could not ${what} the host's broker user: trying again in ${BROKER_RETRY_MS / 1000} s`, { hostId, err: String(err) });
+      this.retrying.add(hostId);
+      this.scheduleRetry();
       return false;
     }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer !== undefined) return;
+    this.retryTimer = this.timers.after(BROKER_RETRY_MS, () => {
+      this.retryTimer = undefined;
+      const hostIds = [...this.retrying];
+      this.retrying.clear();
+      // Each is brought in line with what is recorded now; one that fails again comes back.
+      for (const hostId of hostIds) void this.perHost.run(hostId, () => this.bringInLine(hostId));
+    });
   }
 }

@@ -98,6 +98,10 @@ export const MIGRATIONS: Migration[] = [
         revoke_after_ms BIGINT,
         updated_ms BIGINT NOT NULL
       )`,
+      // Authorized hosts of an existing plane have their access. An unauthorized one may be
+      // new (access) or deauthorized (none): it stays unrecorded until its next change.
+      `INSERT INTO host_broker_access (host_id, access, revoke_after_ms, updated_ms)
+        SELECT id, 'granted', NULL, updated_ms FROM hosts WHERE state = 'authorized'`,
     ],
   },
 ];
