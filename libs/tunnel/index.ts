@@ -5,6 +5,7 @@
 // The tunnel's wire names are re-exported from their one definition in libs/contracts,
 // without the rest of the contract: comms loads no validators (it has a memory budget).
 export { HOST_CERT_URI_PREFIX, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
+export { HOST_ID_PATTERN } from '../contracts/wire';
 export { formatEndpoint, parseEndpointList, parseHostPort, type Endpoint, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
 export { KEEPALIVE_INITIAL_DELAY_MS, SOCKET_BUFFER_BYTES, tuneSocket } from './socket-tuning';

@@ -9,5 +9,6 @@ describe('the host a client certificate names', () => {
     assert.equal(hostIdOf({ subjectAltName: undefined, subject: 'O=Example' }), undefined);
     assert.equal(hostUrnOf({ subjectAltName: 'URI:https://example.com' }), undefined, 'a CN alone names no host for authorization');
     assert.equal(hostUrnOf({ subjectAltName: 'DNS:x, URI:urn:pf9:host:h-1' }), 'h-1');
+    assert.equal(hostUrnOf({ subjectAltName: 'URI:urn:pf9:host:a/b' }), undefined, 'not a host id');
   });
 });

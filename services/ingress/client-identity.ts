@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { HOST_CERT_URI_PREFIX } from '../../libs/tunnel';
+import { HOST_CERT_URI_PREFIX, HOST_ID_PATTERN } from '../../libs/tunnel';
 
 export type RefusalCause = 'missing' | 'expired' | 'not-yet-valid' | 'untrusted' | 'invalid' | 'not-a-host';
 
@@ -44,10 +44,12 @@ export function hostIdOf(cert: Pick<X509Certificate, 'subjectAltName' | 'subject
   return hostUrnOf(cert) ?? commonNameOf(cert);
 }
 
-/** The host id of the certificate's urn:pf9:host: URI SAN, which the plane's CA puts in every host certificate. */
+/** The host id of the certificate's urn:pf9:host: URI SAN, which the plane's CA puts in every host certificate; only a valid host id counts. */
 export function hostUrnOf(cert: Pick<X509Certificate, 'subjectAltName'>): string | undefined {
   for (const entry of (cert.subjectAltName ?? '').split(/,\s*/)) {
-    if (entry.startsWith(`URI:${HOST_CERT_URI_PREFIX}`)) return entry.slice(`URI:${HOST_CERT_URI_PREFIX}`.length);
+    if (!entry.startsWith(`URI:${HOST_CERT_URI_PREFIX}`)) continue;
+    const hostId = entry.slice(`URI:${HOST_CERT_URI_PREFIX}`.length);
+    return HOST_ID_PATTERN.test(hostId) ? hostId : undefined;
   }
   return undefined;
 }

@@ -17,6 +17,7 @@ describe('ingress configuration', () => {
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
     assert.equal(config.certRecheckMs, 10_000);
     assert.equal(loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '250' }).certRecheckMs, 250);
+    assert.throws(() => loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '3000000000' }), /PF9_INGRESS_CERT_RECHECK_MS: '3000000000' is more than a day/);
     assert.equal(loadIngressConfig({ PF9_TLS_GROUPS: 'X25519MLKEM768:X25519' }).tlsGroups, 'X25519MLKEM768:X25519');
     assert.equal(loadIngressConfig({}).tls.caFile, resolve('.data/plane/pki/ca.crt'));
   });

@@ -67,6 +67,8 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
   const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);
   const connectTimeoutMs = integer(value('PF9_INGRESS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_CONNECT_TIMEOUT_MS', problems);
   const certRecheckMs = integer(value('PF9_INGRESS_CERT_RECHECK_MS'), 10_000, 'PF9_INGRESS_CERT_RECHECK_MS', problems);
+  // Beyond 2^31-1 ms a timer fires at once; a day is plenty.
+  if (certRecheckMs > 86_400_000) problems.push(`PF9_INGRESS_CERT_RECHECK_MS: '${certRecheckMs}' is more than a day (86400000)`);
   const logLevelText = value('PF9_LOG_LEVEL');
   const logLevel = parseLogLevel(logLevelText);
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
