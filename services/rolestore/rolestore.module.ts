@@ -1,4 +1,4 @@
-import { Module, type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AmqpConnection, type MessageConsumer } from '#amqp';
 import type { Logger } from '#logging';
@@ -41,6 +41,8 @@ class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly processed: ProcessedMessagesRepository,
     private readonly db: Database,
     private readonly logger: Logger,
+    /** What must stop after the last message and before the database closes. */
+    private readonly hostAccess: HostAccessLifecycle,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -58,6 +60,7 @@ class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.connection.close();
     await this.heartbeats.flush();
+    await this.hostAccess.stop();
     await this.db.close();
   }
 }
@@ -68,9 +71,10 @@ const PRUNE_EVERY_MS = 3600_000;
 /**
  * Brings the hosts' broker users in line with the database at start, in the background: a
  * slow or absent management API (up to its timeout per call, per host) must not hold up
- * readiness. At shutdown the grace timers stop before the database closes.
+ * readiness. It stops (grace timers, retries, calls under way) once no more messages can
+ * come and before the database closes: MessagingLifecycle calls stop().
  */
-class HostAccessLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+class HostAccessLifecycle implements OnApplicationBootstrap {
   private reconciling: Promise<void> = Promise.resolve();
 
   constructor(
@@ -82,7 +86,7 @@ class HostAccessLifecycle implements OnApplicationBootstrap, BeforeApplicationSh
     this.reconciling = this.access.reconcile().catch((err: unknown) => this.logger.error("could not reconcile the hosts' broker access", { err: String(err) }));
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     await this.access.stop();
     await this.reconciling;
   }
@@ -164,7 +168,7 @@ export class RolestoreModule {
         },
         {
           provide: MessagingLifecycle,
-          inject: [AmqpConnection, HostsService, AssignmentsService, HostEventsService, HeartbeatIngester, OperatorAccess, ProcessedMessagesRepository, RolestoreMetrics],
+          inject: [AmqpConnection, HostsService, AssignmentsService, HostEventsService, HeartbeatIngester, OperatorAccess, ProcessedMessagesRepository, RolestoreMetrics, HostAccessLifecycle],
           useFactory: (
             connection: AmqpConnection,
             hosts: HostsService,
@@ -174,6 +178,7 @@ export class RolestoreModule {
             access: OperatorAccess,
             processed: ProcessedMessagesRepository,
             metrics: RolestoreMetrics,
+            hostAccess: HostAccessLifecycle,
           ) =>
             new MessagingLifecycle(
               connection,
@@ -182,6 +187,7 @@ export class RolestoreModule {
               processed,
               db,
               logger,
+              hostAccess,
             ),
         },
       ],
