@@ -14,3 +14,4 @@ export { TunnelMetrics, type TunnelMetricsOptions } from './tunnel.metrics';
 export { startAdminServer, type AdminServer } from './admin-server';
 export { readTlsGroups } from './tls-groups';
 export { tuneHeapForStreaming } from './heap-tuning';
+export { fileStamps } from './file-stamps';

@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import type { Logger } from '#logging';
-import { errorMessage } from '../../libs/tunnel';
+import { errorMessage, fileStamps } from '../../libs/tunnel';
 import type { CommsConfig } from './comms.config';
 
 export type CredentialsProblem = { cause: 'cert-missing' | 'cert-invalid' | 'ca-missing'; message: string };
@@ -40,7 +40,7 @@ export class PlaneCredentials {
   private refresh(): void {
     this.checkedAt = this.now();
     const { ca, hostCert, tlsGroups } = this.config;
-    const stamps = [ca.file, hostCert.certFile, hostCert.keyFile].map(stamp).join('|');
+    const stamps = fileStamps([ca.file, hostCert.certFile, hostCert.keyFile]);
     if (stamps === this.stamps && this.anonymous !== undefined) return;
     this.stamps = stamps;
     const hadContexts = this.anonymous !== undefined;
@@ -84,11 +84,6 @@ function build(options: { ca: string[] | undefined; cert?: string; key?: string;
   } catch (err) {
     return { ok: false, problem: { cause, message: `${what} cannot be used: ${errorMessage(err)}` } };
   }
-}
-
-function stamp(file: string): string {
-  const st = statSync(file, { throwIfNoEntry: false });
-  return st === undefined ? '-' : `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 function readIfPresent(file: string): string | undefined {

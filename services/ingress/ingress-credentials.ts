@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { errorMessage } from '../../libs/tunnel';
+import { errorMessage, fileStamps } from '../../libs/tunnel';
 import type { IngressConfig } from './ingress.config';
 
 /** What the ingress's TLS is made of, read from its files. */
@@ -67,11 +67,6 @@ export class IngressCredentials {
   }
 
   private currentStamps(): string {
-    return [this.files.certFile, this.files.keyFile, this.files.caFile]
-      .map((file) => {
-        const st = statSync(file, { throwIfNoEntry: false });
-        return st === undefined ? '-' : `${st.ino}:${st.size}:${st.mtimeMs}`;
-      })
-      .join('|');
+    return fileStamps([this.files.certFile, this.files.keyFile, this.files.caFile]);
   }
 }
