@@ -16,6 +16,8 @@ class FakeUsers implements HostBrokerUsers {
   readonly calls: string[] = [];
   /** Calls ('grant h2') that fail, as when the management API does not answer. */
   readonly failing = new Set<string>();
+  /** Runs during a grant, as another role store might between reading the record and the broker's answer. */
+  duringGrant: (hostId: string) => Promise<void> = async () => undefined;
 
   async ensureHostUser(hostId: string) {
     this.calls.push(`ensure ${hostId}`);
@@ -23,6 +25,7 @@ class FakeUsers implements HostBrokerUsers {
   }
   async grant(hostId: string) {
     this.call(`grant ${hostId}`);
+    await this.duringGrant(hostId);
   }
   async revoke(hostId: string) {
     this.call(`revoke ${hostId}`);
@@ -268,6 +271,16 @@ describe('host broker access', () => {
     assert.deepEqual(users.calls, ['grant a1']);
     await upgraded.stop();
     await old.close();
+  });
+
+  test('a revocation another role store records while this one grants wins', async () => {
+    await access.authorized('h1');
+    await restart(1_000);
+    const other = new HostAccessRepository(db);
+    users.duringGrant = async (hostId) => other.record(hostId, { access: 'revoked' }, START_MS + 1_000);
+    await access.reconcile();
+    assert.deepEqual(users.calls, ['grant h1', 'revoke h1']);
+    assert.equal(await accessOf('h1'), 'revoked');
   });
 
   test('without broker users nothing is asked of the broker, or recorded', async () => {

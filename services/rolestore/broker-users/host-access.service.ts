@@ -82,7 +82,7 @@ export class HostAccessService {
     await this.perHost.run(hostId, async () => {
       this.cancel(hostId);
       await this.record(hostId, { access: 'granted' });
-      await this.safely('grant', hostId, (users) => users.grant(hostId));
+      await this.grant(hostId);
     });
   }
 
@@ -154,7 +154,7 @@ export class HostAccessService {
     if (!record) return null;
     switch (record.access) {
       case 'granted':
-        return (await this.safely('grant', hostId, (users) => users.grant(hostId))) ? 'granted' : 'failed';
+        return (await this.grant(hostId)) ? 'granted' : 'failed';
       case 'revoked':
         return (await this.safely('revoke', hostId, (users) => users.revoke(hostId))) ? 'revoked' : 'failed';
       case 'revoking': {
@@ -194,6 +194,17 @@ export class HostAccessService {
       this.logger.error("could not record the host's broker access revoked", { hostId, err: String(err) });
     }
     return revoking ? this.revoke(hostId) : true;
+  }
+
+  /**
+   * Grants, then looks at the record again: another role store on the same database may have
+   * recorded a revocation while the broker was granting, and what is recorded wins.
+   */
+  private async grant(hostId: string): Promise<boolean> {
+    const granted = await this.safely('grant', hostId, (users) => users.grant(hostId));
+    const now = await this.repository.find(hostId).catch(() => null);
+    if (now !== null && now.access !== 'granted') return (await this.bringInLine(hostId)) !== 'failed';
+    return granted;
   }
 
   private async revoke(hostId: string): Promise<boolean> {
