@@ -75,6 +75,8 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
   const ingressAdmin = await freePort();
   const commsAdmin = await freePort();
   const server = `${LOCAL}:${ctx.serverPort}`;
+  // Both ends the same groups, when the row asks for other than their default.
+  const keyExchange = options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {};
   const proxies = await startPair([
     () =>
       new ServiceProcess('ingress', process.execPath, [...ctx.nodeOptions, ctx.ingressMain], {
@@ -87,7 +89,7 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
           PF9_INGRESS_KEY_FILE: ctx.pki.serverKey,
           PF9_INGRESS_CA_FILE: ctx.pki.caCert,
           PF9_INGRESS_ADMIN: `${LOCAL}:${ingressAdmin}`,
-          ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
+          ...keyExchange,
         },
       }).listening(LOCAL, ingressPort),
     () =>
@@ -103,7 +105,7 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
           PF9_CERT_FILE: ctx.pki.clientCert,
           PF9_KEY_FILE: ctx.pki.clientKey,
           PF9_COMMS_ADMIN: `${LOCAL}:${commsAdmin}`,
-          ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
+          ...keyExchange,
         },
       }).listening(LOCAL, entryPort),
   ]);
