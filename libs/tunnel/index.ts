@@ -12,6 +12,6 @@ export { KEEPALIVE_INITIAL_DELAY_MS, SOCKET_BUFFER_BYTES, tuneSocket } from './s
 export { errorCode, errorMessage, failureCause, TunnelError, type FailureCause } from './failure-cause';
 export { TunnelMetrics, type TunnelMetricsOptions } from './tunnel.metrics';
 export { startAdminServer, type AdminServer } from './admin-server';
-export { readTlsGroups } from './tls-groups';
+export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';

@@ -47,7 +47,7 @@ const NETWORK_CAUSES: ReadonlySet<FailureCause> = new Set<FailureCause>(['refuse
 export async function startComms(config: CommsConfig, deps: { logger?: Logger } = {}): Promise<RunningComms> {
   const logger = deps.logger ?? new Logger('comms', config.logLevel);
   const metrics = new CommsMetrics();
-  const dialer = new PlaneDialer(config, metrics);
+  const dialer = new PlaneDialer(config, metrics, logger);
   const credentials = new PlaneCredentials(config, logger, () => dialer.forgetSessions());
   const reachability = new PlaneReachability(() => dialer.probe(), config.backoff, logger, (state) => metrics.planeReachable.set(state === 'reachable' ? 1 : 0));
 
@@ -81,7 +81,7 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
     const aborted = new AbortController();
     const onLocalGone = (): void => aborted.abort();
     local.once('close', onLocalGone);
-    dialer.dial(service, credential.context, aborted.signal).then(
+    dialer.dial(service, credential.contexts, aborted.signal).then(
       (upstream) => {
         local.off('close', onLocalGone);
         reachability.markReachable();

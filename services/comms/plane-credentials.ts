@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import type { Logger } from '#logging';
-import { errorMessage, fileStamps } from '../../libs/tunnel';
+import { classicalGroups, errorMessage, fileStamps } from '../../libs/tunnel';
 import type { CommsConfig } from './comms.config';
 
 export type CredentialsProblem = { cause: 'cert-missing' | 'cert-invalid' | 'ca-missing'; message: string };
-export type ContextResult = { ok: true; context: SecureContext } | { ok: false; problem: CredentialsProblem };
+export type ContextResult = { ok: true; contexts: PlaneContexts } | { ok: false; problem: CredentialsProblem };
+
+/**
+ * One set of credentials, twice: `full` offers the configured key exchange groups; `resume`,
+ * there when those include a post-quantum hybrid, offers their classical part alone, for
+ * resuming a session that a hybrid handshake began (PlaneDialer).
+ */
+export interface PlaneContexts {
+  full: SecureContext;
+  resume?: SecureContext;
+}
 
 /** Files are looked at again at most this often while they are there (rotation), and on every use while they are not. */
 const RECHECK_MS = 1_000;
@@ -50,7 +60,7 @@ export class PlaneCredentials {
       this.anonymous = this.withHostCert = { ok: false, problem: trust.problem };
       return;
     }
-    this.anonymous = build({ ca: trust.ca, ecdhCurve: tlsGroups }, 'cert-invalid', 'the CA bundle');
+    this.anonymous = build({ ca: trust.ca }, tlsGroups, 'cert-invalid', 'the CA bundle');
     const cert = readIfPresent(hostCert.certFile);
     const key = readIfPresent(hostCert.keyFile);
     if (cert === undefined || key === undefined) {
@@ -59,7 +69,7 @@ export class PlaneCredentials {
         problem: { cause: 'cert-missing', message: `no host certificate yet (${cert === undefined ? hostCert.certFile : hostCert.keyFile} is missing): the host has not registered` },
       };
     } else {
-      this.withHostCert = build({ ca: trust.ca, cert, key, ecdhCurve: tlsGroups }, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
+      this.withHostCert = build({ ca: trust.ca, cert, key }, tlsGroups, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
       if (this.withHostCert.ok) this.logger.info('host certificate loaded', { certFile: hostCert.certFile });
       else this.logger.warn('host certificate unusable', { reason: this.withHostCert.problem.message });
     }
@@ -78,12 +88,27 @@ export class PlaneCredentials {
   }
 }
 
-function build(options: { ca: string[] | undefined; cert?: string; key?: string; ecdhCurve: string | undefined }, cause: CredentialsProblem['cause'], what: string): ContextResult {
+function build(
+  options: { ca: string[] | undefined; cert?: string; key?: string },
+  groups: string | undefined,
+  cause: CredentialsProblem['cause'],
+  what: string,
+): ContextResult {
+  let full: SecureContext;
   try {
-    return { ok: true, context: createSecureContext({ ...options, minVersion: 'TLSv1.2' }) };
+    full = createSecureContext({ ...options, ecdhCurve: groups, minVersion: 'TLSv1.2' });
   } catch (err) {
     return { ok: false, problem: { cause, message: `${what} cannot be used: ${errorMessage(err)}` } };
   }
+  const classical = classicalGroups(groups);
+  let resume: SecureContext | undefined;
+  try {
+    // A group list OpenSSL takes whole may still have no classical part it knows on its own.
+    resume = classical === undefined ? undefined : createSecureContext({ ...options, ecdhCurve: classical, minVersion: 'TLSv1.2' });
+  } catch {
+    resume = undefined;
+  }
+  return { ok: true, contexts: { full, resume } };
 }
 
 function readIfPresent(file: string): string | undefined {

@@ -1,25 +1,55 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
-import { formatEndpoint, SOCKET_BUFFER_BYTES, TunnelError, TunnelServices, tuneSocket, type TunnelMetrics, type TunnelService } from '../../libs/tunnel';
+import type { Logger } from '#logging';
+import {
+  errorCode,
+  failureCause,
+  formatEndpoint,
+  isPostQuantumGroup,
+  SOCKET_BUFFER_BYTES,
+  TunnelError,
+  TunnelServices,
+  tuneSocket,
+  type TunnelService,
+} from '../../libs/tunnel';
 import type { CommsConfig } from './comms.config';
+import type { CommsMetrics } from './comms.metrics';
 import { connectThroughProxy } from './http-connect';
+import type { PlaneContexts } from './plane-credentials';
+
+/** A session kept for resumption, and whether a post-quantum exchange went into its secret. */
+interface KeptSession {
+  ticket: Buffer;
+  postQuantum: boolean;
+}
 
 /**
  * Opens connections to the plane's ingress: TCP (directly or through the proxy's CONNECT),
  * then TLS with the service's ALPN protocol, SNI = the plane's name, the server certificate
  * checked against the CA, and the service's last session offered for resumption.
+ *
+ * A full handshake offers the configured groups, so the post-quantum hybrid by default. A
+ * session that such a handshake began is resumed with classical groups alone: the resumed
+ * keys derive from its secret too, so they stay out of a quantum computer's reach, and the
+ * hybrid's extra key generation and key share are spared. When the plane
+ * does not take the session (its ticket expired, the ingress restarted), that handshake was
+ * a classical full one: it is dropped before a byte is sent and made again with the hybrid.
  */
 export class PlaneDialer {
-  private readonly sessions = new Map<TunnelService, Buffer>();
+  private readonly sessions = new Map<TunnelService, KeptSession>();
+  /** The plane refused a classical resumption (it takes the hybrid alone): resume with the full groups. */
+  private classicalResumptionRefused = false;
 
   constructor(
     private readonly config: Pick<CommsConfig, 'plane' | 'proxy' | 'connectTimeoutMs'>,
-    private readonly metrics: TunnelMetrics,
+    private readonly metrics: CommsMetrics,
+    private readonly logger: Logger,
   ) {}
 
   /** Forgets the sessions kept for resumption (the credentials changed). */
   forgetSessions(): void {
     this.sessions.clear();
+    this.classicalResumptionRefused = false;
   }
 
   /** Reachability only: a TCP connection (or a CONNECT tunnel) to the ingress, closed at once. */
@@ -28,25 +58,53 @@ export class PlaneDialer {
     socket.destroy();
   }
 
-  async dial(service: TunnelService, context: SecureContext, signal: AbortSignal): Promise<TLSSocket> {
+  async dial(service: TunnelService, contexts: PlaneContexts, signal: AbortSignal): Promise<TLSSocket> {
+    const kept = this.sessions.get(service);
+    let socket: TLSSocket;
+    if (kept?.postQuantum === true && contexts.resume !== undefined && !this.classicalResumptionRefused) {
+      socket = await this.handshake(service, contexts.resume, kept, signal).catch(async (err: unknown) => {
+        // An OpenSSL alert rather than a certificate check: the plane wants a group offered only in full.
+        if (signal.aborted || failureCause(err) !== 'tls' || !errorCode(err)?.startsWith('ERR_SSL_')) throw err;
+        this.classicalResumptionRefused = true;
+        this.logger.info('the plane refused a resumption with classical key exchange: resuming with the full groups from now on', { tunnel: service, code: errorCode(err) });
+        return this.handshake(service, contexts.full, kept, signal);
+      });
+      if (!socket.isSessionReused() && !isPostQuantumGroup(negotiatedGroup(socket))) {
+        socket.removeAllListeners('session');
+        socket.destroy();
+        this.metrics.resumptionsDeclined.inc({ service });
+        socket = await this.handshake(service, contexts.full, undefined, signal);
+      }
+    } else {
+      socket = await this.handshake(service, contexts.full, kept, signal);
+    }
+    return socket;
+  }
+
+  /** TCP, then a TLS handshake offering `kept` for resumption (timed); keeps the sessions it brings. */
+  private async handshake(service: TunnelService, context: SecureContext, kept: KeptSession | undefined, signal: AbortSignal): Promise<TLSSocket> {
     const tcp = await this.connectTcp(signal);
     const protocol = TunnelServices[service];
     const { servername } = this.config.plane;
-    const started = performance.now();
     // allowHalfOpen and highWaterMark are honoured by tls.connect (the TLSSocket gets them) though not in its type.
     const options: ConnectionOptions & { allowHalfOpen: boolean; highWaterMark: number } = {
       socket: tcp,
       secureContext: context,
       ALPNProtocols: [protocol],
-      session: this.sessions.get(service),
+      session: kept?.ticket,
       rejectUnauthorized: true,
       allowHalfOpen: true,
       highWaterMark: SOCKET_BUFFER_BYTES,
       // SNI carries names only (RFC 6066); an address is still what the certificate must name.
       ...(isIP(servername) !== 0 ? { host: servername } : { servername }),
     };
+    const started = performance.now();
     const socket = tlsConnect(options);
-    socket.on('session', (session: Buffer) => this.sessions.set(service, session));
+    socket.on('session', (ticket: Buffer) => {
+      // A resumption carries its session's secret on; a hybrid exchange adds its own.
+      const postQuantum = (socket.isSessionReused() && kept?.postQuantum === true) || isPostQuantumGroup(negotiatedGroup(socket));
+      this.sessions.set(service, { ticket, postQuantum });
+    });
     await whenReady(socket, 'secureConnect', signal, this.config.connectTimeoutMs, () =>
       new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${this.config.connectTimeoutMs} ms`, 'ETIMEDOUT'),
       () =>
@@ -69,6 +127,12 @@ export class PlaneDialer {
     tuneSocket(socket);
     return socket;
   }
+}
+
+/** The key exchange group a client socket's handshake used (undefined for a TLS 1.2 resumption). */
+function negotiatedGroup(socket: TLSSocket): string | undefined {
+  const info = socket.getEphemeralKeyInfo();
+  return info !== null && 'name' in info ? info.name : undefined;
 }
 
 function connectDirect(plane: { host: string; port: number }, timeoutMs: number, signal: AbortSignal): Promise<Socket> {

@@ -536,10 +536,14 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const root = await hostRoot(certs);
     const host = await startHost(t, hybridOnly.ingress.port, root);
     assert.equal((await exchange(host.port('http'), 'hybrid')).data.toString(), 'http|hybrid');
+    // comms resumes a hybrid session with X25519 alone; this ingress refuses that, so it resumes with the hybrid.
+    assert.equal((await exchange(host.port('http'), 'resumed')).data.toString(), 'http|resumed');
+    assert.equal(await metric(host.comms.adminUrl, 'hostplane_comms_tls_sessions_resumed_total', { service: 'http' }), 1);
+    assert.equal(await metric(host.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 0);
     const narrowed = await startHost(t, hybridOnly.ingress.port, root, { PF9_TLS_GROUPS: 'X25519' });
     assert.equal((await exchange(narrowed.port('http'), 'classical')).data.length, 0);
     assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
-    assert.equal(backends.http.connections, 3);
+    assert.equal(backends.http.connections, 4);
   });
 
   test('the ingress takes a renewed certificate without a restart, and keeps its own when new files do not work', async (t) => {

@@ -1,0 +1,138 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { Logger } from '#logging';
+import { createTestCerts, type TestCerts } from '../../test/support/test-certs';
+import { CommsMetrics } from './comms.metrics';
+import { PlaneCredentials, type PlaneContexts } from './plane-credentials';
+import { PlaneDialer } from './plane-dialer';
+
+const quiet = new Logger('test', 'error', { write: () => undefined });
+
+/** A TLS server standing in for the ingress: greets each connection, counts TCP connections and what it was sent. */
+async function startPlane(t: { after(fn: () => unknown): void }, certs: TestCerts, groups?: string): Promise<{ server: Server; port: number; connections: () => number; received: string[] }> {
+  let connections = 0;
+  const received: string[] = [];
+  const server = createServer(
+    { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key), ALPNProtocols: ['pf9-http'], ecdhCurve: groups },
+    (socket) => {
+      socket.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.write('hello');
+    },
+  );
+  // Every TCP connection, also those whose handshake fails or that the client drops at once.
+  server.on('connection', () => (connections += 1));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { server, port: (server.address() as AddressInfo).port, connections: () => connections, received };
+}
+
+function contextsFor(certs: TestCerts, tlsGroups?: string): PlaneContexts {
+  const credentials = new PlaneCredentials({ ca: { file: certs.ca.cert, required: true }, hostCert: { certFile: certs.host.cert, keyFile: certs.host.key }, tlsGroups }, quiet, () => undefined);
+  const result = credentials.context(true);
+  assert.ok(result.ok, 'usable credentials');
+  return result.contexts;
+}
+
+interface Dialed {
+  resumed: boolean;
+  group: string | undefined;
+}
+
+/**
+ * One connection through the dialer, sending `payload` once the plane greeted it (by then
+ * the plane's session tickets have arrived, ahead of its data, so the next dial can resume).
+ */
+async function dialOnce(dialer: PlaneDialer, contexts: PlaneContexts, payload: string): Promise<Dialed> {
+  const socket: TLSSocket = await dialer.dial('http', contexts, new AbortController().signal);
+  const info = socket.getEphemeralKeyInfo();
+  const dialed = { resumed: socket.isSessionReused(), group: info !== null && 'name' in info ? info.name : undefined };
+  await new Promise<void>((resolve, reject) => {
+    socket.once('data', () => socket.end(payload));
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  return dialed;
+}
+
+async function metricValue(metrics: CommsMetrics, name: string): Promise<number> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('PlaneDialer: key exchange on resumption', () => {
+  let certs: TestCerts;
+  before(async () => {
+    certs = await createTestCerts();
+  });
+
+  const dialerFor = (port: number, metrics: CommsMetrics): PlaneDialer =>
+    new PlaneDialer({ plane: { host: '127.0.0.1', port, servername: 'localhost' }, connectTimeoutMs: 5_000 }, metrics, quiet);
+
+  test('a hybrid session is resumed with X25519 alone; one the plane declines is made again with the hybrid before a byte is sent', async (t) => {
+    const plane = await startPlane(t, certs);
+    const metrics = new CommsMetrics();
+    const dialer = dialerFor(plane.port, metrics);
+    const contexts = contextsFor(certs);
+    assert.ok(contexts.resume !== undefined, 'the default groups have a classical part to resume with');
+
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
+    assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'X25519' });
+    // The resumed session's successor keeps its post-quantum secret: still X25519 alone.
+    assert.deepEqual(await dialOnce(dialer, contexts, 'three'), { resumed: true, group: 'X25519' });
+    assert.equal(plane.connections(), 3);
+
+    // New ticket keys, as after a restart: the kept session is declined.
+    plane.server.setTicketKeys(randomBytes(48));
+    assert.deepEqual(await dialOnce(dialer, contexts, 'four'), { resumed: false, group: 'X25519MLKEM768' });
+    assert.equal(plane.connections(), 5, 'the declined resumption was a connection of its own');
+    assert.equal(await metricValue(metrics, 'hostplane_comms_tls_resumptions_declined_total'), 1);
+    assert.deepEqual(await dialOnce(dialer, contexts, 'five'), { resumed: true, group: 'X25519' });
+    assert.deepEqual(plane.received, ['one', 'two', 'three', 'four', 'five'], 'the dropped connection carried nothing');
+    assert.equal(await metricValue(metrics, 'hostplane_comms_tls_sessions_resumed_total'), 3);
+  });
+
+  test('a plane that takes the hybrid alone refuses X25519: the dialer resumes with the full groups from then on', async (t) => {
+    const plane = await startPlane(t, certs, 'X25519MLKEM768');
+    const metrics = new CommsMetrics();
+    const dialer = dialerFor(plane.port, metrics);
+    const contexts = contextsFor(certs);
+
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
+    // The classical attempt fails in its handshake, then the session resumes with the hybrid; the next goes straight to it.
+    assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'X25519MLKEM768' });
+    assert.equal(plane.connections(), 3);
+    assert.deepEqual(await dialOnce(dialer, contexts, 'three'), { resumed: true, group: 'X25519MLKEM768' });
+    assert.equal(plane.connections(), 4);
+    assert.equal(await metricValue(metrics, 'hostplane_comms_upstream_failures_total'), 0, 'no connection was refused');
+    assert.deepEqual(plane.received, ['one', 'two', 'three']);
+  });
+
+  test('a plane without the hybrid (OpenSSL 3.0 ingresses) is resumed as it was begun, without drops', async (t) => {
+    const plane = await startPlane(t, certs, 'X25519:P-256');
+    const metrics = new CommsMetrics();
+    const dialer = dialerFor(plane.port, metrics);
+    const contexts = contextsFor(certs);
+
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519' });
+    plane.server.setTicketKeys(randomBytes(48));
+    // A classical session was never post-quantum: declining it is no reason to dial twice.
+    assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: false, group: 'X25519' });
+    assert.deepEqual(await dialOnce(dialer, contexts, 'three'), { resumed: true, group: 'X25519' });
+    assert.equal(plane.connections(), 3);
+    assert.equal(await metricValue(metrics, 'hostplane_comms_tls_resumptions_declined_total'), 0);
+  });
+
+  test('PF9_TLS_GROUPS without a post-quantum group: one context, used for every handshake', async (t) => {
+    const plane = await startPlane(t, certs);
+    const dialer = dialerFor(plane.port, new CommsMetrics());
+    const contexts = contextsFor(certs, 'P-256:X25519');
+    assert.equal(contexts.resume, undefined);
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'prime256v1' });
+    assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'prime256v1' });
+  });
+});
