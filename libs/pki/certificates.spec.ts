@@ -22,6 +22,8 @@ import {
   keyMatchesCert,
   PkiError,
   signHostCsr,
+  signRenewalProof,
+  verifyRenewalProof,
   type CertifiedKey,
 } from './index';
 
@@ -214,6 +216,20 @@ describe('pki certificates', () => {
     } finally {
       tlsServer.close();
     }
+  });
+
+  it("a renewal proof: the current key's signature over the new request, good for that request and that certificate only", async () => {
+    const current = await createHostKeyAndCsr('host-1');
+    const currentCert = await signHostCsr(ca, current.csrPem, 'host-1');
+    const next = await createHostKeyAndCsr('host-1');
+    const proof = signRenewalProof(current.keyPem, next.csrPem);
+    assert.equal(verifyRenewalProof(currentCert, next.csrPem, proof), true);
+    const other = await createHostKeyAndCsr('host-1');
+    assert.equal(verifyRenewalProof(currentCert, other.csrPem, proof), false, 'another request');
+    assert.equal(verifyRenewalProof(currentCert, next.csrPem, signRenewalProof(next.keyPem, next.csrPem)), false, 'signed by the new key, not the current one');
+    const otherCert = await signHostCsr(ca, other.csrPem, 'host-1');
+    assert.equal(verifyRenewalProof(otherCert, next.csrPem, proof), false, "another certificate's key");
+    assert.equal(verifyRenewalProof(currentCert, next.csrPem, 'bm90IGEgc2lnbmF0dXJl'), false, 'not a signature');
   });
 
   describe('with openssl', () => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata'; // @peculiar/x509 resolves its parsers through tsyringe, which needs it first
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { HOST_CERT_URI_PREFIX, HOST_ID_PATTERN } from '#contracts';
@@ -188,6 +188,24 @@ export function keyMatchesCert(keyPem: string, certPem: string): boolean {
     const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
     const fromCert = parseNodeCert(certPem).publicKey.export({ type: 'spki', format: 'der' });
     return fromKey.equals(fromCert);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A host's proof, for renewal, that it holds the key of its current certificate: that key's
+ * signature (ECDSA P-256, SHA-256, DER, base64) over the new certificate request exactly as
+ * sent. The request carries the host id and the new key, so the proof is good for nothing else.
+ */
+export function signRenewalProof(currentKeyPem: string, csrPem: string): string {
+  return sign('sha256', Buffer.from(csrPem, 'utf8'), createPrivateKey(currentKeyPem)).toString('base64');
+}
+
+/** True when `proof` is the signature of `certPem`'s key over `csrPem` (signRenewalProof). */
+export function verifyRenewalProof(certPem: string, csrPem: string, proof: string): boolean {
+  try {
+    return verify('sha256', Buffer.from(csrPem, 'utf8'), parseNodeCert(certPem).publicKey, Buffer.from(proof, 'base64'));
   } catch {
     return false;
   }

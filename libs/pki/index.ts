@@ -10,6 +10,8 @@ export {
   keyMatchesCert,
   PkiError,
   signHostCsr,
+  signRenewalProof,
+  verifyRenewalProof,
   type CertificateFacts,
   type CertifiedKey,
   type CreateCaOptions,

@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { hostBrokerUser, type HostBrokerAccount, type HostJoinResult } from '#contracts';
+import { hostBrokerUser, type HostBrokerAccount, type HostJoinResult, type HostRenewResult } from '#contracts';
 import { Logger } from '#logging';
-import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki } from '#pki';
+import { certificateFacts, createCa, createHostKeyAndCsr, hostIdOfCert, initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki, signHostCsr, signRenewalProof } from '#pki';
 import { SqliteDatabase } from '../database/sqlite.database';
 import { migrate, MIGRATIONS } from '../database/migrations';
 import type { BrokerAccounts } from './broker-accounts';
@@ -247,6 +247,104 @@ describe('join listener', () => {
       assert.deepEqual(used.sort(), ['host-new', null], 'the refused join did not spend its token');
       assert.notEqual((await repository.findCertificate('host-new'))?.serial, '', 'the certificate is recorded');
       assert.equal(broker.calls.length, 1);
+    });
+
+    describe('renewal', () => {
+      /** A registered host: its key and certificate, issued through the join route. */
+      async function registered(hostId: string): Promise<{ keyPem: string; certificate: string }> {
+        const { body, keyPem } = await joinRequest(hostId);
+        const answer = await post(body);
+        assert.equal(answer.status, 200);
+        return { keyPem, certificate: (answer.body as unknown as HostJoinResult).certificate };
+      }
+
+      /** A renewal request: a new key and CSR, signed with `signingKey` (the current key unless told). */
+      async function renewal(hostId: string, current: { keyPem: string; certificate: string }, signingKey = current.keyPem): Promise<{ body: Record<string, unknown>; keyPem: string }> {
+        const next = await createHostKeyAndCsr(hostId);
+        return { keyPem: next.keyPem, body: { hostId, certificate: current.certificate, csr: next.csrPem, proof: signRenewalProof(signingKey, next.csrPem) } };
+      }
+
+      beforeEach(() => {
+        // Certificates are issued with the real time; the service's clock must agree.
+        now = Date.now();
+      });
+
+      it('issues a certificate for the new key to the holder of the current one, and records it in its place', async () => {
+        const current = await registered('host-a');
+        const { body, keyPem } = await renewal('host-a', current);
+        const answer = await post(body, { path: '/v1/renew' });
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal(answer.headers.get('cache-control'), 'no-store');
+        const result = answer.body as unknown as HostRenewResult;
+        const { ca } = await loadPlanePki(dataDir);
+        assert.deepEqual(Object.keys(result).sort(), ['caCertificate', 'certificate', 'hostId']);
+        assert.equal(result.hostId, 'host-a');
+        assert.equal(result.caCertificate, ca.certPem);
+        assert.ok(isSignedBy(result.certificate, ca.certPem));
+        assert.ok(keyMatchesCert(keyPem, result.certificate), 'for the new key');
+        assert.equal(hostIdOfCert(result.certificate), 'host-a');
+        assert.equal((await repository.findCertificate('host-a'))?.serial, certificateFacts(result.certificate).serial);
+        assert.deepEqual(broker.calls, ['host-a'], 'the broker user is left as it is');
+
+        // The superseded certificate renews nothing any more; the new one does.
+        const again = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });
+        assert.equal(again.status, 403);
+        assert.match(errorOf(again).message, /not the one the plane last issued to this host: register the host again with a join token made for it \(hostplane join-token create --host host-a\)/);
+        const next = await post((await renewal('host-a', { keyPem, certificate: result.certificate })).body, { path: '/v1/renew' });
+        assert.equal(next.status, 200);
+      });
+
+      it('refuses, with 403 and the host left as it was: another key, another host, another CA, an expired certificate', async () => {
+        const current = await registered('host-a');
+        const other = await registered('host-b');
+        const serial = (await repository.findCertificate('host-a'))?.serial;
+
+        const wrongKey = await post((await renewal('host-a', current, other.keyPem)).body, { path: '/v1/renew' });
+        assert.equal(wrongKey.status, 403);
+        assert.match(errorOf(wrongKey).message, /the proof is not the certificate key's signature/);
+
+        // host-b's own certificate and key, asking for host-a.
+        const takeover = await renewal('host-a', other);
+        const asOther = await post(takeover.body, { path: '/v1/renew' });
+        assert.equal(asOther.status, 403);
+        assert.match(errorOf(asOther).message, /names another host/);
+
+        const rogueCa = await createCa({ commonName: 'rogue' });
+        const rogueKey = await createHostKeyAndCsr('host-a');
+        const rogue = { keyPem: rogueKey.keyPem, certificate: await signHostCsr(rogueCa, rogueKey.csrPem, 'host-a') };
+        const foreign = await post((await renewal('host-a', rogue)).body, { path: '/v1/renew' });
+        assert.equal(foreign.status, 403);
+        assert.match(errorOf(foreign).message, /not signed by the plane's CA/);
+
+        const later = await renewal('host-a', current);
+        now = certificateFacts(current.certificate).notAfter.getTime() + 1;
+        const expired = await post(later.body, { path: '/v1/renew' });
+        assert.equal(expired.status, 403);
+        assert.match(errorOf(expired).message, /expired/);
+
+        assert.equal((await repository.findCertificate('host-a'))?.serial, serial);
+      });
+
+      it('refuses a request whose CSR names another host with 400, and bodies that are not a renewal', async () => {
+        const current = await registered('host-a');
+        const other = await createHostKeyAndCsr('host-b');
+        const namesOther = await post({ hostId: 'host-a', certificate: current.certificate, csr: other.csrPem, proof: signRenewalProof(current.keyPem, other.csrPem) }, { path: '/v1/renew' });
+        assert.equal(namesOther.status, 400);
+        assert.match(errorOf(namesOther).message, /names host "host-b"/);
+        const { body } = await renewal('host-a', current);
+        const missing = await post({ hostId: 'host-a' }, { path: '/v1/renew' });
+        assert.equal(missing.status, 400);
+        assert.deepEqual((errorOf(missing).details as { path: string }[]).map((d) => d.path).sort(), ['certificate', 'csr', 'proof']);
+        assert.equal((await post({ ...body, token: 'x' }, { path: '/v1/renew' })).status, 400);
+        assert.equal((await post({ ...body, proof: 'not base64!' }, { path: '/v1/renew' })).status, 400);
+        assert.equal((await post(body, { path: '/v1/renew' })).status, 200, 'none of those renewed the certificate');
+      });
+
+      it('lets one of two simultaneous renewals with one certificate through', async () => {
+        const current = await registered('host-a');
+        const answers = await Promise.all([renewal('host-a', current), renewal('host-a', current)].map(async (r) => post((await r).body, { path: '/v1/renew' })));
+        assert.deepEqual(answers.map((a) => a.status).sort(), [200, 403]);
+      });
     });
 
     it('refuses bodies that are not a join request', async () => {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HostJoinRequest, validatePlain, type HttpErrorView } from '#contracts';
+import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinRequest, HostRenewRequest, validatePlain, type HttpErrorView } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
@@ -20,9 +20,9 @@ class HttpFailure extends Error {
 }
 
 /**
- * The registration endpoint, alone on its own port: plain node:http with one route
- * (`POST /v1/join`), so that what hosts without a certificate can reach through the
- * ingress (ALPN `pf9-join`) is this and nothing else of the role store.
+ * The registration endpoint, alone on its own port: plain node:http with two routes
+ * (`POST /v1/join`, `POST /v1/renew`), so that what hosts without a certificate can reach
+ * through the ingress (ALPN `pf9-join`) is this and nothing else of the role store.
  */
 export class JoinHttpListener implements BeforeApplicationShutdown {
   private server: Server | null = null;
@@ -71,17 +71,25 @@ export class JoinHttpListener implements BeforeApplicationShutdown {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const path = (req.url ?? '').split('?')[0];
-      if (path !== HOST_JOIN_PATH) throw new HttpFailure(404, `no route ${req.method ?? ''} ${path}: this port only serves POST ${HOST_JOIN_PATH}`);
+      if (path !== HOST_JOIN_PATH && path !== HOST_RENEW_PATH) {
+        throw new HttpFailure(404, `no route ${req.method ?? ''} ${path}: this port only serves POST ${HOST_JOIN_PATH} and POST ${HOST_RENEW_PATH}`);
+      }
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST');
-        throw new HttpFailure(405, `${HOST_JOIN_PATH} takes POST only`);
+        throw new HttpFailure(405, `${path} takes POST only`);
       }
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       if (type !== 'application/json') throw new HttpFailure(415, 'the body must be application/json');
       const body = parseJson(await readBody(req));
-      const validated = validatePlain(HostJoinRequest, body, { forbidUnknown: true });
-      if (!validated.ok) throw new ApplicationError(ErrorCodes.validationFailed, `invalid join request: ${describeDetails(validated.details)}`, validated.details);
-      send(res, 200, await this.joins.join(validated.value));
+      if (path === HOST_JOIN_PATH) {
+        const validated = validatePlain(HostJoinRequest, body, { forbidUnknown: true });
+        if (!validated.ok) throw new ApplicationError(ErrorCodes.validationFailed, `invalid join request: ${describeDetails(validated.details)}`, validated.details);
+        send(res, 200, await this.joins.join(validated.value));
+      } else {
+        const validated = validatePlain(HostRenewRequest, body, { forbidUnknown: true });
+        if (!validated.ok) throw new ApplicationError(ErrorCodes.validationFailed, `invalid renewal request: ${describeDetails(validated.details)}`, validated.details);
+        send(res, 200, await this.joins.renew(validated.value));
+      }
     } catch (err) {
       const { status, body } = this.toError(err);
       // A body left unread cannot be skipped on a kept-alive connection.

@@ -89,6 +89,15 @@ export class JoinRepository {
     );
   }
 
+  /** Records a renewed certificate in place of the one with `previousSerial`; false when that is no longer the host's. */
+  async replaceCertificate(previousSerial: string, row: HostCertificateRow): Promise<boolean> {
+    const changed = await this.db.execute(
+      'UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4 WHERE host_id = $1 AND serial = $5',
+      [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previousSerial],
+    );
+    return changed === 1;
+  }
+
   async findCertificate(hostId: string): Promise<HostCertificateRow | null> {
     const rows = await this.db.query<HostCertificateRow>('SELECT * FROM host_certificates WHERE host_id = $1', [hostId]);
     const row = rows[0];

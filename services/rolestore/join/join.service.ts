@@ -1,7 +1,7 @@
-import { ErrorCodes, type HostJoinRequest, type HostJoinResult } from '#contracts';
+import { ErrorCodes, type HostJoinRequest, type HostJoinResult, type HostRenewRequest, type HostRenewResult } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
-import { certificateFacts, PkiError, signHostCsr } from '#pki';
+import { certificateFacts, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof } from '#pki';
 import type { BrokerAccounts } from './broker-accounts';
 import type { JoinRepository, JoinTokenRow } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
@@ -15,6 +15,11 @@ import type { PlanePkiSource } from './plane-pki.source';
  * only. A host id the plane has issued a certificate to joins again only with a token made
  * for it, which gets it a new certificate: an ordinary token claims new host ids, never
  * takes over a registered one.
+ *
+ * Renewal: a host holding the certificate the plane last issued to it, still valid, gets a
+ * new one for a new key by signing the new request with the current key. No token: the
+ * proof and the record of the current serial are the authentication, and a superseded or
+ * foreign certificate renews nothing.
  */
 export class JoinService {
   private readonly logger: Logger;
@@ -70,6 +75,54 @@ export class JoinService {
     });
     this.logger.info('host joined', { hostId, hostname: request.hostname, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ownBrokerUser: broker !== null });
     return { hostId, certificate, caCertificate: ca.certPem, broker };
+  }
+
+  async renew(request: HostRenewRequest): Promise<HostRenewResult> {
+    const { hostId } = request;
+    const ca = await this.pki.ca();
+    const now = this.clock();
+    const current = this.currentCertificate(request.certificate, ca.certPem, hostId, now);
+    const recorded = await this.repository.findCertificate(hostId);
+    if (recorded === null || recorded.serial !== current.serial) {
+      throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
+    }
+    if (!verifyRenewalProof(request.certificate, request.csr, request.proof)) {
+      throw this.refuseRenewal(hostId, "the proof is not the certificate key's signature over the request");
+    }
+    let certificate: string;
+    try {
+      certificate = await signHostCsr(ca, request.csr, hostId);
+    } catch (err) {
+      if (!(err instanceof PkiError)) throw err;
+      this.logger.warn('renewal refused', { hostId, reason: err.message });
+      throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
+    }
+    const facts = certificateFacts(certificate);
+    const replaced = await this.repository.replaceCertificate(current.serial, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
+    // Another renewal with the same certificate came first: this one's answer would be a second certificate.
+    if (!replaced) throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
+    this.logger.info('host certificate renewed', { hostId, serial: facts.serial, previousSerial: current.serial, notAfter: facts.notAfter.toISOString() });
+    return { hostId, certificate, caCertificate: ca.certPem };
+  }
+
+  /** The presented certificate, when it is one of this plane's, names the host and is valid now. */
+  private currentCertificate(certPem: string, caCertPem: string, hostId: string, now: number): { serial: string } {
+    let facts;
+    try {
+      facts = certificateFacts(certPem);
+    } catch {
+      throw this.refuseRenewal(hostId, 'the certificate cannot be parsed');
+    }
+    if (!isSignedBy(certPem, caCertPem)) throw this.refuseRenewal(hostId, "the certificate is not signed by the plane's CA");
+    if (hostIdOfCert(certPem) !== hostId) throw this.refuseRenewal(hostId, 'the certificate names another host');
+    if (facts.notAfter.getTime() <= now) throw this.refuseRenewal(hostId, `the certificate expired at ${facts.notAfter.toISOString()}`);
+    if (facts.notBefore.getTime() > now) throw this.refuseRenewal(hostId, 'the certificate is not valid yet');
+    return { serial: facts.serial };
+  }
+
+  private refuseRenewal(hostId: string, reason: string, fields: Record<string, unknown> = {}): ApplicationError {
+    this.logger.warn('renewal refused', { hostId, reason, ...fields });
+    return new ApplicationError(ErrorCodes.forbidden, `${reason}: register the host again with a join token made for it (hostplane join-token create --host ${hostId})`);
   }
 
   private assertUsable(token: JoinTokenRow | null, hostId: string): asserts token is JoinTokenRow {
