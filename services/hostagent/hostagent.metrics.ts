@@ -10,6 +10,8 @@ export class AgentMetrics {
   readonly hookRuns: Counter<'hook' | 'outcome'>;
   readonly corrections: Counter<'kind'>;
   readonly outboxSize: Gauge;
+  readonly certificateExpiry: Gauge;
+  readonly certificateRenewals: Counter<'outcome'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_hostagent_' });
@@ -27,5 +29,7 @@ export class AgentMetrics {
     this.hookRuns = new Counter({ name: 'hostplane_hook_runs_total', help: 'Role hooks run, by hook and outcome', labelNames: ['hook', 'outcome'], registers });
     this.corrections = new Counter({ name: 'hostplane_corrections_total', help: 'Corrections made by the periodic check (restart, drift)', labelNames: ['kind'], registers });
     this.outboxSize = new Gauge({ name: 'hostplane_outbox_entries', help: 'Reports waiting on disk for the broker', registers });
+    this.certificateExpiry = new Gauge({ name: 'hostplane_hostagent_certificate_expiry_timestamp_seconds', help: 'When the host certificate expires (Unix time)', registers });
+    this.certificateRenewals = new Counter({ name: 'hostplane_hostagent_certificate_renewals_total', help: 'Host certificate renewals, by outcome (renewed, failed)', labelNames: ['outcome'], registers });
   }
 }

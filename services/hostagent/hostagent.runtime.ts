@@ -7,6 +7,7 @@ import type { HostagentConfig } from './config/hostagent.config';
 import { HeartbeatPublisher } from './heartbeat.publisher';
 import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
+import { renewalMayRecover, renewIfDue } from './certificate-renewal';
 import { CommsWatchdog } from './comms.watchdog';
 import { ensureRegistered, RegistrationError } from './registration';
 import { hostname } from 'node:os';
@@ -17,6 +18,9 @@ import { HttpPackageFetcher } from './package-fetcher';
 import { RoleEngine } from './role-engine';
 import { RoleStateStore } from './role-state.store';
 import { StatusReporter } from './status.reporter';
+
+/** A renewal that failed for a reason the plane may recover from is tried again this soon (or at the next check, if sooner). */
+const RENEW_RETRY_MS = 5 * 60 * 1000;
 
 /**
  * Everything the host agent does, wired: the broker link, the desired-state consumer,
@@ -31,6 +35,8 @@ export class HostagentRuntime {
   private readonly reporter: StatusReporter;
   readonly comms: CommsWatchdog | null;
   private convergeTimer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
   private connectedOnce = false;
   private brokerUser: { username: string; password: string } | null = null;
 
@@ -101,12 +107,16 @@ export class HostagentRuntime {
     this.connection.on('connected', () => void this.onConnected());
     this.connection.start();
     this.heartbeats.start();
+    void this.renewCertificate();
     // Roles installed before a restart are reconciled against the last desired state held.
     void this.engine.reconcile();
     this.scheduleConverge();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
     this.heartbeats.stop();
     if (this.convergeTimer) clearTimeout(this.convergeTimer);
     this.convergeTimer = null;
@@ -132,6 +142,36 @@ export class HostagentRuntime {
         this.logger.warn('cannot register with the plane yet; trying again', { err: String(err), inMs: delay });
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
+    }
+  }
+
+  /**
+   * Renews the host certificate when it is due, and looks again every PF9_CERT_RENEW_CHECK_S
+   * (sooner after a failure the plane may recover from). A refusal is logged as an error:
+   * the host will need a join token made for it once its certificate expires.
+   */
+  async renewCertificate(): Promise<void> {
+    const checkMs = this.config.certRenewCheckS * 1000;
+    let nextMs = checkMs;
+    try {
+      const outcome = await renewIfDue({ root: this.config.root, hostId: this.hostId, joinUrl: this.config.joinUrl, renewBeforeDays: this.config.certRenewBeforeDays });
+      if (outcome.state === 'renewed') {
+        this.metrics.certificateRenewals.inc({ outcome: 'renewed' });
+        this.logger.info('host certificate renewed', { serial: outcome.serial, previousSerial: outcome.previousSerial, notAfter: outcome.notAfter.toISOString() });
+      }
+      if (outcome.state !== 'no-certificate') this.metrics.certificateExpiry.set(outcome.notAfter.getTime() / 1000);
+    } catch (err) {
+      this.metrics.certificateRenewals.inc({ outcome: 'failed' });
+      if (renewalMayRecover(err)) {
+        nextMs = Math.min(checkMs, RENEW_RETRY_MS);
+        this.logger.warn('cannot renew the host certificate yet; trying again', { err: String(err), inMs: nextMs });
+      } else {
+        this.logger.error('the plane refused to renew the host certificate', { err: String(err) });
+      }
+    }
+    if (!this.stopped) {
+      this.renewTimer = setTimeout(() => void this.renewCertificate(), nextMs);
+      this.renewTimer.unref();
     }
   }
 

@@ -6,20 +6,28 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { HostJoinRequest, HostJoinResult } from '#contracts';
-import { createCa, createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, signHostCsr, type CertifiedKey } from '#pki';
-import { ensureRegistered, hostCertificateFiles, RegistrationError } from './registration';
+import type { HostJoinRequest, HostJoinResult, HostRenewRequest, HostRenewResult } from '#contracts';
+import { certificateFacts, createCa, createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, signHostCsr, verifyRenewalProof, type CertifiedKey } from '#pki';
+import { renewalDueAt, renewalMayRecover, renewIfDue } from './certificate-renewal';
+import { ensureRegistered, hostCertificateFiles, pendingRenewalFiles, RegistrationError } from './registration';
 
 const TOKEN = 'Xq3v2bS0aZk8m1YpVtL4cN7rUe5wD9gHjQfE6iOoPsA';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Reply = { status: number; body: unknown };
 type Responder = (request: HostJoinRequest) => Promise<Reply>;
+type RenewResponder = (request: HostRenewRequest) => Promise<Reply>;
 
 /** A join endpoint that signs what it is sent with a test CA, unless told to answer otherwise. */
 class FakeJoinServer {
   readonly requests: { path: string; contentType: string | undefined; body: string }[] = [];
   respond: Responder;
+  /** Renewals: the proof checked against the certificate sent, the CSR signed. */
+  renew: RenewResponder = async (request) => {
+    if (!verifyRenewalProof(request.certificate, request.csr, request.proof)) return { status: 403, body: { error: { code: 'FORBIDDEN', message: 'bad proof' } } };
+    const result: HostRenewResult = { hostId: request.hostId, certificate: await signHostCsr(this.ca, request.csr, request.hostId), caCertificate: this.ca.certPem };
+    return { status: 200, body: result };
+  };
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -34,7 +42,8 @@ class FakeJoinServer {
       let body = '';
       for await (const chunk of req) body += String(chunk);
       fake?.requests.push({ path: req.url ?? '', contentType: req.headers['content-type'], body });
-      const reply = fake ? await fake.respond(JSON.parse(body) as HostJoinRequest).catch((err: Error) => ({ status: 500, body: { error: { code: 'INTERNAL', message: err.message } } })) : { status: 500, body: null };
+      const answer = (): Promise<Reply> => (req.url === '/v1/renew' ? fake!.renew(JSON.parse(body) as HostRenewRequest) : fake!.respond(JSON.parse(body) as HostJoinRequest));
+      const reply = fake ? await answer().catch((err: Error) => ({ status: 500, body: { error: { code: 'INTERNAL', message: err.message } } })) : { status: 500, body: null };
       res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -191,5 +200,96 @@ describe('host registration', () => {
     assert.equal(outcome.registered, true);
     assert.deepEqual(seen, ['https://plane.invalid:9443/v1/join']);
     assert.equal(server.requests.length, 0);
+  });
+
+  describe('renewal', () => {
+    function renew(overrides: Partial<Parameters<typeof renewIfDue>[0]> = {}) {
+      return renewIfDue({ root, hostId: 'h', joinUrl: server.url, ...overrides });
+    }
+    const readPair = async (): Promise<{ key: string; cert: string }> => {
+      const files = hostCertificateFiles(root);
+      return { key: await readFile(files.key, 'utf8'), cert: await readFile(files.cert, 'utf8') };
+    };
+
+    it('is due once a third of the lifetime is left, or PF9_CERT_RENEW_BEFORE_DAYS', () => {
+      const from = new Date('2030-01-01T00:00:00Z');
+      const to = new Date('2030-04-01T00:00:00Z'); // 90 days
+      assert.equal(renewalDueAt(from, to).toISOString(), '2030-03-02T00:00:00.000Z');
+      assert.equal(renewalDueAt(from, to, 10).toISOString(), '2030-03-22T00:00:00.000Z');
+    });
+
+    it('asks nothing before it is due, and nothing without a certificate', async () => {
+      assert.equal((await renew()).state, 'no-certificate');
+      await register();
+      const outcome = await renew();
+      assert.equal(outcome.state, 'not-due');
+      assert.equal(server.requests.length, 1, 'the join only');
+    });
+
+    it('when due, gets a certificate for a new key with a proof made by the current one, and puts both in place', async () => {
+      await register();
+      const before = await readPair();
+      const outcome = await renew({ renewBeforeDays: 400 });
+      assert.equal(outcome.state, 'renewed');
+      const sent = server.requests[1];
+      assert.equal(sent.path, '/v1/renew');
+      const request = JSON.parse(sent.body) as HostRenewRequest;
+      assert.deepEqual(Object.keys(request).sort(), ['certificate', 'csr', 'hostId', 'proof']);
+      assert.equal(request.certificate, before.cert);
+      assert.ok(verifyRenewalProof(before.cert, request.csr, request.proof));
+      assert.doesNotMatch(sent.body, /PRIVATE KEY/);
+
+      const after = await readPair();
+      assert.notEqual(after.key, before.key, 'a new key');
+      assert.ok(keyMatchesCert(after.key, after.cert));
+      assert.equal(hostIdOfCert(after.cert), 'h');
+      assert.ok(outcome.state === 'renewed' && outcome.serial === certificateFacts(after.cert).serial && outcome.previousSerial === certificateFacts(before.cert).serial);
+      assert.equal(await modeOf(hostCertificateFiles(root).key), 0o600);
+      const pending = pendingRenewalFiles(hostCertificateFiles(root));
+      await assert.rejects(stat(pending.key), /ENOENT/);
+      await assert.rejects(stat(pending.cert), /ENOENT/);
+      assert.equal((await register({ token: undefined })).registered, false, 'the renewed pair is a usable certificate');
+    });
+
+    it('a refusal is final and leaves the current pair in place; an unreachable plane may recover', async () => {
+      await register();
+      const before = await readPair();
+      server.renew = async () => ({ status: 403, body: { error: { code: 'FORBIDDEN', message: 'the certificate is not the one the plane last issued to this host', details: [] } } });
+      const refused = await renew({ renewBeforeDays: 400 }).catch((err: unknown) => err);
+      assert.ok(refused instanceof RegistrationError);
+      assert.equal(refused.message, 'the plane refused to renew the host certificate: FORBIDDEN: the certificate is not the one the plane last issued to this host');
+      assert.equal(renewalMayRecover(refused), false);
+      assert.deepEqual(await readPair(), before);
+
+      const unreachable = await renew({ renewBeforeDays: 400, joinUrl: 'http://127.0.0.1:1' }).catch((err: unknown) => err);
+      assert.match(String(unreachable), /cannot reach the plane's join endpoint/);
+      assert.equal(renewalMayRecover(unreachable), true);
+      server.renew = async () => ({ status: 200, body: { hostId: 'h', certificate: 'x' } });
+      await assert.rejects(renew({ renewBeforeDays: 400 }), /did not answer with a renewal result/);
+      assert.deepEqual(await readPair(), before);
+    });
+
+    it('an agent stopped between moving the new key and the new certificate in place finishes on its next start', async () => {
+      await register();
+      const files = hostCertificateFiles(root);
+      const pending = pendingRenewalFiles(files);
+      const next = await createHostKeyAndCsr('h');
+      const nextCert = await signHostCsr(ca, next.csrPem, 'h');
+      // Stopped after the key went in: key and certificate do not match.
+      await writeFile(files.key, next.keyPem);
+      await writeFile(pending.cert, nextCert);
+      assert.equal((await register({ token: undefined })).registered, false, 'no join token needed');
+      assert.deepEqual(await readPair(), { key: next.keyPem, cert: nextCert });
+      await assert.rejects(stat(pending.cert), /ENOENT/);
+
+      // Stopped before: both new files beside the current pair.
+      const third = await createHostKeyAndCsr('h');
+      const thirdCert = await signHostCsr(ca, third.csrPem, 'h');
+      await writeFile(pending.key, third.keyPem);
+      await writeFile(pending.cert, thirdCert);
+      assert.equal((await renew()).state, 'not-due');
+      assert.deepEqual(await readPair(), { key: third.keyPem, cert: thirdCert });
+      assert.equal(server.requests.length, 1);
+    });
   });
 });

@@ -62,6 +62,7 @@ export function hostCertificateFiles(root: string): HostCertificateFiles {
  */
 export async function ensureRegistered(options: RegistrationOptions): Promise<RegistrationOutcome> {
   const files = hostCertificateFiles(options.root);
+  await finishInterruptedRenewal(files);
   const clock = options.clock ?? Date.now;
   const problem = await certificateProblem(files, options.hostId, clock());
   if (problem === null) return { registered: false, files };
@@ -79,7 +80,7 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   // The key first: once the plane has signed, the certificate is useless without it.
   await writeFileAtomic(files.key, keyPem, PRIVATE_MODE);
   const request: HostJoinRequest = { token, hostId: options.hostId, hostname: options.hostname, csr: csrPem };
-  const result = await postJoin(options, request);
+  const result = await postToPlane(options, HOST_JOIN_PATH, request, isJoinResult, { refusal: 'the plane refused to register this host', result: 'a join result' });
   checkResult(result, options.hostId, keyPem);
   await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
   if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
@@ -88,8 +89,35 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   return { registered: true, files };
 }
 
+/** Where a renewal keeps the new key and certificate until both are in place. */
+export function pendingRenewalFiles(files: HostCertificateFiles): { key: string; cert: string } {
+  return { key: `${files.key}.next`, cert: `${files.cert}.next` };
+}
+
+/**
+ * Completes a renewal that stopped between writing its files and putting them in place: the
+ * new certificate goes in once the key it is for is in place (or is moved there first). A
+ * new key whose certificate never came is left for the next renewal to overwrite.
+ */
+export async function finishInterruptedRenewal(files: HostCertificateFiles): Promise<boolean> {
+  const pending = pendingRenewalFiles(files);
+  const cert = await readOptional(pending.cert);
+  if (cert === null) return false;
+  const nextKey = await readOptional(pending.key);
+  if (nextKey !== null && keyMatchesCert(nextKey, cert)) {
+    await fs.rename(pending.key, files.key);
+  }
+  const key = await readOptional(files.key);
+  if (key === null || !keyMatchesCert(key, cert)) {
+    await fs.rm(pending.cert, { force: true });
+    return false;
+  }
+  await fs.rename(pending.cert, files.cert);
+  return true;
+}
+
 /** Why the certificate on disk cannot be used, or null when it can. */
-async function certificateProblem(files: HostCertificateFiles, hostId: string, now: number): Promise<string | null> {
+export async function certificateProblem(files: HostCertificateFiles, hostId: string, now: number): Promise<string | null> {
   const certPem = await readOptional(files.cert);
   const keyPem = await readOptional(files.key);
   if (certPem === null || keyPem === null) return `${certPem === null ? files.cert : files.key} is missing`;
@@ -106,9 +134,16 @@ async function certificateProblem(files: HostCertificateFiles, hostId: string, n
   return null;
 }
 
-async function postJoin(options: RegistrationOptions, request: HostJoinRequest): Promise<HostJoinResult> {
+/** POSTs a request to the join listener; answers the body when it is `isResult`, else a RegistrationError saying why. */
+export async function postToPlane<T>(
+  options: Pick<RegistrationOptions, 'joinUrl' | 'fetch' | 'timeoutMs'>,
+  path: string,
+  request: unknown,
+  isResult: (body: unknown) => body is T,
+  words: { refusal: string; result: string },
+): Promise<T> {
   const doFetch = options.fetch ?? fetch;
-  const url = `${options.joinUrl.replace(/\/+$/, '')}${HOST_JOIN_PATH}`;
+  const url = `${options.joinUrl.replace(/\/+$/, '')}${path}`;
   let response: Response;
   let text: string;
   try {
@@ -127,14 +162,14 @@ async function postJoin(options: RegistrationOptions, request: HostJoinRequest):
     const error = isRecord(body) && isRecord(body.error) ? body.error : null;
     const code = error && typeof error.code === 'string' ? error.code : `HTTP_${response.status}`;
     const message = error && typeof error.message === 'string' ? error.message : text.trim().slice(0, 200);
-    throw new RegistrationError(`the plane refused to register this host: ${code}: ${message}`, response.status, code);
+    throw new RegistrationError(`${words.refusal}: ${code}: ${message}`, response.status, code);
   }
-  if (!isJoinResult(body)) throw new RegistrationError(`the plane's join endpoint at ${url} did not answer with a join result`);
+  if (!isResult(body)) throw new RegistrationError(`the plane's join endpoint at ${url} did not answer with ${words.result}`);
   return body;
 }
 
 /** The answer must be a certificate for this host and this key, signed by the CA that comes with it. */
-function checkResult(result: HostJoinResult, hostId: string, keyPem: string): void {
+export function checkResult(result: Pick<HostJoinResult, 'hostId' | 'certificate' | 'caCertificate'>, hostId: string, keyPem: string): void {
   const problems: string[] = [];
   if (result.hostId !== hostId) problems.push(`it is for host ${result.hostId}`);
   if (hostIdOfCert(result.certificate) !== hostId) problems.push('the certificate does not name this host');
@@ -169,7 +204,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-async function readOptional(path: string): Promise<string | null> {
+export async function readOptional(path: string): Promise<string | null> {
   try {
     return await fs.readFile(path, 'utf8');
   } catch (err) {

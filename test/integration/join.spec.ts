@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostJoinResult, JoinTokenView } from '#contracts';
 import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, loadPlanePki } from '#pki';
 import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
-import { ensureRegistered, RegistrationError } from '../../services/hostagent/registration';
+import { ensureRegistered, hostCertificateFiles, RegistrationError } from '../../services/hostagent/registration';
+import { renewIfDue } from '../../services/hostagent/certificate-renewal';
 import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
 import { newHostId, tempDir } from '../support/fixtures';
 import { waitFor } from '../support/wait';
@@ -168,6 +169,34 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(answer.status, 400, JSON.stringify(body));
         assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
       }
+    });
+
+    test('a host renews its certificate with its current one, without a token; the superseded one renews nothing', async () => {
+      const hostId = newHostId();
+      const root = await tempDir(`renew-host-${kind}`);
+      await ensureRegistered({ root, hostId, hostname: `${hostId}.test`, joinUrl: rs.joinUrl, token: (await newToken()).token });
+      const files = hostCertificateFiles(root);
+      const oldRoot = await tempDir(`renew-old-${kind}`);
+      const oldFiles = hostCertificateFiles(oldRoot);
+      await mkdir(oldFiles.dir, { recursive: true });
+      await Promise.all([copyFile(files.cert, oldFiles.cert), copyFile(files.key, oldFiles.key)]);
+      const previous = await readFile(files.cert, 'utf8');
+
+      assert.equal((await renewIfDue({ root, hostId, joinUrl: rs.joinUrl })).state, 'not-due');
+      const renewed = await renewIfDue({ root, hostId, joinUrl: rs.joinUrl, renewBeforeDays: 400 });
+      assert.equal(renewed.state, 'renewed');
+      const certPem = await readFile(files.cert, 'utf8');
+      assert.notEqual(certPem, previous);
+      assert.equal(hostIdOfCert(certPem), hostId);
+
+      // The copy of the superseded pair is refused; the renewed pair renews again.
+      await assert.rejects(renewIfDue({ root: oldRoot, hostId, joinUrl: rs.joinUrl, renewBeforeDays: 400 }), (err: unknown) => {
+        assert.ok(err instanceof RegistrationError);
+        assert.equal(err.status, 403);
+        assert.match(err.message, /not the one the plane last issued to this host/);
+        return true;
+      });
+      assert.equal((await renewIfDue({ root, hostId, joinUrl: rs.joinUrl, renewBeforeDays: 400 })).state, 'renewed');
     });
 
     test('a token request whose hostId is not a host id is refused by the REST API', async () => {

@@ -4,7 +4,7 @@ import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import * as amqp from 'amqplib';
 import { join } from 'node:path';
 import { PkiFiles } from '#contracts';
-import { initPlanePki } from '#pki';
+import { initPlanePki, keyMatchesCert } from '#pki';
 import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { startIngress, type RunningIngress } from '../../services/ingress/ingress.app';
 import { loadIngressConfig, type IngressConfig } from '../../services/ingress/ingress.config';
@@ -76,7 +76,7 @@ describe('a host behind pf9-comms and the ingress', () => {
   });
 
   /** A host (comms + agent) with a join token, as an operator would set one up. */
-  async function startHost(planePort = ingressConfig.listen.port): Promise<{ agent: RunningHostagent; comms: RunningComms; root: string }> {
+  async function startHost(planePort = ingressConfig.listen.port, agentEnv: Record<string, string> = {}): Promise<{ agent: RunningHostagent; comms: RunningComms; root: string }> {
     const root = await tempDir('secure-host');
     await mkdir(join(root, PkiFiles.host.dir), { recursive: true });
     await copyFile(join(dataDir, PkiFiles.plane.caCert), join(root, PkiFiles.host.caCert));
@@ -104,6 +104,7 @@ describe('a host behind pf9-comms and the ingress', () => {
       PF9_CONVERGE_INTERVAL_S: '2',
       PF9_AGENT_METRICS_PORT: '0',
       PF9_LOG_LEVEL: 'error',
+      ...agentEnv,
     });
     entry.agent = agent;
     return { agent, comms, root };
@@ -147,6 +148,20 @@ describe('a host behind pf9-comms and the ingress', () => {
     await waitFor('the agent connected again', async () => (await fetch(`${agent.url}/healthz`)).status === 200, { timeoutMs: 30_000 });
     const outbox = join(root, 'var/lib/pf9/hostagent/outbox');
     await waitFor('the outbox empty', async () => (await readdir(outbox)).filter((f) => /^\d+/.test(f)).length === 0);
+  });
+
+  test('a host renews its certificate through comms and the ingress, and keeps reaching the plane with the new one', async () => {
+    // Due at once: a 365-day certificate has fewer than 400 days left.
+    const { agent, comms, root } = await startHost(ingressConfig.listen.port, { PF9_CERT_RENEW_BEFORE_DAYS: '400' });
+    const metrics = async (): Promise<string> => (await fetch(`${agent.url}/metrics`)).text();
+    await waitFor('the certificate renewed', async () => /hostplane_hostagent_certificate_renewals_total\{outcome="renewed"\} 1/.test(await metrics()), { timeoutMs: 30_000 });
+    const expiry = /^hostplane_hostagent_certificate_expiry_timestamp_seconds (\S+)$/m.exec(await metrics());
+    assert.ok(expiry && Number(expiry[1]) * 1000 > Date.now() + 300 * 24 * 3600 * 1000, expiry?.[0]);
+    const files = { cert: join(root, PkiFiles.host.cert), key: join(root, PkiFiles.host.key) };
+    assert.ok(keyMatchesCert(await readFile(files.key, 'utf8'), await readFile(files.cert, 'utf8')));
+    // comms presents the new pair: a new connection through it reaches the plane.
+    await waitFor('the plane reached through comms', async () => (await fetch(`http://127.0.0.1:${comms.listeners.http}/v1/hosts/${agent.hostId}`).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
+    assert.equal(/outcome="failed"\} [1-9]/.test(await metrics()), false);
   });
 
   test('Debian\'s HAProxy in place of the ingress (docker/haproxy/haproxy.cfg): a host registers and a role is applied through it', async () => {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
 import { describeDetails, flattenErrors } from '#contracts';
 
 /**
@@ -24,6 +24,10 @@ export class HostagentConfig {
   @IsInt() @Min(1) commsCheckIntervalS!: number;
   @IsString() @MinLength(1) joinUrl!: string;
   @IsString() joinToken!: string;
+  /** How often the host certificate is looked at for renewal. */
+  @IsInt() @Min(1) certRenewCheckS!: number;
+  /** Renew once fewer days are left; unset: once a third of the certificate's lifetime is left. */
+  @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -41,6 +45,8 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   commsCheckIntervalS: 'PF9_COMMS_CHECK_INTERVAL_S',
   joinUrl: 'PF9_JOIN_URL',
   joinToken: 'PF9_JOIN_TOKEN',
+  certRenewCheckS: 'PF9_CERT_RENEW_CHECK_S',
+  certRenewBeforeDays: 'PF9_CERT_RENEW_BEFORE_DAYS',
 };
 
 export class ConfigError extends Error {}
@@ -61,6 +67,8 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     commsCheckIntervalS: integer(env.PF9_COMMS_CHECK_INTERVAL_S, 2),
     joinUrl: env.PF9_JOIN_URL ?? 'http://127.0.0.1:9079',
     joinToken: env.PF9_JOIN_TOKEN ?? '',
+    certRenewCheckS: integer(env.PF9_CERT_RENEW_CHECK_S, 3600),
+    certRenewBeforeDays: env.PF9_CERT_RENEW_BEFORE_DAYS === undefined || env.PF9_CERT_RENEW_BEFORE_DAYS === '' ? undefined : integer(env.PF9_CERT_RENEW_BEFORE_DAYS, 0),
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);

@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import { HOST_RENEW_PATH, type HostRenewRequest, type HostRenewResult } from '#contracts';
+import { certificateFacts, createHostKeyAndCsr, signRenewalProof, writeFileAtomic } from '#pki';
+import {
+  certificateProblem,
+  checkResult,
+  finishInterruptedRenewal,
+  hostCertificateFiles,
+  pendingRenewalFiles,
+  postToPlane,
+  RegistrationError,
+  type RegistrationOptions,
+} from './registration';
+
+const PRIVATE_MODE = 0o600;
+const PUBLIC_MODE = 0o644;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface RenewalOptions extends Pick<RegistrationOptions, 'root' | 'hostId' | 'joinUrl' | 'fetch' | 'timeoutMs'> {
+  /** Renew once fewer than this many days are left; undefined: once a third of the certificate's lifetime is left. */
+  renewBeforeDays?: number;
+  clock?: () => number;
+}
+
+export type RenewalOutcome =
+  /** No usable certificate: registration's business, not renewal's. */
+  | { state: 'no-certificate'; problem: string }
+  | { state: 'not-due'; notAfter: Date; dueAt: Date }
+  | { state: 'renewed'; notAfter: Date; previousSerial: string; serial: string };
+
+/**
+ * Renews the host certificate once it is due: a new key and CSR made here, signed with the
+ * current key as proof (`POST /v1/renew`), so no join token is needed while the current
+ * certificate is valid. The new key and certificate are written beside the current ones
+ * and then moved in place (key first); an agent stopped in between finishes the move on
+ * its next start. pf9-comms picks the new files up by itself.
+ */
+export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcome> {
+  const files = hostCertificateFiles(options.root);
+  const now = (options.clock ?? Date.now)();
+  await finishInterruptedRenewal(files);
+  const problem = await certificateProblem(files, options.hostId, now);
+  if (problem !== null) return { state: 'no-certificate', problem };
+  const [currentCert, currentKey] = await Promise.all([fs.readFile(files.cert, 'utf8'), fs.readFile(files.key, 'utf8')]);
+  const current = certificateFacts(currentCert);
+  const dueAt = renewalDueAt(current.notBefore, current.notAfter, options.renewBeforeDays);
+  if (now < dueAt.getTime()) return { state: 'not-due', notAfter: current.notAfter, dueAt };
+
+  const pending = pendingRenewalFiles(files);
+  const { keyPem, csrPem } = await createHostKeyAndCsr(options.hostId);
+  // The new key before asking: once the plane has signed, the certificate is useless without it.
+  await writeFileAtomic(pending.key, keyPem, PRIVATE_MODE);
+  const request: HostRenewRequest = { hostId: options.hostId, certificate: currentCert, csr: csrPem, proof: signRenewalProof(currentKey, csrPem) };
+  const result = await postToPlane(options, HOST_RENEW_PATH, request, isRenewResult, {
+    refusal: 'the plane refused to renew the host certificate',
+    result: 'a renewal result',
+  });
+  checkResult(result, options.hostId, keyPem);
+  await writeFileAtomic(pending.cert, result.certificate, PUBLIC_MODE);
+  await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
+  if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
+  const renewed = certificateFacts(result.certificate);
+  return { state: 'renewed', notAfter: renewed.notAfter, previousSerial: current.serial, serial: renewed.serial };
+}
+
+/** When a certificate valid from notBefore to notAfter is due for renewal. */
+export function renewalDueAt(notBefore: Date, notAfter: Date, renewBeforeDays?: number): Date {
+  const lead = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : (notAfter.getTime() - notBefore.getTime()) / 3;
+  return new Date(notAfter.getTime() - lead);
+}
+
+/** Whether a failed renewal is worth trying again later (the plane unreachable, or failing) rather than final. */
+export function renewalMayRecover(err: unknown): boolean {
+  return !(err instanceof RegistrationError && err.status !== undefined && err.status < 500);
+}
+
+function isRenewResult(value: unknown): value is HostRenewResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.hostId === 'string' && typeof v.certificate === 'string' && typeof v.caCertificate === 'string';
+}
+
