@@ -14,6 +14,7 @@ import * as x509 from '@peculiar/x509';
 import { HOST_CERT_URI_PREFIX } from '#contracts';
 import {
   certificateFacts,
+  certificateIsForCsr,
   createCa,
   createHostKeyAndCsr,
   hostIdOfCert,
@@ -222,14 +223,18 @@ describe('pki certificates', () => {
     const current = await createHostKeyAndCsr('host-1');
     const currentCert = await signHostCsr(ca, current.csrPem, 'host-1');
     const next = await createHostKeyAndCsr('host-1');
-    const proof = signRenewalProof(current.keyPem, next.csrPem);
+    const proof = signRenewalProof(current.keyPem, currentCert, next.csrPem);
     assert.equal(verifyRenewalProof(currentCert, next.csrPem, proof), true);
     const other = await createHostKeyAndCsr('host-1');
     assert.equal(verifyRenewalProof(currentCert, other.csrPem, proof), false, 'another request');
-    assert.equal(verifyRenewalProof(currentCert, next.csrPem, signRenewalProof(next.keyPem, next.csrPem)), false, 'signed by the new key, not the current one');
+    assert.equal(verifyRenewalProof(currentCert, next.csrPem, signRenewalProof(next.keyPem, currentCert, next.csrPem)), false, 'signed by the new key, not the current one');
     const otherCert = await signHostCsr(ca, other.csrPem, 'host-1');
     assert.equal(verifyRenewalProof(otherCert, next.csrPem, proof), false, "another certificate's key");
+    const sameKeyCert = await signHostCsr(ca, current.csrPem, 'host-1');
+    assert.equal(verifyRenewalProof(sameKeyCert, next.csrPem, proof), false, 'another certificate (serial) of the same key');
     assert.equal(verifyRenewalProof(currentCert, next.csrPem, 'bm90IGEgc2lnbmF0dXJl'), false, 'not a signature');
+    assert.equal(certificateIsForCsr(currentCert, current.csrPem), true);
+    assert.equal(certificateIsForCsr(currentCert, next.csrPem), false);
   });
 
   describe('with openssl', () => {

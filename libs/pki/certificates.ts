@@ -195,17 +195,33 @@ export function keyMatchesCert(keyPem: string, certPem: string): boolean {
 
 /**
  * A host's proof, for renewal, that it holds the key of its current certificate: that key's
- * signature (ECDSA P-256, SHA-256, DER, base64) over the new certificate request exactly as
- * sent. The request carries the host id and the new key, so the proof is good for nothing else.
+ * signature (ECDSA P-256, SHA-256, DER, base64) over a renewal statement naming the current
+ * certificate's serial and the new certificate request exactly as sent. The request carries
+ * the host id and the new key, so the proof is good for nothing else.
  */
-export function signRenewalProof(currentKeyPem: string, csrPem: string): string {
-  return sign('sha256', Buffer.from(csrPem, 'utf8'), createPrivateKey(currentKeyPem)).toString('base64');
+export function signRenewalProof(currentKeyPem: string, currentCertPem: string, csrPem: string): string {
+  return sign('sha256', renewalStatement(currentCertPem, csrPem), createPrivateKey(currentKeyPem)).toString('base64');
 }
 
-/** True when `proof` is the signature of `certPem`'s key over `csrPem` (signRenewalProof). */
+/** True when `proof` is the signature of `certPem`'s key over the renewal statement for `csrPem` (signRenewalProof). */
 export function verifyRenewalProof(certPem: string, csrPem: string, proof: string): boolean {
   try {
-    return verify('sha256', Buffer.from(csrPem, 'utf8'), parseNodeCert(certPem).publicKey, Buffer.from(proof, 'base64'));
+    return verify('sha256', renewalStatement(certPem, csrPem), parseNodeCert(certPem).publicKey, Buffer.from(proof, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+function renewalStatement(currentCertPem: string, csrPem: string): Buffer {
+  return Buffer.from(`hostplane certificate renewal\nserial ${certificateFacts(currentCertPem).serial}\n${csrPem}`, 'utf8');
+}
+
+/** True when the certificate `certPem` is for the key of the certificate request `csrPem`. */
+export function certificateIsForCsr(certPem: string, csrPem: string): boolean {
+  try {
+    const fromCsr = Buffer.from(parseCsr(csrPem).publicKey.rawData);
+    const fromCert = parseNodeCert(certPem).publicKey.export({ type: 'spki', format: 'der' });
+    return fromCsr.equals(fromCert);
   } catch {
     return false;
   }

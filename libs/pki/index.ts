@@ -2,6 +2,7 @@
 // server certificate, hosts' keys and CSRs, and host certificates naming urn:pf9:host:<hostId>.
 export {
   certificateFacts,
+  certificateIsForCsr,
   createCa,
   createHostKeyAndCsr,
   hostIdOfCert,

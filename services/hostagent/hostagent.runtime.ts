@@ -36,6 +36,7 @@ export class HostagentRuntime {
   readonly comms: CommsWatchdog | null;
   private convergeTimer: NodeJS.Timeout | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
   private stopped = false;
   private connectedOnce = false;
   private brokerUser: { username: string; password: string } | null = null;
@@ -107,7 +108,7 @@ export class HostagentRuntime {
     this.connection.on('connected', () => void this.onConnected());
     this.connection.start();
     this.heartbeats.start();
-    void this.renewCertificate();
+    this.startRenewal();
     // Roles installed before a restart are reconciled against the last desired state held.
     void this.engine.reconcile();
     this.scheduleConverge();
@@ -118,6 +119,8 @@ export class HostagentRuntime {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     this.heartbeats.stop();
+    // A renewal under way goes through comms: let it get its answer before comms stops.
+    if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);
     this.convergeTimer = null;
     await Promise.race([this.engine.idle(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
@@ -145,33 +148,50 @@ export class HostagentRuntime {
     }
   }
 
+  /** Runs a renewal check now, and the next ones on their timer. */
+  private startRenewal(): void {
+    this.renewing = this.renewCertificate().then((nextMs) => {
+      this.renewing = null;
+      if (this.stopped) return;
+      this.renewTimer = setTimeout(() => this.startRenewal(), nextMs);
+      this.renewTimer.unref();
+    });
+  }
+
   /**
-   * Renews the host certificate when it is due, and looks again every PF9_CERT_RENEW_CHECK_S
-   * (sooner after a failure the plane may recover from). A refusal is logged as an error:
-   * the host will need a join token made for it once its certificate expires.
+   * Renews the host certificate when it is due; answers when to look again: after
+   * PF9_CERT_RENEW_CHECK_S, sooner after a failure the plane may recover from. A refusal is
+   * logged as an error: the host will need a join token made for it once its certificate expires.
    */
-  async renewCertificate(): Promise<void> {
+  async renewCertificate(): Promise<number> {
     const checkMs = this.config.certRenewCheckS * 1000;
-    let nextMs = checkMs;
     try {
       const outcome = await renewIfDue({ root: this.config.root, hostId: this.hostId, joinUrl: this.config.joinUrl, renewBeforeDays: this.config.certRenewBeforeDays });
+      if (outcome.state === 'no-certificate') {
+        this.logger.debug('no host certificate to renew', { problem: outcome.problem });
+        return checkMs;
+      }
+      this.metrics.certificateExpiry.set(outcome.notAfter.getTime() / 1000);
       if (outcome.state === 'renewed') {
         this.metrics.certificateRenewals.inc({ outcome: 'renewed' });
         this.logger.info('host certificate renewed', { serial: outcome.serial, previousSerial: outcome.previousSerial, notAfter: outcome.notAfter.toISOString() });
+        if (outcome.dueAt.getTime() <= Date.now()) {
+          this.logger.warn('the renewed certificate is due for renewal at once: PF9_CERT_RENEW_BEFORE_DAYS is not shorter than its lifetime, so it will be renewed at every check', {
+            renewBeforeDays: this.config.certRenewBeforeDays,
+            notAfter: outcome.notAfter.toISOString(),
+          });
+        }
       }
-      if (outcome.state !== 'no-certificate') this.metrics.certificateExpiry.set(outcome.notAfter.getTime() / 1000);
+      return checkMs;
     } catch (err) {
       this.metrics.certificateRenewals.inc({ outcome: 'failed' });
-      if (renewalMayRecover(err)) {
-        nextMs = Math.min(checkMs, RENEW_RETRY_MS);
-        this.logger.warn('cannot renew the host certificate yet; trying again', { err: String(err), inMs: nextMs });
-      } else {
+      if (!renewalMayRecover(err)) {
         this.logger.error('the plane refused to renew the host certificate', { err: String(err) });
+        return checkMs;
       }
-    }
-    if (!this.stopped) {
-      this.renewTimer = setTimeout(() => void this.renewCertificate(), nextMs);
-      this.renewTimer.unref();
+      const retryMs = Math.min(checkMs, RENEW_RETRY_MS);
+      this.logger.warn('cannot renew the host certificate yet; trying again', { err: String(err), inMs: retryMs });
+      return retryMs;
     }
   }
 

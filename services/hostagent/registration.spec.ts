@@ -261,12 +261,48 @@ describe('host registration', () => {
       assert.equal(renewalMayRecover(refused), false);
       assert.deepEqual(await readPair(), before);
 
+      const pending = pendingRenewalFiles(hostCertificateFiles(root));
+      await assert.rejects(stat(pending.csr), /ENOENT/, 'a refused request is not sent again');
+
       const unreachable = await renew({ renewBeforeDays: 400, joinUrl: 'http://127.0.0.1:1' }).catch((err: unknown) => err);
       assert.match(String(unreachable), /cannot reach the plane's join endpoint/);
       assert.equal(renewalMayRecover(unreachable), true);
       server.renew = async () => ({ status: 200, body: { hostId: 'h', certificate: 'x' } });
       await assert.rejects(renew({ renewBeforeDays: 400 }), /did not answer with a renewal result/);
       assert.deepEqual(await readPair(), before);
+    });
+
+    it('a request whose answer did not come is sent again as it was, and its certificate taken', async () => {
+      await register();
+      const before = await readPair();
+      const issued: string[] = [];
+      server.renew = async (request) => {
+        issued.push(request.csr);
+        return { status: 504, body: { error: { code: 'GATEWAY_TIMEOUT', message: 'no answer', details: [] } } };
+      };
+      await assert.rejects(renew({ renewBeforeDays: 400 }), (err: unknown) => err instanceof RegistrationError && renewalMayRecover(err));
+      assert.deepEqual(await readPair(), before);
+      server.renew = async (request) => {
+        issued.push(request.csr);
+        const certificate = await signHostCsr(ca, request.csr, 'h');
+        return { status: 200, body: { hostId: 'h', certificate, caCertificate: ca.certPem } };
+      };
+      assert.equal((await renew({ renewBeforeDays: 400 })).state, 'renewed');
+      assert.equal(issued.length, 2);
+      assert.equal(issued[1], issued[0], 'the same request, for the same new key');
+      const after = await readPair();
+      assert.ok(keyMatchesCert(after.key, after.cert));
+      await assert.rejects(stat(pendingRenewalFiles(hostCertificateFiles(root)).csr), /ENOENT/);
+    });
+
+    it('refuses a renewed certificate from a CA other than the one this host trusts', async () => {
+      await register();
+      const before = await readPair();
+      const rogue = await createCa({ commonName: 'rogue' });
+      server.renew = async (request) => ({ status: 200, body: { hostId: 'h', certificate: await signHostCsr(rogue, request.csr, 'h'), caCertificate: rogue.certPem } });
+      await assert.rejects(renew({ renewBeforeDays: 400 }), /not signed by the CA this host trusts/);
+      assert.deepEqual(await readPair(), before);
+      assert.equal(await readFile(hostCertificateFiles(root).caCert, 'utf8'), ca.certPem);
     });
 
     it('an agent stopped between moving the new key and the new certificate in place finishes on its next start', async () => {

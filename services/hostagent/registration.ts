@@ -89,9 +89,9 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   return { registered: true, files };
 }
 
-/** Where a renewal keeps the new key and certificate until both are in place. */
-export function pendingRenewalFiles(files: HostCertificateFiles): { key: string; cert: string } {
-  return { key: `${files.key}.next`, cert: `${files.cert}.next` };
+/** Where a renewal keeps its new key and request, and the new certificate, until they are in place. */
+export function pendingRenewalFiles(files: HostCertificateFiles): { key: string; csr: string; cert: string } {
+  return { key: `${files.key}.next`, csr: `${files.cert}.next.csr`, cert: `${files.cert}.next` };
 }
 
 /**
@@ -113,6 +113,7 @@ export async function finishInterruptedRenewal(files: HostCertificateFiles): Pro
     return false;
   }
   await fs.rename(pending.cert, files.cert);
+  await fs.rm(pending.csr, { force: true });
   return true;
 }
 

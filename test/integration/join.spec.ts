@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostJoinResult, JoinTokenView } from '#contracts';
-import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, loadPlanePki } from '#pki';
+import { createHostKeyAndCsr, hostIdOfCert, initPlanePki, loadPlanePki, signRenewalProof } from '#pki';
 import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { ensureRegistered, hostCertificateFiles, RegistrationError } from '../../services/hostagent/registration';
 import { renewIfDue } from '../../services/hostagent/certificate-renewal';
@@ -197,6 +197,15 @@ for (const kind of DATABASE_KINDS) {
         return true;
       });
       assert.equal((await renewIfDue({ root, hostId, joinUrl: rs.joinUrl, renewBeforeDays: 400 })).state, 'renewed');
+
+      // A request sent twice (the first answer lost): the same certificate twice.
+      const [cert, key] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
+      const next = await createHostKeyAndCsr(hostId);
+      const request = { hostId, certificate: cert, csr: next.csrPem, proof: signRenewalProof(key, cert, next.csrPem) };
+      const first = await postJson(`${rs.joinUrl}/v1/renew`, request);
+      const second = await postJson(`${rs.joinUrl}/v1/renew`, request);
+      assert.deepEqual([first.status, second.status], [200, 200]);
+      assert.equal(second.body.certificate, first.body.certificate);
     });
 
     test('a token request whose hostId is not a host id is refused by the REST API', async () => {

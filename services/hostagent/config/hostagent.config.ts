@@ -24,8 +24,8 @@ export class HostagentConfig {
   @IsInt() @Min(1) commsCheckIntervalS!: number;
   @IsString() @MinLength(1) joinUrl!: string;
   @IsString() joinToken!: string;
-  /** How often the host certificate is looked at for renewal. */
-  @IsInt() @Min(1) certRenewCheckS!: number;
+  /** How often the host certificate is looked at for renewal (at most 14 days: a timer's range). */
+  @IsInt() @Min(1) @Max(1_209_600) certRenewCheckS!: number;
   /** Renew once fewer days are left; unset: once a third of the certificate's lifetime is left. */
   @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
 }

@@ -104,6 +104,16 @@ export const MIGRATIONS: Migration[] = [
         SELECT id, 'granted', NULL, updated_ms FROM hosts WHERE state = 'authorized'`,
     ],
   },
+  {
+    version: 5,
+    name: 'host certificate renewal',
+    statements: [
+      // After a renewal: the serial it replaced and the certificate it issued, so that a host
+      // whose answer was lost can ask again with the same request and get the same certificate.
+      `ALTER TABLE host_certificates ADD COLUMN previous_serial TEXT`,
+      `ALTER TABLE host_certificates ADD COLUMN renewed_certificate TEXT`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

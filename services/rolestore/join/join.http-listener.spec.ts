@@ -261,7 +261,7 @@ describe('join listener', () => {
       /** A renewal request: a new key and CSR, signed with `signingKey` (the current key unless told). */
       async function renewal(hostId: string, current: { keyPem: string; certificate: string }, signingKey = current.keyPem): Promise<{ body: Record<string, unknown>; keyPem: string }> {
         const next = await createHostKeyAndCsr(hostId);
-        return { keyPem: next.keyPem, body: { hostId, certificate: current.certificate, csr: next.csrPem, proof: signRenewalProof(signingKey, next.csrPem) } };
+        return { keyPem: next.keyPem, body: { hostId, certificate: current.certificate, csr: next.csrPem, proof: signRenewalProof(signingKey, current.certificate, next.csrPem) } };
       }
 
       beforeEach(() => {
@@ -328,7 +328,7 @@ describe('join listener', () => {
       it('refuses a request whose CSR names another host with 400, and bodies that are not a renewal', async () => {
         const current = await registered('host-a');
         const other = await createHostKeyAndCsr('host-b');
-        const namesOther = await post({ hostId: 'host-a', certificate: current.certificate, csr: other.csrPem, proof: signRenewalProof(current.keyPem, other.csrPem) }, { path: '/v1/renew' });
+        const namesOther = await post({ hostId: 'host-a', certificate: current.certificate, csr: other.csrPem, proof: signRenewalProof(current.keyPem, current.certificate, other.csrPem) }, { path: '/v1/renew' });
         assert.equal(namesOther.status, 400);
         assert.match(errorOf(namesOther).message, /names host "host-b"/);
         const { body } = await renewal('host-a', current);
@@ -338,6 +338,20 @@ describe('join listener', () => {
         assert.equal((await post({ ...body, token: 'x' }, { path: '/v1/renew' })).status, 400);
         assert.equal((await post({ ...body, proof: 'not base64!' }, { path: '/v1/renew' })).status, 400);
         assert.equal((await post(body, { path: '/v1/renew' })).status, 200, 'none of those renewed the certificate');
+      });
+
+      it('answers a repeated request (its answer was lost) with the certificate it issued, and nothing else from the superseded certificate', async () => {
+        const current = await registered('host-a');
+        const { body } = await renewal('host-a', current);
+        const first = await post(body, { path: '/v1/renew' });
+        assert.equal(first.status, 200);
+        const again = await post(body, { path: '/v1/renew' });
+        assert.equal(again.status, 200, JSON.stringify(again.body));
+        assert.equal((again.body as unknown as HostRenewResult).certificate, (first.body as unknown as HostRenewResult).certificate);
+        assert.equal((await repository.findCertificate('host-a'))?.serial, certificateFacts((first.body as unknown as HostRenewResult).certificate).serial);
+        // Another new key with the superseded certificate is refused.
+        const other = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });
+        assert.equal(other.status, 403);
       });
 
       it('lets one of two simultaneous renewals with one certificate through', async () => {

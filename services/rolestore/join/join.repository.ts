@@ -15,6 +15,9 @@ export interface HostCertificateRow {
   serial: string;
   not_after_ms: number;
   issued_ms: number;
+  /** Set by a renewal: the serial it replaced, and the certificate it issued (PEM); null after a join. */
+  previous_serial?: string | null;
+  renewed_certificate?: string | null;
 }
 
 /** Join tokens (by their sha256 only), the certificates issued to hosts, and the host rows a join creates. */
@@ -84,16 +87,21 @@ export class JoinRepository {
   async recordCertificate(tx: Queryable, row: HostCertificateRow): Promise<void> {
     await tx.execute(
       `INSERT INTO host_certificates (host_id, serial, not_after_ms, issued_ms) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (host_id) DO UPDATE SET serial = excluded.serial, not_after_ms = excluded.not_after_ms, issued_ms = excluded.issued_ms`,
+       ON CONFLICT (host_id) DO UPDATE SET serial = excluded.serial, not_after_ms = excluded.not_after_ms, issued_ms = excluded.issued_ms,
+         previous_serial = NULL, renewed_certificate = NULL`,
       [row.host_id, row.serial, row.not_after_ms, row.issued_ms],
     );
   }
 
-  /** Records a renewed certificate in place of the one with `previousSerial`; false when that is no longer the host's. */
-  async replaceCertificate(previousSerial: string, row: HostCertificateRow): Promise<boolean> {
+  /**
+   * Records a renewed certificate (PEM) in place of the one with `previousSerial`, and keeps
+   * it with that serial for a repeated request; false when that serial is no longer the host's.
+   */
+  async replaceCertificate(previousSerial: string, row: HostCertificateRow, certificatePem: string): Promise<boolean> {
     const changed = await this.db.execute(
-      'UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4 WHERE host_id = $1 AND serial = $5',
-      [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previousSerial],
+      `UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4, previous_serial = $5, renewed_certificate = $6
+       WHERE host_id = $1 AND serial = $5`,
+      [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previousSerial, certificatePem],
     );
     return changed === 1;
   }
@@ -101,7 +109,7 @@ export class JoinRepository {
   async findCertificate(hostId: string): Promise<HostCertificateRow | null> {
     const rows = await this.db.query<HostCertificateRow>('SELECT * FROM host_certificates WHERE host_id = $1', [hostId]);
     const row = rows[0];
-    return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms) } : null;
+    return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms), previous_serial: row.previous_serial ?? null, renewed_certificate: row.renewed_certificate ?? null } : null;
   }
 
   /** A host that joined is listed (unauthorized) before its first heartbeat; a known host is left as it is. */

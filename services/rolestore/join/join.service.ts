@@ -1,7 +1,7 @@
 import { ErrorCodes, type HostJoinRequest, type HostJoinResult, type HostRenewRequest, type HostRenewResult } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
-import { certificateFacts, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof } from '#pki';
+import { certificateFacts, certificateIsForCsr, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof } from '#pki';
 import type { BrokerAccounts } from './broker-accounts';
 import type { JoinRepository, JoinTokenRow } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
@@ -19,7 +19,8 @@ import type { PlanePkiSource } from './plane-pki.source';
  * Renewal: a host holding the certificate the plane last issued to it, still valid, gets a
  * new one for a new key by signing the new request with the current key. No token: the
  * proof and the record of the current serial are the authentication, and a superseded or
- * foreign certificate renews nothing.
+ * foreign certificate renews nothing, except to repeat the answer to the request that
+ * superseded it (same certificate, same new key) when that answer was lost.
  */
 export class JoinService {
   private readonly logger: Logger;
@@ -82,12 +83,19 @@ export class JoinService {
     const ca = await this.pki.ca();
     const now = this.clock();
     const current = this.currentCertificate(request.certificate, ca.certPem, hostId, now);
-    const recorded = await this.repository.findCertificate(hostId);
-    if (recorded === null || recorded.serial !== current.serial) {
-      throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
-    }
     if (!verifyRenewalProof(request.certificate, request.csr, request.proof)) {
       throw this.refuseRenewal(hostId, "the proof is not the certificate key's signature over the request");
+    }
+    const recorded = await this.repository.findCertificate(hostId);
+    if (recorded !== null && recorded.serial !== current.serial && recorded.previous_serial === current.serial && recorded.renewed_certificate) {
+      // The same request again (its answer was lost on the way): the same certificate again.
+      if (certificateIsForCsr(recorded.renewed_certificate, request.csr)) {
+        this.logger.info('host certificate renewal repeated: the certificate issued for it sent again', { hostId, serial: recorded.serial });
+        return { hostId, certificate: recorded.renewed_certificate, caCertificate: ca.certPem };
+      }
+    }
+    if (recorded === null || recorded.serial !== current.serial) {
+      throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
     }
     let certificate: string;
     try {
@@ -98,7 +106,7 @@ export class JoinService {
       throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
     }
     const facts = certificateFacts(certificate);
-    const replaced = await this.repository.replaceCertificate(current.serial, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
+    const replaced = await this.repository.replaceCertificate(current.serial, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now }, certificate);
     // Another renewal with the same certificate came first: this one's answer would be a second certificate.
     if (!replaced) throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
     this.logger.info('host certificate renewed', { hostId, serial: facts.serial, previousSerial: current.serial, notAfter: facts.notAfter.toISOString() });
