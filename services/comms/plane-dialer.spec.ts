@@ -2,7 +2,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
 import { createTestCerts, type TestCerts } from '../../test/support/test-certs';
@@ -70,8 +70,8 @@ describe('PlaneDialer: key exchange on resumption', () => {
     certs = await createTestCerts();
   });
 
-  const dialerFor = (port: number, metrics: CommsMetrics): PlaneDialer =>
-    new PlaneDialer({ plane: { host: '127.0.0.1', port, servername: 'localhost' }, connectTimeoutMs: 5_000 }, metrics, quiet);
+  const dialerFor = (port: number, metrics: CommsMetrics, options: { now?: () => number; connectTimeoutMs?: number } = {}): PlaneDialer =>
+    new PlaneDialer({ plane: { host: '127.0.0.1', port, servername: 'localhost' }, connectTimeoutMs: options.connectTimeoutMs ?? 5_000 }, metrics, quiet, options.now);
 
   test('a hybrid session is resumed with X25519 alone; one the plane declines is made again with the hybrid before a byte is sent', async (t) => {
     const plane = await startPlane(t, certs);
@@ -134,5 +134,80 @@ describe('PlaneDialer: key exchange on resumption', () => {
     assert.equal(contexts.resume, undefined);
     assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'prime256v1' });
     assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'prime256v1' });
+  });
+
+  test('a line of classical resumptions ends an hour after its hybrid handshake: then a new one', async (t) => {
+    const plane = await startPlane(t, certs);
+    const metrics = new CommsMetrics();
+    let clock = 1_000_000;
+    const dialer = dialerFor(plane.port, metrics, { now: () => clock });
+    const contexts = contextsFor(certs);
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
+    clock += 59 * 60_000;
+    assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'X25519' });
+    clock += 2 * 60_000;
+    assert.deepEqual(await dialOnce(dialer, contexts, 'three'), { resumed: false, group: 'X25519MLKEM768' });
+    assert.deepEqual(await dialOnce(dialer, contexts, 'four'), { resumed: true, group: 'X25519' });
+    assert.equal(plane.connections(), 4, 'no connection dropped');
+    assert.equal(await metricValue(metrics, 'hostplane_comms_tls_resumptions_declined_total'), 0);
+  });
+
+  test('a classical resumption that fails otherwise (reset) fails the dial, and the next one makes a full handshake', async (t) => {
+    const plane = await startPlane(t, certs);
+    // In front of the plane: resets the connections it is told to, passes the others on.
+    const reset = new Set<number>();
+    let seen = 0;
+    const gate = createTcpServer((socket: Socket) => {
+      seen += 1;
+      if (reset.has(seen)) {
+        socket.resetAndDestroy();
+        return;
+      }
+      const upstream = tcpConnect(plane.port, '127.0.0.1');
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      socket.pipe(upstream).pipe(socket);
+    });
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => gate.close(() => resolve())));
+    const dialer = dialerFor((gate.address() as AddressInfo).port, new CommsMetrics());
+    const contexts = contextsFor(certs);
+
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
+    reset.add(2);
+    await assert.rejects(dialer.dial('http', contexts, new AbortController().signal), (err: unknown) => (err as { code?: string }).code === 'ECONNRESET');
+    assert.deepEqual(await dialOnce(dialer, contexts, 'three'), { resumed: false, group: 'X25519MLKEM768' });
+    assert.deepEqual(await dialOnce(dialer, contexts, 'four'), { resumed: true, group: 'X25519' }, 'not mistaken for a plane that refuses X25519');
+  });
+
+  test('a second attempt shares the first one\'s time: a dial never takes longer than TCP and TLS once', async (t) => {
+    const plane = await startPlane(t, certs, 'X25519MLKEM768');
+    // In front of the plane: the third connection is accepted and never answered.
+    let seen = 0;
+    const stalled: Socket[] = [];
+    const gate = createTcpServer((socket: Socket) => {
+      seen += 1;
+      socket.on('error', () => undefined);
+      if (seen === 3) {
+        stalled.push(socket);
+        return;
+      }
+      const upstream = tcpConnect(plane.port, '127.0.0.1');
+      upstream.on('error', () => socket.destroy());
+      socket.pipe(upstream).pipe(socket);
+    });
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of stalled) socket.destroy();
+      return new Promise<void>((resolve) => gate.close(() => resolve()));
+    });
+    let clock = 0;
+    const dialer = dialerFor((gate.address() as AddressInfo).port, new CommsMetrics(), { now: () => clock, connectTimeoutMs: 1_000 });
+    const contexts = contextsFor(certs);
+    assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
+    // The classical attempt is refused (connection 2) as if it had taken 1.9 s of the 2 s; the retry (3) stalls.
+    const dialing = dialer.dial('http', contexts, new AbortController().signal);
+    clock = 1_900;
+    await assert.rejects(dialing, /TLS handshake with .* not done within 100 ms/);
   });
 });

@@ -3,7 +3,6 @@ import { connect as tlsConnect, type ConnectionOptions, type SecureContext, type
 import type { Logger } from '#logging';
 import {
   errorCode,
-  failureCause,
   formatEndpoint,
   isPostQuantumGroup,
   SOCKET_BUFFER_BYTES,
@@ -21,7 +20,22 @@ import type { PlaneContexts } from './plane-credentials';
 interface KeptSession {
   ticket: Buffer;
   postQuantum: boolean;
+  /** When the full handshake its line of resumptions began with was made (performance.now()). */
+  rootedAt: number;
 }
+
+/**
+ * A line of resumptions with classical key exchange goes back at most this far to its
+ * hybrid full handshake; then a new one is made (certificates checked again, the secret
+ * behind the ticket renewed). One full handshake an hour costs nothing that shows.
+ */
+const POST_QUANTUM_LINE_MS = 60 * 60 * 1000;
+
+/**
+ * Alerts with which a plane says it will not take the key exchange it was offered (OpenSSL
+ * names them after SSLv3, TLSv1 or, since 3.0, "SSL/TLS"); not those about certificates or ALPN.
+ */
+const GROUP_REFUSAL = /^ERR_SSL_(SSLV3|TLSV1|SSL\/TLS)_ALERT_(HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY|ILLEGAL_PARAMETER)$/;
 
 /**
  * Opens connections to the plane's ingress: TCP (directly or through the proxy's CONNECT),
@@ -44,6 +58,7 @@ export class PlaneDialer {
     private readonly config: Pick<CommsConfig, 'plane' | 'proxy' | 'connectTimeoutMs'>,
     private readonly metrics: CommsMetrics,
     private readonly logger: Logger,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Forgets the sessions kept for resumption (the credentials changed). */
@@ -59,31 +74,38 @@ export class PlaneDialer {
   }
 
   async dial(service: TunnelService, contexts: PlaneContexts, signal: AbortSignal): Promise<TLSSocket> {
+    // TCP (or CONNECT) and TLS have connectTimeoutMs each; a second attempt shares that budget.
+    const deadline = this.now() + 2 * this.config.connectTimeoutMs;
     const kept = this.sessions.get(service);
-    let socket: TLSSocket;
-    if (kept?.postQuantum === true && contexts.resume !== undefined && !this.classicalResumptionRefused) {
-      socket = await this.handshake(service, contexts.resume, kept, signal).catch(async (err: unknown) => {
-        // An OpenSSL alert rather than a certificate check: the plane wants a group offered only in full.
-        if (signal.aborted || failureCause(err) !== 'tls' || !errorCode(err)?.startsWith('ERR_SSL_')) throw err;
-        this.classicalResumptionRefused = true;
-        this.logger.info('the plane refused a resumption with classical key exchange: resuming with the full groups from now on', { tunnel: service, code: errorCode(err) });
-        return this.handshake(service, contexts.full, kept, signal);
-      });
-      if (!socket.isSessionReused() && !isPostQuantumGroup(negotiatedGroup(socket))) {
-        socket.removeAllListeners('session');
-        socket.destroy();
-        this.metrics.resumptionsDeclined.inc({ service });
-        socket = await this.handshake(service, contexts.full, undefined, signal);
-      }
-    } else {
-      socket = await this.handshake(service, contexts.full, kept, signal);
+    if (kept?.postQuantum !== true || contexts.resume === undefined || this.classicalResumptionRefused) {
+      return this.handshake(service, contexts.full, kept, signal, deadline);
     }
-    return socket;
+    if (this.now() - kept.rootedAt > POST_QUANTUM_LINE_MS) return this.handshake(service, contexts.full, undefined, signal, deadline);
+    let socket: TLSSocket;
+    try {
+      socket = await this.handshake(service, contexts.resume, kept, signal, deadline);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const code = errorCode(err);
+      if (code === undefined || !GROUP_REFUSAL.test(code)) {
+        // Something else went wrong: the next dial makes a full handshake rather than try this again.
+        if (this.sessions.get(service) === kept) this.sessions.delete(service);
+        throw err;
+      }
+      this.classicalResumptionRefused = true;
+      this.logger.info('the plane refused a resumption with classical key exchange: resuming with the full groups from now on', { tunnel: service, code });
+      return this.handshake(service, contexts.full, kept, signal, deadline);
+    }
+    if (socket.isSessionReused() || isPostQuantumGroup(negotiatedGroup(socket))) return socket;
+    // The plane declined the session: that was a classical full handshake. Nothing was sent on it.
+    socket.destroy();
+    this.metrics.resumptionsDeclined.inc({ service });
+    return this.handshake(service, contexts.full, undefined, signal, deadline);
   }
 
   /** TCP, then a TLS handshake offering `kept` for resumption (timed); keeps the sessions it brings. */
-  private async handshake(service: TunnelService, context: SecureContext, kept: KeptSession | undefined, signal: AbortSignal): Promise<TLSSocket> {
-    const tcp = await this.connectTcp(signal);
+  private async handshake(service: TunnelService, context: SecureContext, kept: KeptSession | undefined, signal: AbortSignal, deadline: number): Promise<TLSSocket> {
+    const tcp = await this.connectTcp(signal, deadline);
     const protocol = TunnelServices[service];
     const { servername } = this.config.plane;
     // allowHalfOpen and highWaterMark are honoured by tls.connect (the TLSSocket gets them) though not in its type.
@@ -98,22 +120,34 @@ export class PlaneDialer {
       // SNI carries names only (RFC 6066); an address is still what the certificate must name.
       ...(isIP(servername) !== 0 ? { host: servername } : { servername }),
     };
-    const started = performance.now();
+    const started = this.now();
+    const timeoutMs = this.timeLeft(deadline);
     const socket = tlsConnect(options);
     socket.on('session', (ticket: Buffer) => {
+      const resumed = socket.isSessionReused();
+      const group = negotiatedGroup(socket);
+      // A classical full handshake where a hybrid line was offered is about to be dropped: none of its sessions.
+      if (kept?.postQuantum === true && !resumed && !isPostQuantumGroup(group)) return;
       // A resumption carries its session's secret on; a hybrid exchange adds its own.
-      const postQuantum = (socket.isSessionReused() && kept?.postQuantum === true) || isPostQuantumGroup(negotiatedGroup(socket));
-      this.sessions.set(service, { ticket, postQuantum });
+      const inherited = resumed && kept !== undefined;
+      const postQuantum = (inherited && kept.postQuantum) || isPostQuantumGroup(group);
+      const rootedAt = inherited && kept.postQuantum ? kept.rootedAt : started;
+      this.sessions.set(service, { ticket, postQuantum, rootedAt });
     });
-    await whenReady(socket, 'secureConnect', signal, this.config.connectTimeoutMs, () =>
-      new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${this.config.connectTimeoutMs} ms`, 'ETIMEDOUT'),
+    await whenReady(socket, 'secureConnect', signal, timeoutMs, () =>
+      new TunnelError('timeout', `TLS handshake with ${this.describe()} not done within ${timeoutMs} ms`, 'ETIMEDOUT'),
       () =>
         socket.alpnProtocol === protocol
           ? undefined
           : new TunnelError('tls', `${this.describe()} did not accept ALPN protocol ${protocol} (is it the plane's ingress?)`, 'ALPN_REFUSED'),
     );
-    this.metrics.handshake(service, (performance.now() - started) / 1000, socket.isSessionReused());
+    this.metrics.handshake(service, (this.now() - started) / 1000, socket.isSessionReused());
     return socket;
+  }
+
+  /** What is left of a dial's time for one more step: connectTimeoutMs at most, and at least 1 ms. */
+  private timeLeft(deadline: number): number {
+    return Math.max(1, Math.min(this.config.connectTimeoutMs, Math.floor(deadline - this.now())));
   }
 
   describe(): string {
@@ -121,9 +155,10 @@ export class PlaneDialer {
     return this.config.proxy ? `${plane} (through proxy ${this.config.proxy.display})` : plane;
   }
 
-  private async connectTcp(signal: AbortSignal): Promise<Socket> {
-    const { plane, proxy, connectTimeoutMs } = this.config;
-    const socket = proxy ? await connectThroughProxy(proxy, plane, connectTimeoutMs, signal) : await connectDirect(plane, connectTimeoutMs, signal);
+  private async connectTcp(signal: AbortSignal, deadline = this.now() + this.config.connectTimeoutMs): Promise<Socket> {
+    const { plane, proxy } = this.config;
+    const timeoutMs = this.timeLeft(deadline);
+    const socket = proxy ? await connectThroughProxy(proxy, plane, timeoutMs, signal) : await connectDirect(plane, timeoutMs, signal);
     tuneSocket(socket);
     return socket;
   }
