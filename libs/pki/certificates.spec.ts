@@ -16,6 +16,7 @@ import {
   certificateFacts,
   certificateIsForCsr,
   createCa,
+  createCrl,
   createHostKeyAndCsr,
   hostIdOfCert,
   isSignedBy,
@@ -235,6 +236,36 @@ describe('pki certificates', () => {
     assert.equal(verifyRenewalProof(currentCert, next.csrPem, 'bm90IGEgc2lnbmF0dXJl'), false, 'not a signature');
     assert.equal(certificateIsForCsr(currentCert, current.csrPem), true);
     assert.equal(certificateIsForCsr(currentCert, next.csrPem), false);
+  });
+
+  it('createCrl lists revoked serials, signed by the CA: a TLS server given it refuses those certificates and no others', async () => {
+    const server = await issueServerCert(ca, { dnsNames: ['localhost'] });
+    const revoked = await createHostKeyAndCsr('host-r');
+    const revokedCert = await signHostCsr(ca, revoked.csrPem, 'host-r');
+    const kept = await createHostKeyAndCsr('host-k');
+    const keptCert = await signHostCsr(ca, kept.csrPem, 'host-k');
+    const crl = await createCrl(ca, [{ serial: certificateFacts(revokedCert).serial, revokedAt: new Date() }]);
+    assert.match(crl, /^-----BEGIN X509 CRL-----/);
+    const verdicts: Array<string | null> = [];
+    const tlsServer = tls.createServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, crl, requestCert: true, rejectUnauthorized: false }, (socket) => {
+      verdicts.push(socket.authorized ? null : String(socket.authorizationError));
+      socket.end();
+    });
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (tlsServer.address() as AddressInfo).port;
+      for (const [key, cert] of [[revoked.keyPem, revokedCert], [kept.keyPem, keptCert]]) {
+        const client = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.certPem, key, cert });
+        client.on('error', () => undefined);
+        client.resume();
+        await once(client, 'close');
+      }
+    } finally {
+      tlsServer.close();
+    }
+    assert.deepEqual(verdicts, ['CERT_REVOKED', null]);
+    const empty = await createCrl(ca, []);
+    assert.match(empty, /^-----BEGIN X509 CRL-----/);
   });
 
   describe('with openssl', () => {

@@ -227,6 +227,33 @@ export function certificateIsForCsr(certPem: string, csrPem: string): boolean {
   }
 }
 
+/** A certificate the CA withdrew before it expired. */
+export interface RevokedCertificate {
+  /** Hexadecimal, as certificateFacts answers it. */
+  serial: string;
+  revokedAt: Date;
+}
+
+/**
+ * A certificate revocation list (PEM) signed by `ca`, listing `revoked`. It is valid until
+ * the CA itself expires: whoever serves it replaces the file when the list changes, and an
+ * ingress must not lock every host out because the plane did not rewrite it in time.
+ */
+export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCertificate[], now: Date = new Date()): Promise<string> {
+  const issuer = await loadCa(ca);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: issuer.cert.subjectName,
+    thisUpdate: new Date(now.getTime() - BACKDATE_MS),
+    nextUpdate: issuer.cert.notAfter,
+    entries: revoked.map((entry) => ({ serialNumber: entry.serial, revocationDate: entry.revokedAt })),
+    signingKey: issuer.key,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],
+  });
+  // OpenSSL (and so node, HAProxy, nginx) reads CRLs under this label only.
+  return `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
+}
+
 /** True when `certPem` was signed by the CA certificate `caCertPem`. */
 export function isSignedBy(certPem: string, caCertPem: string): boolean {
   try {

@@ -4,6 +4,7 @@ export {
   certificateFacts,
   certificateIsForCsr,
   createCa,
+  createCrl,
   createHostKeyAndCsr,
   hostIdOfCert,
   isSignedBy,
@@ -18,6 +19,7 @@ export {
   type CreateCaOptions,
   type DerCertificateHolder,
   type HostCertOptions,
+  type RevokedCertificate,
   type ServerCertOptions,
 } from './certificates';
 export {

@@ -15,6 +15,8 @@ export interface PlanePkiPaths {
   caKey: string;
   ingressCert: string;
   ingressKey: string;
+  /** The host certificates the plane revoked (PEM CRL, signed by the CA), for the ingress. */
+  hostCrl: string;
 }
 
 export interface PlanePki {
@@ -60,6 +62,7 @@ export function planePkiPaths(dataDir: string): PlanePkiPaths {
     caKey: join(base, p.caKey),
     ingressCert: join(base, p.ingressCert),
     ingressKey: join(base, p.ingressKey),
+    hostCrl: join(base, p.hostCrl),
   };
 }
 

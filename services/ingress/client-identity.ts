@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { HOST_CERT_URI_PREFIX, HOST_ID_PATTERN } from '../../libs/tunnel';
 
-export type RefusalCause = 'missing' | 'expired' | 'not-yet-valid' | 'untrusted' | 'invalid' | 'not-a-host';
+export type RefusalCause = 'missing' | 'expired' | 'not-yet-valid' | 'untrusted' | 'revoked' | 'invalid' | 'not-a-host';
 
 export interface ClientIdentity {
   /** The host the certificate names (URI SAN urn:pf9:host:<id>, else the subject CN); claimed only unless `authorized`. */
@@ -63,5 +63,6 @@ function refusalOf(presented: boolean, code: string | undefined): ClientIdentity
   if (code === 'CERT_HAS_EXPIRED') return { cause: 'expired', reason: 'client certificate expired', code };
   if (code === 'CERT_NOT_YET_VALID') return { cause: 'not-yet-valid', reason: 'client certificate not yet valid', code };
   if (code !== undefined && UNTRUSTED.has(code)) return { cause: 'untrusted', reason: 'client certificate not issued by the plane CA', code };
+  if (code === 'CERT_REVOKED') return { cause: 'revoked', reason: 'client certificate revoked (renewed or replaced; the host has a newer one)', code };
   return { cause: 'invalid', reason: `client certificate invalid (${code ?? 'unknown'})`, code };
 }

@@ -55,18 +55,30 @@ export class IngressCredentials {
         throw new Error(`cannot read ${file}: ${errorMessage(err)} (PF9_INGRESS_CERT_FILE, PF9_INGRESS_KEY_FILE, PF9_INGRESS_CA_FILE, or the plane PKI under PF9_DATA_DIR)`);
       }
     });
-    const options: SecureContextOptions = { cert, key, ca, ...this.settings };
+    // The revoked host certificates, once the plane has written the list.
+    const crl = readIfPresent(this.files.crlFile);
+    const options: SecureContextOptions = { cert, key, ca, ...(crl !== undefined ? { crl } : {}), ...this.settings };
     let notAfter: Date;
     try {
       createSecureContext(options);
       notAfter = new Date(new X509Certificate(cert).validTo);
     } catch (err) {
-      throw new Error(`the certificate ${this.files.certFile}, key ${this.files.keyFile} and CA ${this.files.caFile} cannot be used together: ${errorMessage(err)}`);
+      throw new Error(
+        `the certificate ${this.files.certFile}, key ${this.files.keyFile}, CA ${this.files.caFile} and CRL ${this.files.crlFile} (if there) cannot be used together: ${errorMessage(err)}`,
+      );
     }
     return { options, notAfter };
   }
 
   private currentStamps(): string {
-    return fileStamps([this.files.certFile, this.files.keyFile, this.files.caFile]);
+    return fileStamps([this.files.certFile, this.files.keyFile, this.files.caFile, this.files.crlFile]);
+  }
+}
+
+function readIfPresent(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
   }
 }

@@ -12,7 +12,7 @@ describe('ingress configuration', () => {
       { protocol: 'pf9-http', host: '127.0.0.1', port: 18080 },
       { protocol: 'pf9-join', host: '127.0.0.1', port: 8079 },
     ]);
-    assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt' });
+    assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt', crlFile: '/var/lib/plane/pki/hosts.crl' });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
     assert.equal(config.certRecheckMs, 10_000);

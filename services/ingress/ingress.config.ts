@@ -11,7 +11,8 @@ export interface IngressConfig {
   /** Backend per ALPN protocol. */
   routes: IngressRoute[];
   /** The ingress's certificate and key, and the CA that host certificates must chain to. */
-  tls: { certFile: string; keyFile: string; caFile: string };
+  /** crlFile: revoked host certificates (PEM CRL), used while the file exists. */
+  tls: { certFile: string; keyFile: string; caFile: string; crlFile: string };
   /** Key exchange groups accepted from hosts, most preferred first (OpenSSL syntax); OpenSSL's own when unset. */
   tlsGroups?: string;
   admin: Endpoint;
@@ -62,6 +63,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     certFile: resolve(value('PF9_INGRESS_CERT_FILE') ?? join(dataDir, PkiFiles.plane.ingressCert)),
     keyFile: resolve(value('PF9_INGRESS_KEY_FILE') ?? join(dataDir, PkiFiles.plane.ingressKey)),
     caFile: resolve(value('PF9_INGRESS_CA_FILE') ?? join(dataDir, PkiFiles.plane.caCert)),
+    crlFile: resolve(value('PF9_INGRESS_CRL_FILE') ?? join(dataDir, PkiFiles.plane.hostCrl)),
   };
   const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
   const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);

@@ -6,6 +6,7 @@ import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
 import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
 import { openDatabase } from './database/open-database';
 import { JoinHttpListener } from './join/join.http-listener';
+import { JoinService } from './join/join.service';
 import { RolestoreModule } from './rolestore.module';
 import { AmqpConnection } from '#amqp';
 
@@ -37,6 +38,8 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   let joinUrl: string;
   try {
     joinUrl = await app.get(JoinHttpListener).listen(config.joinPort, config.joinHost);
+    // The ingress's list of revoked host certificates, written again from the database.
+    await app.get(JoinService).publishRevocations();
   } catch (err) {
     await app.close();
     throw err;

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { connect as tlsConnect } from 'node:tls';
 import * as amqp from 'amqplib';
 import { join } from 'node:path';
 import { PkiFiles } from '#contracts';
@@ -162,6 +164,33 @@ describe('a host behind pf9-comms and the ingress', () => {
     // comms presents the new pair: a new connection through it reaches the plane.
     await waitFor('the plane reached through comms', async () => (await fetch(`http://127.0.0.1:${comms.listeners.http}/v1/hosts/${agent.hostId}`).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
     assert.equal(/outcome="failed"\} [1-9]/.test(await metrics()), false);
+  });
+
+  test('the certificate a renewal replaced is refused by the ingress from then on (the plane\'s CRL)', async () => {
+    const { agent, root } = await startHost();
+    const files = { cert: join(root, PkiFiles.host.cert), key: join(root, PkiFiles.host.key) };
+    await waitFor('registered', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
+    const old = { cert: await readFile(files.cert), key: await readFile(files.key) };
+    const through = (pair: { cert: Buffer; key: Buffer }): Promise<string> =>
+      new Promise((resolve) => {
+        let answer = '';
+        const socket = tlsConnect({ host: '127.0.0.1', port: ingressConfig.listen.port, servername: 'localhost', ca: readFileSync(join(dataDir, PkiFiles.plane.caCert)), ...pair, ALPNProtocols: ['pf9-http'] });
+        socket.on('secureConnect', () => socket.end(`GET /v1/hosts/${agent.hostId} HTTP/1.1\r\nhost: plane\r\nconnection: close\r\n\r\n`));
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+      });
+    assert.equal(await through(old), 'HTTP/1.1 200 OK');
+
+    agent.runtime.config.certRenewBeforeDays = 400;
+    await agent.runtime.renewCertificate();
+    const renewed = { cert: await readFile(files.cert), key: await readFile(files.key) };
+    assert.notDeepEqual(renewed.cert, old.cert);
+    assert.equal(ingress!.reloadCertificates(), true, 'the CRL changed');
+    assert.equal(await through(old), '', 'the replaced certificate is refused');
+    const refusals = await (await fetch(`${ingress!.adminUrl}/metrics`)).text();
+    assert.match(refusals, /hostplane_ingress_refusals_total\{route="pf9-http",cause="revoked"\} 1/);
+    assert.equal(await through(renewed), 'HTTP/1.1 200 OK');
   });
 
   test('Debian\'s HAProxy in place of the ingress (docker/haproxy/haproxy.cfg): a host registers and a role is applied through it', async () => {

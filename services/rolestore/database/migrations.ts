@@ -106,12 +106,19 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 5,
-    name: 'host certificate renewal',
+    name: 'host certificate renewal and revocation',
     statements: [
       // After a renewal: the serial it replaced and the certificate it issued, so that a host
       // whose answer was lost can ask again with the same request and get the same certificate.
       `ALTER TABLE host_certificates ADD COLUMN previous_serial TEXT`,
       `ALTER TABLE host_certificates ADD COLUMN renewed_certificate TEXT`,
+      // Certificates replaced by a renewal or a new registration, until they expire: the CRL.
+      `CREATE TABLE revoked_host_certificates (
+        serial TEXT PRIMARY KEY,
+        host_id TEXT NOT NULL,
+        not_after_ms BIGINT NOT NULL,
+        revoked_ms BIGINT NOT NULL
+      )`,
     ],
   },
 ];

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import * as x509 from '@peculiar/x509';
 import { hostBrokerUser, type HostBrokerAccount, type HostJoinResult, type HostRenewResult } from '#contracts';
 import { Logger } from '#logging';
 import { certificateFacts, createCa, createHostKeyAndCsr, hostIdOfCert, initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki, signHostCsr, signRenewalProof } from '#pki';
@@ -80,6 +81,14 @@ describe('join listener', () => {
   async function joinRequest(hostId: string, token?: string, csrHost = hostId): Promise<{ body: Record<string, unknown>; keyPem: string }> {
     const { keyPem, csrPem } = await createHostKeyAndCsr(csrHost);
     return { keyPem, body: { token: token ?? (await tokens.create({})).token, hostId, hostname: `${hostId}.example`, csr: csrPem } };
+  }
+
+  /** The serials in the plane's CRL file, checked to be signed by the plane's CA. */
+  async function revokedSerials(): Promise<string[]> {
+    const crl = new x509.X509Crl(await readFile(join(dataDir, 'pki/hosts.crl'), 'utf8'));
+    const { ca } = await loadPlanePki(dataDir);
+    assert.ok(await crl.verify({ publicKey: await new x509.X509Certificate(ca.certPem).publicKey.export() }), 'signed by the plane CA');
+    return crl.entries.map((entry) => entry.serialNumber.toLowerCase());
   }
 
   function errorOf(answer: Answer): { code: string; message: string; details: unknown[] } {
@@ -199,6 +208,7 @@ describe('join listener', () => {
       assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.notEqual((again.body as unknown as HostJoinResult).certificate, first.certificate);
       assert.notEqual((await repository.findCertificate('host-a'))?.serial, serial);
+      assert.deepEqual(await revokedSerials(), [serial], 'the certificate it had is revoked');
       const [host] = await db.query<{ state: string }>(`SELECT state FROM hosts WHERE id = 'host-a'`);
       assert.equal(host.state, 'authorized');
       assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.used_by, 'host-a');
@@ -285,6 +295,7 @@ describe('join listener', () => {
         assert.equal(hostIdOfCert(result.certificate), 'host-a');
         assert.equal((await repository.findCertificate('host-a'))?.serial, certificateFacts(result.certificate).serial);
         assert.deepEqual(broker.calls, ['host-a'], 'the broker user is left as it is');
+        assert.deepEqual(await revokedSerials(), [certificateFacts(current.certificate).serial], 'the replaced certificate is revoked');
 
         // The superseded certificate renews nothing any more; the new one does.
         const again = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });

@@ -20,6 +20,14 @@ export interface HostCertificateRow {
   renewed_certificate?: string | null;
 }
 
+/** A host certificate the plane replaced before it expired. */
+export interface RevokedCertificateRow {
+  serial: string;
+  host_id: string;
+  not_after_ms: number;
+  revoked_ms: number;
+}
+
 /** Join tokens (by their sha256 only), the certificates issued to hosts, and the host rows a join creates. */
 export class JoinRepository {
   constructor(private readonly db: Database) {}
@@ -97,13 +105,31 @@ export class JoinRepository {
    * Records a renewed certificate (PEM) in place of the one with `previousSerial`, and keeps
    * it with that serial for a repeated request; false when that serial is no longer the host's.
    */
-  async replaceCertificate(previousSerial: string, row: HostCertificateRow, certificatePem: string): Promise<boolean> {
-    const changed = await this.db.execute(
-      `UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4, previous_serial = $5, renewed_certificate = $6
-       WHERE host_id = $1 AND serial = $5`,
-      [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previousSerial, certificatePem],
+  async replaceCertificate(previous: { serial: string; not_after_ms: number }, row: HostCertificateRow, certificatePem: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const changed = await tx.execute(
+        `UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4, previous_serial = $5, renewed_certificate = $6
+         WHERE host_id = $1 AND serial = $5`,
+        [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previous.serial, certificatePem],
+      );
+      if (changed !== 1) return false;
+      await this.revokeCertificate(tx, { serial: previous.serial, host_id: row.host_id, not_after_ms: previous.not_after_ms, revoked_ms: row.issued_ms });
+      return true;
+    });
+  }
+
+  /** Lists a replaced certificate for the CRL (once: a serial is revoked for good). */
+  async revokeCertificate(tx: Queryable, row: RevokedCertificateRow): Promise<void> {
+    await tx.execute(
+      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO NOTHING`,
+      [row.serial, row.host_id, row.not_after_ms, row.revoked_ms],
     );
-    return changed === 1;
+  }
+
+  /** The revoked certificates that have not expired by `nowMs` (an expired one needs no listing). */
+  async listRevoked(nowMs: number): Promise<RevokedCertificateRow[]> {
+    const rows = await this.db.query<RevokedCertificateRow>('SELECT * FROM revoked_host_certificates WHERE not_after_ms > $1 ORDER BY revoked_ms, serial', [nowMs]);
+    return rows.map((row) => ({ ...row, not_after_ms: Number(row.not_after_ms), revoked_ms: Number(row.revoked_ms) }));
   }
 
   async findCertificate(hostId: string): Promise<HostCertificateRow | null> {

@@ -1,11 +1,11 @@
 import { ErrorCodes, type HostJoinRequest, type HostJoinResult, type HostRenewRequest, type HostRenewResult } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
-import { certificateFacts, certificateIsForCsr, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof } from '#pki';
+import { certificateFacts, certificateIsForCsr, createCrl, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof, writeFileAtomic } from '#pki';
 import type { BrokerAccounts } from './broker-accounts';
 import type { JoinRepository, JoinTokenRow } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
-import type { PlanePkiSource } from './plane-pki.source';
+import { JoinUnavailableError, type PlanePkiSource } from './plane-pki.source';
 
 /**
  * Registration: a host that holds a valid join token gets a certificate for the host id it
@@ -24,6 +24,8 @@ import type { PlanePkiSource } from './plane-pki.source';
  */
 export class JoinService {
   private readonly logger: Logger;
+  /** CRL writes, one after the other. */
+  private crlWrites: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repository: JoinRepository,
@@ -70,10 +72,15 @@ export class JoinService {
       throw new ApplicationError(ErrorCodes.internal, 'the plane could not create the host\'s broker user; try again with the same token');
     }
     const facts = certificateFacts(certificate);
+    // A host joining again (with a token made for it) gives up the certificate it had.
+    const previous = await this.repository.findCertificate(hostId);
+    const replaces = previous !== null && previous.serial !== '' && previous.serial !== facts.serial ? previous : null;
     await this.repository.transaction(async (tx) => {
       await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
+      if (replaces !== null) await this.repository.revokeCertificate(tx, { serial: replaces.serial, host_id: hostId, not_after_ms: replaces.not_after_ms, revoked_ms: now });
       await this.repository.listHost(tx, hostId, request.hostname, now);
     });
+    if (replaces !== null) await this.publishRevocations();
     this.logger.info('host joined', { hostId, hostname: request.hostname, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ownBrokerUser: broker !== null });
     return { hostId, certificate, caCertificate: ca.certPem, broker };
   }
@@ -106,15 +113,41 @@ export class JoinService {
       throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
     }
     const facts = certificateFacts(certificate);
-    const replaced = await this.repository.replaceCertificate(current.serial, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now }, certificate);
+    const replaced = await this.repository.replaceCertificate(
+      { serial: current.serial, not_after_ms: current.notAfter.getTime() },
+      { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now },
+      certificate,
+    );
     // Another renewal with the same certificate came first: this one's answer would be a second certificate.
     if (!replaced) throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
+    await this.publishRevocations();
     this.logger.info('host certificate renewed', { hostId, serial: facts.serial, previousSerial: current.serial, notAfter: facts.notAfter.toISOString() });
     return { hostId, certificate, caCertificate: ca.certPem };
   }
 
+  /**
+   * Writes the list of revoked host certificates that have not expired (PF9_DATA_DIR/pki/hosts.crl,
+   * signed by the CA) for the ingress, which refuses them from then on. Without a PKI there is
+   * nothing to write; a failure is logged, and the next revocation or start writes the whole list.
+   */
+  publishRevocations(): Promise<void> {
+    this.crlWrites = this.crlWrites.then(async () => {
+      try {
+        const ca = await this.pki.ca();
+        const revoked = await this.repository.listRevoked(Date.now());
+        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms) })));
+        await writeFileAtomic(this.pki.crlFile, pem, 0o644);
+        this.logger.info('revoked host certificates published', { crlFile: this.pki.crlFile, revoked: revoked.length });
+      } catch (err) {
+        if (err instanceof JoinUnavailableError) return;
+        this.logger.error('cannot publish the revoked host certificates', { crlFile: this.pki.crlFile, err: err instanceof Error ? err.message : String(err) });
+      }
+    });
+    return this.crlWrites;
+  }
+
   /** The presented certificate, when it is one of this plane's, names the host and is valid now. */
-  private currentCertificate(certPem: string, caCertPem: string, hostId: string, now: number): { serial: string } {
+  private currentCertificate(certPem: string, caCertPem: string, hostId: string, now: number): { serial: string; notAfter: Date } {
     let facts;
     try {
       facts = certificateFacts(certPem);
@@ -125,7 +158,7 @@ export class JoinService {
     if (hostIdOfCert(certPem) !== hostId) throw this.refuseRenewal(hostId, 'the certificate names another host');
     if (facts.notAfter.getTime() <= now) throw this.refuseRenewal(hostId, `the certificate expired at ${facts.notAfter.toISOString()}`);
     if (facts.notBefore.getTime() > now) throw this.refuseRenewal(hostId, 'the certificate is not valid yet');
-    return { serial: facts.serial };
+    return { serial: facts.serial, notAfter: facts.notAfter };
   }
 
   private refuseRenewal(hostId: string, reason: string, fields: Record<string, unknown> = {}): ApplicationError {

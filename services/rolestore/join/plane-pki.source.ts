@@ -15,6 +15,11 @@ export class PlanePkiSource {
 
   constructor(private readonly dataDir: string) {}
 
+  /** Where the plane's list of revoked host certificates goes (the ingress reads it). */
+  get crlFile(): string {
+    return planePkiPaths(this.dataDir).hostCrl;
+  }
+
   async ca(): Promise<CertifiedKey> {
     const stamp = await this.stamp();
     if (this.cached && this.cached.stamp === stamp) return this.cached.ca;
