@@ -1,7 +1,7 @@
 import { ErrorCodes, type HostJoinRequest, type HostJoinResult, type HostRenewRequest, type HostRenewResult } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
-import { certificateFacts, certificateIsForCsr, createCrl, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof, writeFileAtomic } from '#pki';
+import { certificateFacts, certificateIsForCsr, createCrl, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof, writeFileAtomic, type CertifiedKey } from '#pki';
 import type { BrokerAccounts } from './broker-accounts';
 import type { JoinRepository, JoinTokenRow } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
@@ -46,14 +46,7 @@ export class JoinService {
     const token = await this.repository.findToken(tokenHash);
     this.assertUsable(token, hostId);
     await this.assertMayClaim(token, hostId);
-    let certificate: string;
-    try {
-      certificate = await signHostCsr(ca, request.csr, hostId);
-    } catch (err) {
-      if (!(err instanceof PkiError)) throw err;
-      this.logger.warn('join refused', { hostId, reason: err.message });
-      throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
-    }
+    const certificate = await this.sign(ca, request.csr, hostId, 'join refused');
     const now = this.clock();
     const consumed = await this.repository.consumeToken(tokenHash, hostId, token.host_id === null, now);
     // Another join took the token (or it expired), or another join with another token took the host id, since they were checked.
@@ -104,14 +97,7 @@ export class JoinService {
     if (recorded === null || recorded.serial !== current.serial) {
       throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
     }
-    let certificate: string;
-    try {
-      certificate = await signHostCsr(ca, request.csr, hostId);
-    } catch (err) {
-      if (!(err instanceof PkiError)) throw err;
-      this.logger.warn('renewal refused', { hostId, reason: err.message });
-      throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
-    }
+    const certificate = await this.sign(ca, request.csr, hostId, 'renewal refused');
     const facts = certificateFacts(certificate);
     const replaced = await this.repository.replaceCertificate(
       { serial: current.serial, not_after_ms: current.notAfter.getTime() },
@@ -144,6 +130,17 @@ export class JoinService {
       }
     });
     return this.crlWrites;
+  }
+
+  /** The host's certificate for its CSR; a CSR that cannot be signed is the request's fault (400). */
+  private async sign(ca: CertifiedKey, csr: string, hostId: string, refusal: string): Promise<string> {
+    try {
+      return await signHostCsr(ca, csr, hostId);
+    } catch (err) {
+      if (!(err instanceof PkiError)) throw err;
+      this.logger.warn(refusal, { hostId, reason: err.message });
+      throw new ApplicationError(ErrorCodes.validationFailed, `invalid csr: ${err.message}`, [{ path: 'csr', problems: [err.message] }]);
+    }
   }
 
   /** The presented certificate, when it is one of this plane's, names the host and is valid now. */
