@@ -48,6 +48,7 @@ describe('pki commands', () => {
       caKey: join(dir, '.data/plane/pki/ca.key'),
       ingressCert: join(dir, '.data/plane/pki/ingress.crt'),
       ingressKey: join(dir, '.data/plane/pki/ingress.key'),
+      hostCrl: join(dir, '.data/plane/pki/hosts.crl'),
     });
   });
 

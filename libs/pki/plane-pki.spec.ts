@@ -27,11 +27,14 @@ describe('plane PKI files', () => {
       caKey: join(dataDir, 'pki/ca.key'),
       ingressCert: join(dataDir, 'pki/ingress.crt'),
       ingressKey: join(dataDir, 'pki/ingress.key'),
+      hostCrl: join(dataDir, 'pki/hosts.crl'),
     });
     assert.equal(await modeOf(paths.dir), 0o700);
     assert.equal(await modeOf(paths.caKey), 0o600);
     assert.equal(await modeOf(paths.ingressKey), 0o600);
     assert.equal(await modeOf(paths.caCert), 0o644);
+    assert.equal(await modeOf(paths.hostCrl), 0o644);
+    assert.match(await readFile(paths.hostCrl, 'utf8'), /^-----BEGIN X509 CRL-----/, 'an empty list of revoked host certificates');
     const pki = await loadPlanePki(dataDir);
     assert.equal(new X509Certificate(pki.ca.certPem).ca, true);
     assert.ok(keyMatchesCert(pki.ca.keyPem, pki.ca.certPem));

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PkiFiles } from '#contracts';
-import { createCa, issueServerCert, PkiError, type CertifiedKey } from './certificates';
+import { createCa, createCrl, issueServerCert, PkiError, type CertifiedKey } from './certificates';
 import { ensurePrivateDir, exists, writeFileAtomic } from './pem-files';
 
 const PRIVATE_KEY_MODE = 0o600;
@@ -84,6 +84,8 @@ export async function initPlanePki(dataDir: string, options: InitPlanePkiOptions
   await writeFileAtomic(paths.caCert, ca.certPem, CERT_MODE);
   await writeFileAtomic(paths.ingressKey, ingress.keyPem, PRIVATE_KEY_MODE);
   await writeFileAtomic(paths.ingressCert, ingress.certPem, CERT_MODE);
+  // No host certificate revoked yet: an empty list, there from the start for ingresses to load.
+  await writeFileAtomic(paths.hostCrl, await createCrl(ca, []), CERT_MODE);
   return paths;
 }
 
