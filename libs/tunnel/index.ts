@@ -15,3 +15,4 @@ export { startAdminServer, type AdminServer } from './admin-server';
 export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
+export { crlSignedBy } from './crl';

@@ -209,5 +209,6 @@ describe('PlaneDialer: key exchange on resumption', () => {
     const dialing = dialer.dial('http', contexts, new AbortController().signal);
     clock = 1_900;
     await assert.rejects(dialing, /TLS handshake with .* not done within 100 ms/);
+    assert.equal(seen, 3, 'the retry was the one that timed out');
   });
 });

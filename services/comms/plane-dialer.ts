@@ -83,7 +83,7 @@ export class PlaneDialer {
     if (this.now() - kept.rootedAt > POST_QUANTUM_LINE_MS) return this.handshake(service, contexts.full, undefined, signal, deadline);
     let socket: TLSSocket;
     try {
-      socket = await this.handshake(service, contexts.resume, kept, signal, deadline);
+      socket = await this.handshake(service, contexts.resume, kept, signal, deadline, true);
     } catch (err) {
       if (signal.aborted) throw err;
       const code = errorCode(err);
@@ -103,8 +103,18 @@ export class PlaneDialer {
     return this.handshake(service, contexts.full, undefined, signal, deadline);
   }
 
-  /** TCP, then a TLS handshake offering `kept` for resumption (timed); keeps the sessions it brings. */
-  private async handshake(service: TunnelService, context: SecureContext, kept: KeptSession | undefined, signal: AbortSignal, deadline: number): Promise<TLSSocket> {
+  /**
+   * TCP, then a TLS handshake offering `kept` for resumption (timed); keeps the sessions it
+   * brings, except those of a `classicalAttempt` the plane did not resume (dial drops it).
+   */
+  private async handshake(
+    service: TunnelService,
+    context: SecureContext,
+    kept: KeptSession | undefined,
+    signal: AbortSignal,
+    deadline: number,
+    classicalAttempt = false,
+  ): Promise<TLSSocket> {
     const tcp = await this.connectTcp(signal, deadline);
     const protocol = TunnelServices[service];
     const { servername } = this.config.plane;
@@ -126,8 +136,8 @@ export class PlaneDialer {
     socket.on('session', (ticket: Buffer) => {
       const resumed = socket.isSessionReused();
       const group = negotiatedGroup(socket);
-      // A classical full handshake where a hybrid line was offered is about to be dropped: none of its sessions.
-      if (kept?.postQuantum === true && !resumed && !isPostQuantumGroup(group)) return;
+      // A classical attempt that turned into a full handshake is about to be dropped: none of its sessions.
+      if (classicalAttempt && !resumed) return;
       // A resumption carries its session's secret on; a hybrid exchange adds its own.
       const inherited = resumed && kept !== undefined;
       const postQuantum = (inherited && kept.postQuantum) || isPostQuantumGroup(group);

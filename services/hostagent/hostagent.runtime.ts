@@ -108,7 +108,7 @@ export class HostagentRuntime {
     this.connection.on('connected', () => void this.onConnected());
     this.connection.start();
     this.heartbeats.start();
-    this.startRenewal();
+    void this.renewNow();
     // Roles installed before a restart are reconciled against the last desired state held.
     void this.engine.reconcile();
     this.scheduleConverge();
@@ -148,14 +148,18 @@ export class HostagentRuntime {
     }
   }
 
-  /** Runs a renewal check now, and the next ones on their timer. */
-  private startRenewal(): void {
+  /** Looks at the host certificate now (renewing it if due), then again on the timer; one look at a time. */
+  renewNow(): Promise<void> {
+    if (this.renewing) return this.renewing;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
     this.renewing = this.renewCertificate().then((nextMs) => {
       this.renewing = null;
       if (this.stopped) return;
-      this.renewTimer = setTimeout(() => this.startRenewal(), nextMs);
+      this.renewTimer = setTimeout(() => void this.renewNow(), nextMs);
       this.renewTimer.unref();
     });
+    return this.renewing;
   }
 
   /**
@@ -163,7 +167,7 @@ export class HostagentRuntime {
    * PF9_CERT_RENEW_CHECK_S, sooner after a failure the plane may recover from. A refusal is
    * logged as an error: the host will need a join token made for it once its certificate expires.
    */
-  async renewCertificate(): Promise<number> {
+  private async renewCertificate(): Promise<number> {
     const checkMs = this.config.certRenewCheckS * 1000;
     try {
       const outcome = await renewIfDue({ root: this.config.root, hostId: this.hostId, joinUrl: this.config.joinUrl, renewBeforeDays: this.config.certRenewBeforeDays });

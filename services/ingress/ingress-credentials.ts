@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { errorMessage, fileStamps } from '../../libs/tunnel';
+import { crlSignedBy, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
 import type { IngressConfig } from './ingress.config';
 
 /** What the ingress's TLS is made of, read from its files. */
@@ -57,6 +57,9 @@ export class IngressCredentials {
     });
     // The revoked host certificates, once the plane has written the list.
     const crl = readIfPresent(this.files.crlFile);
+    if (crl !== undefined && !crlSignedBy(crl.toString('utf8'), ca.toString('utf8'))) {
+      throw new Error(`the CRL ${this.files.crlFile} (PF9_INGRESS_CRL_FILE) is not a CRL signed by the CA ${this.files.caFile}: with it, every host certificate would be refused`);
+    }
     const options: SecureContextOptions = { cert, key, ca, ...(crl !== undefined ? { crl } : {}), ...this.settings };
     let notAfter: Date;
     try {
@@ -75,10 +78,12 @@ export class IngressCredentials {
   }
 }
 
+/** The file, or undefined when there is none; any other problem reading it is one. */
 function readIfPresent(file: string): Buffer | undefined {
   try {
     return readFileSync(file);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${errorMessage(err)}`);
   }
 }

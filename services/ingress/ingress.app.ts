@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type AddressInfo, type NetConnectOpts, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
@@ -179,6 +180,10 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       const tls = credentials.reloadIfChanged();
       if (tls === undefined) return false;
       server.setSecureContext(tls.options);
+      // Sessions made before are not resumed: a resumption does not check the client's
+      // certificate again, so one revoked meanwhile would keep working. (Node 24's
+      // setSecureContext already drops the ticket keys; this does not rely on it.)
+      server.setTicketKeys(randomBytes(48));
       expiry(tls);
       logger.info('certificate files changed: new connections use them', { certFile: config.tls.certFile, caFile: config.tls.caFile, certificateNotAfter: tls.notAfter.toISOString() });
       return true;

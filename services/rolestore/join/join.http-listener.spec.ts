@@ -365,6 +365,15 @@ describe('join listener', () => {
         assert.equal(other.status, 403);
       });
 
+      it('answers the same request sent twice at once with one certificate, twice', async () => {
+        const current = await registered('host-a');
+        const { body } = await renewal('host-a', current);
+        const answers = await Promise.all([post(body, { path: '/v1/renew' }), post(body, { path: '/v1/renew' })]);
+        assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+        assert.equal(answers[0].body.certificate, answers[1].body.certificate);
+        assert.deepEqual(await revokedSerials(), [certificateFacts(current.certificate).serial]);
+      });
+
       it('lets one of two simultaneous renewals with one certificate through', async () => {
         const current = await registered('host-a');
         const answers = await Promise.all([renewal('host-a', current), renewal('host-a', current)].map(async (r) => post((await r).body, { path: '/v1/renew' })));

@@ -126,6 +126,16 @@ export class JoinRepository {
     );
   }
 
+  /** Revokes the certificate the host holds now, if it has one (not a claim's placeholder); answers how many (0 or 1). */
+  async revokeCurrentCertificate(tx: Queryable, hostId: string, nowMs: number): Promise<number> {
+    return tx.execute(
+      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms)
+       SELECT serial, host_id, not_after_ms, $2 FROM host_certificates WHERE host_id = $1 AND serial <> ''
+       ON CONFLICT (serial) DO NOTHING`,
+      [hostId, nowMs],
+    );
+  }
+
   /** The revoked certificates that have not expired by `nowMs` (an expired one needs no listing). */
   async listRevoked(nowMs: number): Promise<RevokedCertificateRow[]> {
     const rows = await this.db.query<RevokedCertificateRow>('SELECT * FROM revoked_host_certificates WHERE not_after_ms > $1 ORDER BY revoked_ms, serial', [nowMs]);

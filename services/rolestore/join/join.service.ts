@@ -3,7 +3,7 @@ import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import { certificateFacts, certificateIsForCsr, createCrl, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof, writeFileAtomic, type CertifiedKey } from '#pki';
 import type { BrokerAccounts } from './broker-accounts';
-import type { JoinRepository, JoinTokenRow } from './join.repository';
+import type { HostCertificateRow, JoinRepository, JoinTokenRow } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
 import { JoinUnavailableError, type PlanePkiSource } from './plane-pki.source';
 
@@ -65,15 +65,14 @@ export class JoinService {
       throw new ApplicationError(ErrorCodes.internal, 'the plane could not create the host\'s broker user; try again with the same token');
     }
     const facts = certificateFacts(certificate);
-    // A host joining again (with a token made for it) gives up the certificate it had.
-    const previous = await this.repository.findCertificate(hostId);
-    const replaces = previous !== null && previous.serial !== '' && previous.serial !== facts.serial ? previous : null;
-    await this.repository.transaction(async (tx) => {
+    // A host joining again (with a token made for it) gives up the certificate it had, whichever that is by then.
+    const revoked = await this.repository.transaction(async (tx) => {
+      const count = await this.repository.revokeCurrentCertificate(tx, hostId, now);
       await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
-      if (replaces !== null) await this.repository.revokeCertificate(tx, { serial: replaces.serial, host_id: hostId, not_after_ms: replaces.not_after_ms, revoked_ms: now });
       await this.repository.listHost(tx, hostId, request.hostname, now);
+      return count;
     });
-    if (replaces !== null) await this.publishRevocations();
+    if (revoked > 0) await this.publishRevocations();
     this.logger.info('host joined', { hostId, hostname: request.hostname, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ownBrokerUser: broker !== null });
     return { hostId, certificate, caCertificate: ca.certPem, broker };
   }
@@ -87,13 +86,8 @@ export class JoinService {
       throw this.refuseRenewal(hostId, "the proof is not the certificate key's signature over the request");
     }
     const recorded = await this.repository.findCertificate(hostId);
-    if (recorded !== null && recorded.serial !== current.serial && recorded.previous_serial === current.serial && recorded.renewed_certificate) {
-      // The same request again (its answer was lost on the way): the same certificate again.
-      if (certificateIsForCsr(recorded.renewed_certificate, request.csr)) {
-        this.logger.info('host certificate renewal repeated: the certificate issued for it sent again', { hostId, serial: recorded.serial });
-        return { hostId, certificate: recorded.renewed_certificate, caCertificate: ca.certPem };
-      }
-    }
+    const repeated = this.repeatedRenewal(recorded, current.serial, request.csr);
+    if (repeated !== undefined) return { hostId, certificate: repeated, caCertificate: ca.certPem };
     if (recorded === null || recorded.serial !== current.serial) {
       throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
     }
@@ -104,11 +98,27 @@ export class JoinService {
       { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now },
       certificate,
     );
-    // Another renewal with the same certificate came first: this one's answer would be a second certificate.
-    if (!replaced) throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
+    if (!replaced) {
+      // The same request, sent again while the first was under way, came first: its answer.
+      const again = this.repeatedRenewal(await this.repository.findCertificate(hostId), current.serial, request.csr);
+      if (again !== undefined) return { hostId, certificate: again, caCertificate: ca.certPem };
+      // Another renewal with the same certificate came first: this one's answer would be a second certificate.
+      throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
+    }
     await this.publishRevocations();
     this.logger.info('host certificate renewed', { hostId, serial: facts.serial, previousSerial: current.serial, notAfter: facts.notAfter.toISOString() });
     return { hostId, certificate, caCertificate: ca.certPem };
+  }
+
+  /**
+   * The certificate a renewal from `presentedSerial` issued for the key of `csr`, when that
+   * is what the record says happened last: the same request, whose answer was lost.
+   */
+  private repeatedRenewal(recorded: HostCertificateRow | null, presentedSerial: string, csr: string): string | undefined {
+    if (recorded === null || recorded.serial === presentedSerial || recorded.previous_serial !== presentedSerial || !recorded.renewed_certificate) return undefined;
+    if (!certificateIsForCsr(recorded.renewed_certificate, csr)) return undefined;
+    this.logger.info('host certificate renewal repeated: the certificate issued for it sent again', { hostId: recorded.host_id, serial: recorded.serial });
+    return recorded.renewed_certificate;
   }
 
   /**
