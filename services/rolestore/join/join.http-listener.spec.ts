@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { JoinRepository } from './join.repository';
 import { JoinService } from './join.service';
 import { hashJoinToken, JoinTokensService } from './join-tokens.service';
 import { PlanePkiSource } from './plane-pki.source';
+import { waitFor } from '../../../test/support/wait';
 
 const quiet = new Logger('test', 'error', { write: () => undefined });
 
@@ -363,6 +364,20 @@ describe('join listener', () => {
         // Another new key with the superseded certificate is refused.
         const other = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });
         assert.equal(other.status, 403);
+      });
+
+      it('writes the CRL again when writing it failed', async (t) => {
+        const retrying = new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, () => now, 20);
+        t.after(() => retrying.stop());
+        const crlFile = join(dataDir, 'pki/hosts.crl');
+        await rm(crlFile, { force: true });
+        await mkdir(crlFile); // a directory where the file goes: the write fails
+        const current = await registered('host-a');
+        const next = await createHostKeyAndCsr('host-a');
+        await retrying.renew({ hostId: 'host-a', certificate: current.certificate, csr: next.csrPem, proof: signRenewalProof(current.keyPem, current.certificate, next.csrPem) });
+        await rm(crlFile, { recursive: true });
+        await waitFor('the CRL written on a later try', async () => (await readFile(crlFile, 'utf8').catch(() => '')).startsWith('-----BEGIN X509 CRL-----'));
+        assert.deepEqual(await revokedSerials(), [certificateFacts(current.certificate).serial]);
       });
 
       it('answers the same request sent twice at once with one certificate, twice', async () => {

@@ -56,6 +56,7 @@ export class JoinHttpListener implements BeforeApplicationShutdown {
 
   /** Stops accepting, lets joins in flight finish (the database is closed after this). */
   async close(): Promise<void> {
+    this.joins.stop();
     const server = this.server;
     if (!server) return;
     this.server = null;

@@ -26,6 +26,9 @@ export class JoinService {
   private readonly logger: Logger;
   /** CRL writes, one after the other. */
   private crlWrites: Promise<void> = Promise.resolve();
+  /** A CRL write that failed is tried again on this timer. */
+  private crlRetry: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly repository: JoinRepository,
@@ -33,8 +36,16 @@ export class JoinService {
     private readonly brokerAccounts: BrokerAccounts,
     logger: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly crlRetryMs = 30_000,
   ) {
     this.logger = logger.child({ component: 'join' });
+  }
+
+  /** No more CRL retries (the role store is stopping). */
+  stop(): void {
+    this.stopped = true;
+    if (this.crlRetry) clearTimeout(this.crlRetry);
+    this.crlRetry = null;
   }
 
   async join(request: HostJoinRequest): Promise<HostJoinResult> {
@@ -124,7 +135,7 @@ export class JoinService {
   /**
    * Writes the list of revoked host certificates that have not expired (PF9_DATA_DIR/pki/hosts.crl,
    * signed by the CA) for the ingress, which refuses them from then on. Without a PKI there is
-   * nothing to write; a failure is logged, and the next revocation or start writes the whole list.
+   * nothing to write; a failure is logged and tried again after crlRetryMs (30 s).
    */
   publishRevocations(): Promise<void> {
     this.crlWrites = this.crlWrites.then(async () => {
@@ -136,7 +147,18 @@ export class JoinService {
         this.logger.info('revoked host certificates published', { crlFile: this.pki.crlFile, revoked: revoked.length });
       } catch (err) {
         if (err instanceof JoinUnavailableError) return;
-        this.logger.error('cannot publish the revoked host certificates', { crlFile: this.pki.crlFile, err: err instanceof Error ? err.message : String(err) });
+        this.logger.error('cannot publish the revoked host certificates; trying again', {
+          crlFile: this.pki.crlFile,
+          inMs: this.crlRetryMs,
+          err: err instanceof Error ? err.message : String(err),
+        });
+        if (!this.stopped && this.crlRetry === null) {
+          this.crlRetry = setTimeout(() => {
+            this.crlRetry = null;
+            void this.publishRevocations();
+          }, this.crlRetryMs);
+          this.crlRetry.unref();
+        }
       }
     });
     return this.crlWrites;
