@@ -6,15 +6,16 @@ import {
   checkResult,
   finishInterruptedRenewal,
   hostCertificateFiles,
+  isIssuedCertificate,
   pendingRenewalFiles,
   postToPlane,
+  PRIVATE_MODE,
+  PUBLIC_MODE,
   readOptional,
   RegistrationError,
   type RegistrationOptions,
 } from './registration';
 
-const PRIVATE_MODE = 0o600;
-const PUBLIC_MODE = 0o644;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface RenewalOptions extends Pick<RegistrationOptions, 'root' | 'hostId' | 'joinUrl' | 'fetch' | 'timeoutMs'> {
@@ -54,7 +55,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
   const request: HostRenewRequest = { hostId: options.hostId, certificate: currentCert, csr: csrPem, proof: signRenewalProof(currentKey, currentCert, csrPem) };
   let result: HostRenewResult;
   try {
-    result = await postToPlane(options, HOST_RENEW_PATH, request, isRenewResult, {
+    result = await postToPlane(options, HOST_RENEW_PATH, request, isIssuedCertificate, {
       refusal: 'the plane refused to renew the host certificate',
       result: 'a renewal result',
     });
@@ -101,11 +102,5 @@ export function renewalDueAt(notBefore: Date, notAfter: Date, renewBeforeDays?: 
 /** Whether a failed renewal is worth trying again later (the plane unreachable, or failing) rather than final. */
 export function renewalMayRecover(err: unknown): boolean {
   return !(err instanceof RegistrationError && err.status !== undefined && err.status < 500);
-}
-
-function isRenewResult(value: unknown): value is HostRenewResult {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.hostId === 'string' && typeof v.certificate === 'string' && typeof v.caCertificate === 'string';
 }
 

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult } from '#contracts';
+import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult, type HostRenewResult } from '#contracts';
 import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, writeFileAtomic } from '#pki';
 import { errnoCode } from './fs-primitives';
 
-const PRIVATE_MODE = 0o600;
-const PUBLIC_MODE = 0o644;
+export const PRIVATE_MODE = 0o600;
+export const PUBLIC_MODE = 0o644;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Where a host keeps its identity material, under PF9_ROOT (PkiFiles.host). */
@@ -179,14 +179,13 @@ export function checkResult(result: Pick<HostJoinResult, 'hostId' | 'certificate
   if (problems.length > 0) throw new RegistrationError(`the plane's answer cannot be used: ${problems.join('; ')}`);
 }
 
+/** What every answer that issues a certificate holds (a join's, a renewal's). */
+export function isIssuedCertificate(value: unknown): value is HostRenewResult {
+  return isRecord(value) && typeof value.hostId === 'string' && typeof value.certificate === 'string' && typeof value.caCertificate === 'string';
+}
+
 function isJoinResult(value: unknown): value is HostJoinResult {
-  return (
-    isRecord(value) &&
-    typeof value.hostId === 'string' &&
-    typeof value.certificate === 'string' &&
-    typeof value.caCertificate === 'string' &&
-    (value.broker === null || isBrokerAccount(value.broker))
-  );
+  return isIssuedCertificate(value) && 'broker' in value && (value.broker === null || isBrokerAccount(value.broker));
 }
 
 function isBrokerAccount(value: unknown): value is HostBrokerAccount {
