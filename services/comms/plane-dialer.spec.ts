@@ -31,6 +31,42 @@ async function startPlane(t: { after(fn: () => unknown): void }, certs: TestCert
   return { server, port: (server.address() as AddressInfo).port, connections: () => connections, received };
 }
 
+/**
+ * A TCP server in front of the plane that does to its n-th connection (from 1) what `decide`
+ * says: pass it on, reset it, or accept it and never answer.
+ */
+async function startGate(
+  t: { after(fn: () => unknown): void },
+  planePort: number,
+  decide: (n: number) => 'pass' | 'reset' | 'stall',
+): Promise<{ port: number; seen: () => number }> {
+  let seen = 0;
+  const stalled: Socket[] = [];
+  const gate = createTcpServer((socket: Socket) => {
+    seen += 1;
+    socket.on('error', () => undefined);
+    const action = decide(seen);
+    if (action === 'reset') {
+      socket.resetAndDestroy();
+      return;
+    }
+    if (action === 'stall') {
+      stalled.push(socket);
+      return;
+    }
+    const upstream = tcpConnect(planePort, '127.0.0.1');
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of stalled) socket.destroy();
+    return new Promise<void>((resolve) => gate.close(() => resolve()));
+  });
+  return { port: (gate.address() as AddressInfo).port, seen: () => seen };
+}
+
 function contextsFor(certs: TestCerts, tlsGroups?: string): PlaneContexts {
   const credentials = new PlaneCredentials({ ca: { file: certs.ca.cert, required: true }, hostCert: { certFile: certs.host.cert, keyFile: certs.host.key }, tlsGroups }, quiet, () => undefined);
   const result = credentials.context(true);
@@ -156,21 +192,8 @@ describe('PlaneDialer: key exchange on resumption', () => {
     const plane = await startPlane(t, certs);
     // In front of the plane: resets the connections it is told to, passes the others on.
     const reset = new Set<number>();
-    let seen = 0;
-    const gate = createTcpServer((socket: Socket) => {
-      seen += 1;
-      if (reset.has(seen)) {
-        socket.resetAndDestroy();
-        return;
-      }
-      const upstream = tcpConnect(plane.port, '127.0.0.1');
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-      socket.pipe(upstream).pipe(socket);
-    });
-    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => gate.close(() => resolve())));
-    const dialer = dialerFor((gate.address() as AddressInfo).port, new CommsMetrics());
+    const gate = await startGate(t, plane.port, (n) => (reset.has(n) ? 'reset' : 'pass'));
+    const dialer = dialerFor(gate.port, new CommsMetrics());
     const contexts = contextsFor(certs);
 
     assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
@@ -183,32 +206,15 @@ describe('PlaneDialer: key exchange on resumption', () => {
   test('a second attempt shares the first one\'s time: a dial never takes longer than TCP and TLS once', async (t) => {
     const plane = await startPlane(t, certs, 'X25519MLKEM768');
     // In front of the plane: the third connection is accepted and never answered.
-    let seen = 0;
-    const stalled: Socket[] = [];
-    const gate = createTcpServer((socket: Socket) => {
-      seen += 1;
-      socket.on('error', () => undefined);
-      if (seen === 3) {
-        stalled.push(socket);
-        return;
-      }
-      const upstream = tcpConnect(plane.port, '127.0.0.1');
-      upstream.on('error', () => socket.destroy());
-      socket.pipe(upstream).pipe(socket);
-    });
-    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-    t.after(() => {
-      for (const socket of stalled) socket.destroy();
-      return new Promise<void>((resolve) => gate.close(() => resolve()));
-    });
+    const gate = await startGate(t, plane.port, (n) => (n === 3 ? 'stall' : 'pass'));
     let clock = 0;
-    const dialer = dialerFor((gate.address() as AddressInfo).port, new CommsMetrics(), { now: () => clock, connectTimeoutMs: 1_000 });
+    const dialer = dialerFor(gate.port, new CommsMetrics(), { now: () => clock, connectTimeoutMs: 1_000 });
     const contexts = contextsFor(certs);
     assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'X25519MLKEM768' });
     // The classical attempt is refused (connection 2) as if it had taken 1.9 s of the 2 s; the retry (3) stalls.
     const dialing = dialer.dial('http', contexts, new AbortController().signal);
     clock = 1_900;
     await assert.rejects(dialing, /TLS handshake with .* not done within 100 ms/);
-    assert.equal(seen, 3, 'the retry was the one that timed out');
+    assert.equal(gate.seen(), 3, 'the retry was the one that timed out');
   });
 });
