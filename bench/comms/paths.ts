@@ -68,7 +68,10 @@ export function commsAvailable(ctx: Pick<PathContext, 'commsMain' | 'ingressMain
 }
 
 /** (b) pf9-comms and the ingress, each its own node process, configured as shipped. */
-export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: string } = {}): Promise<RunningPath> {
+/** The TLS 1.3 suites of Debian's OpenSSL 3.0 (HAProxy, stunnel), in its order. */
+export const HAPROXY_TLS13_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+
+export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: string; tlsCiphers?: string } = {}): Promise<RunningPath> {
   const ingressPort = await freePort();
   const entryPort = await freePort();
   // Known admin ports, so that /metrics can be read during a run (the bench prints them).
@@ -76,7 +79,10 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
   const commsAdmin = await freePort();
   const server = `${LOCAL}:${ctx.serverPort}`;
   // Both ends the same groups, when the row asks for other than their default.
-  const keyExchange = options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {};
+  const keyExchange = {
+    ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
+    ...(options.tlsCiphers !== undefined ? { PF9_TLS_CIPHERS: options.tlsCiphers } : {}),
+  };
   const proxies = await startPair([
     () =>
       new ServiceProcess('ingress', process.execPath, [...ctx.nodeOptions, ctx.ingressMain], {

@@ -13,6 +13,7 @@ export { errorCode, errorMessage, failureCause, TunnelError, type FailureCause }
 export { TunnelMetrics, type TunnelMetricsOptions } from './tunnel.metrics';
 export { startAdminServer, type AdminServer } from './admin-server';
 export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups';
+export { DEFAULT_TUNNEL_CIPHERS, readTlsCiphers } from './tls-ciphers';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
 export { crlSignedBy } from './crl';

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_TUNNEL_CIPHERS } from '../../libs/tunnel';
 import { ConfigError, loadCommsConfig, noProxyMatches } from './comms.config';
 
 const run = promisify(execFile);
@@ -32,6 +33,7 @@ describe('comms configuration', () => {
     assert.equal(config.connectTimeoutMs, 10_000);
     assert.equal(config.proxy, undefined);
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
+    assert.equal(config.tlsCiphers, DEFAULT_TUNNEL_CIPHERS);
   });
 
   test('overrides: CA, certificate, key, servername, timeouts', () => {
@@ -45,8 +47,10 @@ describe('comms configuration', () => {
       PF9_COMMS_CONNECT_TIMEOUT_MS: '2500',
       PF9_COMMS_LISTEN: 'amqp=127.0.0.1:15672',
       PF9_TLS_GROUPS: 'X25519:P-256',
+      PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384',
     });
     assert.equal(config.tlsGroups, 'X25519:P-256');
+    assert.equal(config.tlsCiphers, 'TLS_AES_256_GCM_SHA384');
     assert.deepEqual(config.plane, { host: '192.0.2.1', port: 8443, servername: 'plane.example.com' });
     assert.deepEqual(config.ca, { file: '/etc/ssl/plane.pem', required: true });
     assert.deepEqual(config.hostCert, { certFile: '/a/host.crt', keyFile: '/a/host.key' });
@@ -63,6 +67,7 @@ describe('comms configuration', () => {
         PF9_COMMS_CONNECT_TIMEOUT_MS: '0',
         PF9_LOG_LEVEL: 'loud',
         PF9_TLS_GROUPS: 'X25519:P-999',
+        PF9_TLS_CIPHERS: 'TLS_NULL',
         HTTPS_PROXY: 'https://proxy:3128',
       }),
       [
@@ -70,6 +75,7 @@ describe('comms configuration', () => {
         'PF9_PLANE_HOST: required (the plane ingress host name or address)',
         "PF9_PLANE_PORT: 'https' is not a port (1..65535)",
         "PF9_TLS_GROUPS: 'X25519:P-999' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
+        "PF9_TLS_CIPHERS: 'TLS_NULL' is not a cipher list this OpenSSL takes (unknown: TLS_NULL) (for example TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256)",
         "PF9_COMMS_ADMIN: 'localhost' is not host:port",
         "PF9_COMMS_CONNECT_TIMEOUT_MS: '0' is not an integer >= 1",
         "PF9_LOG_LEVEL: 'loud' is not one of debug, info, warn, error",

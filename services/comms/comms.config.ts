@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import { parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
 
@@ -21,6 +21,8 @@ export interface CommsConfig {
   hostCert: { certFile: string; keyFile: string };
   /** Key exchange groups offered to the plane, most preferred first (OpenSSL syntax); OpenSSL's own when unset. */
   tlsGroups?: string;
+  /** Cipher suites offered, most preferred first (OpenSSL syntax, TLS 1.3 suites by name); DEFAULT_TUNNEL_CIPHERS unless PF9_TLS_CIPHERS. */
+  tlsCiphers: string;
   proxy?: ProxyConfig;
   admin: Endpoint;
   connectTimeoutMs: number;
@@ -68,6 +70,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   };
 
   const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
+  const tlsCiphers = readTlsCiphers(value('PF9_TLS_CIPHERS'), problems);
 
   const admin = parseHostPort(value('PF9_COMMS_ADMIN') ?? '127.0.0.1:9092', { allowPortZero: true });
   if (!admin.ok) problems.push(...admin.problems.map((p) => `PF9_COMMS_ADMIN: ${p}`));
@@ -89,6 +92,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
     ca,
     hostCert,
     tlsGroups,
+    tlsCiphers,
     proxy,
     admin: admin.value,
     connectTimeoutMs,

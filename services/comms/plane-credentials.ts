@@ -34,7 +34,7 @@ export class PlaneCredentials {
   private checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly config: Pick<CommsConfig, 'ca' | 'hostCert' | 'tlsGroups'>,
+    private readonly config: Pick<CommsConfig, 'ca' | 'hostCert' | 'tlsGroups' | 'tlsCiphers'>,
     private readonly logger: Logger,
     /** Called when the contexts were rebuilt: sessions of the old ones must not be resumed. */
     private readonly onChange: () => void,
@@ -49,7 +49,8 @@ export class PlaneCredentials {
 
   private refresh(): void {
     this.checkedAt = this.now();
-    const { ca, hostCert, tlsGroups } = this.config;
+    const { ca, hostCert, tlsGroups, tlsCiphers } = this.config;
+    const suites = { groups: tlsGroups, ciphers: tlsCiphers };
     const stamps = fileStamps([ca.file, hostCert.certFile, hostCert.keyFile]);
     if (stamps === this.stamps && this.anonymous !== undefined) return;
     this.stamps = stamps;
@@ -60,7 +61,7 @@ export class PlaneCredentials {
       this.anonymous = this.withHostCert = { ok: false, problem: trust.problem };
       return;
     }
-    this.anonymous = build({ ca: trust.ca }, tlsGroups, 'cert-invalid', 'the CA bundle');
+    this.anonymous = build({ ca: trust.ca }, suites, 'cert-invalid', 'the CA bundle');
     const cert = readIfPresent(hostCert.certFile);
     const key = readIfPresent(hostCert.keyFile);
     if (cert === undefined || key === undefined) {
@@ -69,7 +70,7 @@ export class PlaneCredentials {
         problem: { cause: 'cert-missing', message: `no host certificate yet (${cert === undefined ? hostCert.certFile : hostCert.keyFile} is missing): the host has not registered` },
       };
     } else {
-      this.withHostCert = build({ ca: trust.ca, cert, key }, tlsGroups, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
+      this.withHostCert = build({ ca: trust.ca, cert, key }, suites, 'cert-invalid', `the host certificate ${hostCert.certFile} and key ${hostCert.keyFile}`);
       if (this.withHostCert.ok) this.logger.info('host certificate loaded', { certFile: hostCert.certFile });
       else this.logger.warn('host certificate unusable', { reason: this.withHostCert.problem.message });
     }
@@ -90,13 +91,13 @@ export class PlaneCredentials {
 
 function build(
   options: { ca: string[] | undefined; cert?: string; key?: string },
-  groups: string | undefined,
+  { groups, ciphers }: { groups: string | undefined; ciphers: string },
   cause: CredentialsProblem['cause'],
   what: string,
 ): ContextResult {
   let full: SecureContext;
   try {
-    full = createSecureContext({ ...options, ecdhCurve: groups, minVersion: 'TLSv1.2' });
+    full = createSecureContext({ ...options, ciphers, ecdhCurve: groups, minVersion: 'TLSv1.2' });
   } catch (err) {
     return { ok: false, problem: { cause, message: `${what} cannot be used: ${errorMessage(err)}` } };
   }
@@ -104,7 +105,7 @@ function build(
   let resume: SecureContext | undefined;
   try {
     // A group list OpenSSL takes whole may still have no classical part it knows on its own.
-    resume = classical === undefined ? undefined : createSecureContext({ ...options, ecdhCurve: classical, minVersion: 'TLSv1.2' });
+    resume = classical === undefined ? undefined : createSecureContext({ ...options, ciphers, ecdhCurve: classical, minVersion: 'TLSv1.2' });
   } catch {
     resume = undefined;
   }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
+import { DEFAULT_TUNNEL_CIPHERS } from '../../libs/tunnel';
 import { createTestCerts, type TestCerts } from '../../test/support/test-certs';
 import { CommsMetrics } from './comms.metrics';
 import { PlaneCredentials, type PlaneContexts } from './plane-credentials';
@@ -12,12 +13,20 @@ import { PlaneDialer } from './plane-dialer';
 
 const quiet = new Logger('test', 'error', { write: () => undefined });
 
-/** A TLS server standing in for the ingress: greets each connection, counts TCP connections and what it was sent. */
-async function startPlane(t: { after(fn: () => unknown): void }, certs: TestCerts, groups?: string): Promise<{ server: Server; port: number; connections: () => number; received: string[] }> {
+/**
+ * A TLS server standing in for the ingress: greets each connection, counts TCP connections
+ * and what it was sent. `clientOrder`: the client's order of cipher suites decides, not the server's.
+ */
+async function startPlane(
+  t: { after(fn: () => unknown): void },
+  certs: TestCerts,
+  groups?: string,
+  clientOrder = false,
+): Promise<{ server: Server; port: number; connections: () => number; received: string[] }> {
   let connections = 0;
   const received: string[] = [];
   const server = createServer(
-    { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key), ALPNProtocols: ['pf9-http'], ecdhCurve: groups },
+    { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key), ALPNProtocols: ['pf9-http'], ecdhCurve: groups, honorCipherOrder: !clientOrder },
     (socket) => {
       socket.on('data', (chunk: Buffer) => received.push(chunk.toString()));
       socket.on('error', () => undefined);
@@ -67,8 +76,8 @@ async function startGate(
   return { port: (gate.address() as AddressInfo).port, seen: () => seen };
 }
 
-function contextsFor(certs: TestCerts, tlsGroups?: string): PlaneContexts {
-  const credentials = new PlaneCredentials({ ca: { file: certs.ca.cert, required: true }, hostCert: { certFile: certs.host.cert, keyFile: certs.host.key }, tlsGroups }, quiet, () => undefined);
+function contextsFor(certs: TestCerts, tlsGroups?: string, tlsCiphers = DEFAULT_TUNNEL_CIPHERS): PlaneContexts {
+  const credentials = new PlaneCredentials({ ca: { file: certs.ca.cert, required: true }, hostCert: { certFile: certs.host.cert, keyFile: certs.host.key }, tlsGroups, tlsCiphers }, quiet, () => undefined);
   const result = credentials.context(true);
   assert.ok(result.ok, 'usable credentials');
   return result.contexts;
@@ -170,6 +179,29 @@ describe('PlaneDialer: key exchange on resumption', () => {
     assert.equal(contexts.resume, undefined);
     assert.deepEqual(await dialOnce(dialer, contexts, 'one'), { resumed: false, group: 'prime256v1' });
     assert.deepEqual(await dialOnce(dialer, contexts, 'two'), { resumed: true, group: 'prime256v1' });
+  });
+
+  test('cipher suites: TLS_AES_128_GCM_SHA256 first by default, for full handshakes and resumptions alike; PF9_TLS_CIPHERS changes them', async (t) => {
+    // The stand-in plane has Node's default list (TLS_AES_256_GCM_SHA384 first) and follows the client's order.
+    const plane = await startPlane(t, certs, undefined, true);
+    const cipherOf = async (dialer: PlaneDialer, contexts: PlaneContexts): Promise<[boolean, string]> => {
+      const socket = await dialer.dial('http', contexts, new AbortController().signal);
+      const negotiated: [boolean, string] = [socket.isSessionReused(), socket.getCipher().name];
+      await new Promise<void>((resolve, reject) => {
+        socket.once('data', () => socket.end());
+        socket.on('error', reject);
+        socket.on('close', () => resolve());
+      });
+      return negotiated;
+    };
+    const byDefault = dialerFor(plane.port, new CommsMetrics());
+    const defaults = contextsFor(certs);
+    assert.deepEqual(await cipherOf(byDefault, defaults), [false, 'TLS_AES_128_GCM_SHA256']);
+    assert.deepEqual(await cipherOf(byDefault, defaults), [true, 'TLS_AES_128_GCM_SHA256']);
+    const configured = dialerFor(plane.port, new CommsMetrics());
+    const aes256 = contextsFor(certs, undefined, 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256');
+    assert.deepEqual(await cipherOf(configured, aes256), [false, 'TLS_AES_256_GCM_SHA384']);
+    assert.deepEqual(await cipherOf(configured, aes256), [true, 'TLS_AES_256_GCM_SHA384']);
   });
 
   test('a line of classical resumptions ends an hour after its hybrid handshake: then a new one', async (t) => {

@@ -6,7 +6,7 @@ import type { IngressConfig } from './ingress.config';
 
 /** What the ingress's TLS is made of, read from its files. */
 export interface IngressTls {
-  /** cert, key, ca and the settings every context gets (minimum version, key exchange groups). */
+  /** cert, key, ca and the settings every context gets (minimum version, key exchange groups, cipher suites). */
   options: SecureContextOptions;
   /** When the ingress's certificate expires. */
   notAfter: Date;
@@ -23,7 +23,7 @@ export class IngressCredentials {
 
   constructor(
     private readonly files: IngressConfig['tls'],
-    private readonly settings: Pick<SecureContextOptions, 'minVersion' | 'ecdhCurve'>,
+    private readonly settings: Pick<SecureContextOptions, 'minVersion' | 'ecdhCurve' | 'ciphers'>,
   ) {
     this.stamps = this.currentStamps();
     this.loaded = this.read();

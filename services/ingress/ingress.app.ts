@@ -37,7 +37,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   const logger = deps.logger ?? new Logger('ingress', config.logLevel);
   const metrics = new IngressMetrics();
   const routes = new Map<string, Endpoint>(config.routes.map((r) => [r.protocol, { host: r.host, port: r.port }]));
-  const credentials = new IngressCredentials(config.tls, { minVersion: 'TLSv1.2', ecdhCurve: config.tlsGroups });
+  const credentials = new IngressCredentials(config.tls, { minVersion: 'TLSv1.2', ecdhCurve: config.tlsGroups, ciphers: config.tlsCiphers });
   const expiry = (tls: IngressTls): void => metrics.certificateNotAfter.set(tls.notAfter.getTime() / 1000);
   expiry(credentials.current);
 

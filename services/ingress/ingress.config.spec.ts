@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
+import { DEFAULT_TUNNEL_CIPHERS } from '../../libs/tunnel';
 import { ConfigError, loadIngressConfig } from './ingress.config';
 
 describe('ingress configuration', () => {
@@ -15,6 +16,8 @@ describe('ingress configuration', () => {
     assert.deepEqual(config.tls, { certFile: '/var/lib/plane/pki/ingress.crt', keyFile: '/var/lib/plane/pki/ingress.key', caFile: '/var/lib/plane/pki/ca.crt', crlFile: '/var/lib/plane/pki/hosts.crl' });
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
+    assert.equal(config.tlsCiphers, DEFAULT_TUNNEL_CIPHERS);
+    assert.equal(loadIngressConfig({ PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384' }).tlsCiphers, 'TLS_AES_256_GCM_SHA384');
     assert.equal(config.certRecheckMs, 10_000);
     assert.equal(loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '250' }).certRecheckMs, 250);
     assert.throws(() => loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '3000000000' }), /PF9_INGRESS_CERT_RECHECK_MS: '3000000000' is more than a day/);
@@ -35,7 +38,7 @@ describe('ingress configuration', () => {
 
   test('every bad variable is reported together', () => {
     assert.throws(
-      () => loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-smtp=127.0.0.1:25,pf9-http=127.0.0.1:0', PF9_INGRESS_LISTEN: '443', PF9_API_PORT: 'x', PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5', PF9_TLS_GROUPS: 'ffdhe1' }),
+      () => loadIngressConfig({ PF9_INGRESS_ROUTES: 'pf9-smtp=127.0.0.1:25,pf9-http=127.0.0.1:0', PF9_INGRESS_LISTEN: '443', PF9_API_PORT: 'x', PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5', PF9_TLS_GROUPS: 'ffdhe1', PF9_TLS_CIPHERS: 'RC4-MD5' }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(err.problems, [
@@ -44,6 +47,7 @@ describe('ingress configuration', () => {
           "PF9_INGRESS_ROUTES: pf9-http: port 0 of '127.0.0.1:0' is not in 1..65535",
           "PF9_INGRESS_LISTEN: '443' is not host:port",
           "PF9_TLS_GROUPS: 'ffdhe1' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
+          "PF9_TLS_CIPHERS: 'RC4-MD5' is not a cipher list this OpenSSL takes (for example TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256)",
           "PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' is not an integer >= 1",
         ]);
         return true;

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, readTlsGroups, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
+import { parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
 import { parseLogLevel, type LogLevel } from '#logging';
 
 export interface IngressRoute extends Endpoint {
@@ -15,6 +15,8 @@ export interface IngressConfig {
   tls: { certFile: string; keyFile: string; caFile: string; crlFile: string };
   /** Key exchange groups accepted from hosts, most preferred first (OpenSSL syntax); OpenSSL's own when unset. */
   tlsGroups?: string;
+  /** Cipher suites accepted from hosts, in the order that decides (OpenSSL syntax, TLS 1.3 suites by name); DEFAULT_TUNNEL_CIPHERS unless PF9_TLS_CIPHERS. */
+  tlsCiphers: string;
   admin: Endpoint;
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
@@ -66,6 +68,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     crlFile: resolve(value('PF9_INGRESS_CRL_FILE') ?? join(dataDir, PkiFiles.plane.hostCrl)),
   };
   const tlsGroups = readTlsGroups(value('PF9_TLS_GROUPS'), problems);
+  const tlsCiphers = readTlsCiphers(value('PF9_TLS_CIPHERS'), problems);
   const handshakeTimeoutMs = integer(value('PF9_INGRESS_HANDSHAKE_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_HANDSHAKE_TIMEOUT_MS', problems);
   const connectTimeoutMs = integer(value('PF9_INGRESS_CONNECT_TIMEOUT_MS'), 10_000, 'PF9_INGRESS_CONNECT_TIMEOUT_MS', problems);
   const certRecheckMs = integer(value('PF9_INGRESS_CERT_RECHECK_MS'), 10_000, 'PF9_INGRESS_CERT_RECHECK_MS', problems);
@@ -81,6 +84,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     routes: [...routes].map(([protocol, endpoint]) => ({ protocol, ...endpoint })),
     tls,
     tlsGroups,
+    tlsCiphers,
     admin: admin.value,
     handshakeTimeoutMs,
     connectTimeoutMs,

@@ -176,13 +176,14 @@ function halfCloseReply(port: number): Promise<string> {
 /** A TLS client straight to the ingress (no comms), with the certificate and ALPN a test chooses. */
 function tlsExchange(
   port: number,
-  options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string },
-): Promise<{ data: string; error?: string; group?: string; serial?: string }> {
+  options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string; ciphers?: string },
+): Promise<{ data: string; error?: string; group?: string; serial?: string; cipher?: string }> {
   return new Promise((resolve) => {
     let data = '';
     let error: string | undefined;
     let group: string | undefined;
     let serial: string | undefined;
+    let cipher: string | undefined;
     const socket = tlsConnect({
       host: '127.0.0.1',
       port,
@@ -190,17 +191,19 @@ function tlsExchange(
       ca: readFileSync(options.ca),
       ALPNProtocols: options.alpn,
       ecdhCurve: options.groups,
+      ...(options.ciphers !== undefined ? { ciphers: options.ciphers } : {}),
       ...(options.client ? { cert: readFileSync(options.client.cert), key: readFileSync(options.client.key) } : {}),
     });
     socket.on('secureConnect', () => {
       const info = socket.getEphemeralKeyInfo();
       group = info !== null && 'name' in info ? info.name : undefined;
       serial = socket.getPeerCertificate().serialNumber;
+      cipher = socket.getCipher().name;
       socket.end(options.payload);
     });
     socket.on('data', (c: Buffer) => (data += c.toString()));
     socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
-    socket.on('close', () => resolve({ data, error, group, serial }));
+    socket.on('close', () => resolve({ data, error, group, serial, cipher }));
   });
 }
 
@@ -544,6 +547,27 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal((await exchange(narrowed.port('http'), 'classical')).data.length, 0);
     assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
     assert.equal(backends.http.connections, 4);
+  });
+
+  test("cipher suites: the ingress's order decides, TLS_AES_128_GCM_SHA256 first; PF9_TLS_CIPHERS sets it on either end", async (t) => {
+    const backends = await threeBackends(t);
+    const ca = certs.ca.cert;
+    const client = certs.host;
+    const aes256First = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256';
+    const plane = await startPlane(t, certs, ports(backends));
+    const byDefault = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'default', ciphers: aes256First });
+    assert.deepEqual([byDefault.data, byDefault.cipher], ['http|default', 'TLS_AES_128_GCM_SHA256']);
+
+    // A plane whose policy is 256-bit keys: the default comms gets through with them; a host limited to AES-128 does not.
+    const strict = await startPlane(t, certs, ports(backends), { env: { PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384' } });
+    const taken = await tlsExchange(strict.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'strict', ciphers: aes256First });
+    assert.deepEqual([taken.data, taken.cipher], ['http|strict', 'TLS_AES_256_GCM_SHA384']);
+    const root = await hostRoot(certs);
+    const host = await startHost(t, strict.ingress.port, root);
+    assert.equal((await exchange(host.port('http'), 'by default')).data.toString(), 'http|by default');
+    const narrowed = await startHost(t, strict.ingress.port, root, { PF9_TLS_CIPHERS: 'TLS_AES_128_GCM_SHA256' });
+    assert.equal((await exchange(narrowed.port('http'), 'aes-128 only')).data.length, 0);
+    assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
   });
 
   test('the ingress takes a renewed certificate without a restart, and keeps its own when new files do not work', async (t) => {
