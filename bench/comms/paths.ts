@@ -67,10 +67,10 @@ export function commsAvailable(ctx: Pick<PathContext, 'commsMain' | 'ingressMain
   return missing.length === 0 ? undefined : `not built yet: ${missing.map((f) => f.replace(`${DIST}/`, 'dist/')).join(', ')}`;
 }
 
-/** (b) pf9-comms and the ingress, each its own node process, configured as shipped. */
 /** The TLS 1.3 suites of Debian's OpenSSL 3.0 (HAProxy, stunnel), in its order. */
 export const HAPROXY_TLS13_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
 
+/** (b) pf9-comms and the ingress, each its own node process, configured as shipped unless `options` say otherwise. */
 export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: string; tlsCiphers?: string } = {}): Promise<RunningPath> {
   const ingressPort = await freePort();
   const entryPort = await freePort();
@@ -78,8 +78,8 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
   const ingressAdmin = await freePort();
   const commsAdmin = await freePort();
   const server = `${LOCAL}:${ctx.serverPort}`;
-  // Both ends the same groups, when the row asks for other than their default.
-  const keyExchange = {
+  // Both ends the same key exchange groups and cipher suites, when the row asks for other than their default.
+  const tlsSettings = {
     ...(options.tlsGroups !== undefined ? { PF9_TLS_GROUPS: options.tlsGroups } : {}),
     ...(options.tlsCiphers !== undefined ? { PF9_TLS_CIPHERS: options.tlsCiphers } : {}),
   };
@@ -95,7 +95,7 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
           PF9_INGRESS_KEY_FILE: ctx.pki.serverKey,
           PF9_INGRESS_CA_FILE: ctx.pki.caCert,
           PF9_INGRESS_ADMIN: `${LOCAL}:${ingressAdmin}`,
-          ...keyExchange,
+          ...tlsSettings,
         },
       }).listening(LOCAL, ingressPort),
     () =>
@@ -111,7 +111,7 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
           PF9_CERT_FILE: ctx.pki.clientCert,
           PF9_KEY_FILE: ctx.pki.clientKey,
           PF9_COMMS_ADMIN: `${LOCAL}:${commsAdmin}`,
-          ...keyExchange,
+          ...tlsSettings,
         },
       }).listening(LOCAL, entryPort),
   ]);

@@ -116,11 +116,11 @@ export function formatReport(results: PathFigures[], facts: RunFacts): string {
     lines.push(`  ${pad(goal.what, 34)}${right(ratio.toFixed(2), 6)}×   goal ${goal.higherIsBetter ? '≥' : '≤'} ${goal.goal.toFixed(1)}×   ${pad(met ? 'met' : `NOT MET (${gap})`, 22)}${each}`);
   }
   // The same TLS on both sides: comms and the ingress default to the post-quantum hybrid and AES-128.
-  const classical = results.find((r) => r.key === 'b' && r.connOnly);
-  const classicalRatios = (classical?.perRound?.connPerS ?? []).map((value, i) => value / (haproxy?.perRound?.connPerS[i] ?? Number.NaN)).filter((r) => Number.isFinite(r));
-  const classicalRatio = median(classicalRatios);
-  if (classicalRatio !== undefined) {
-    lines.push(`  ${pad('  the same, with (c)\'s TLS', 34)}${right(classicalRatio.toFixed(2), 6)}×${classicalRatios.length > 1 ? `${' '.repeat(47)}[${classicalRatios.map((r) => r.toFixed(2)).join(', ')}]` : ''}`);
+  const likeForLike = results.find((r) => r.key === 'b' && r.connOnly);
+  const likeForLikeRatios = (likeForLike?.perRound?.connPerS ?? []).map((value, i) => value / (haproxy?.perRound?.connPerS[i] ?? Number.NaN)).filter((r) => Number.isFinite(r));
+  const likeForLikeRatio = median(likeForLikeRatios);
+  if (likeForLikeRatio !== undefined) {
+    lines.push(`  ${pad('  the same, with (c)\'s TLS', 34)}${right(likeForLikeRatio.toFixed(2), 6)}×${likeForLikeRatios.length > 1 ? `${' '.repeat(47)}[${likeForLikeRatios.map((r) => r.toFixed(2)).join(', ')}]` : ''}`);
   }
   // CPU per unit of work is less disturbed by other load on the machine than the rates are.
   const cpuRatio = (pick: (r: PathFigures) => number[] | undefined): string => {

@@ -184,5 +184,8 @@ function tlsHint(code: string | undefined, config: CommsConfig): string | undefi
   if (code !== undefined && /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)/.test(code)) {
     return `the plane's certificate does not chain to a trusted CA (${config.ca.file}${config.ca.required ? '' : ', or the system CAs while it is absent'})`;
   }
+  if (code !== undefined && /^ERR_SSL_(SSLV3|TLSV1|SSL\/TLS)_ALERT_(HANDSHAKE_FAILURE|PROTOCOL_VERSION|INSUFFICIENT_SECURITY)$/.test(code)) {
+    return 'the plane refused the handshake: no TLS version, cipher suite (PF9_TLS_CIPHERS) or key exchange group (PF9_TLS_GROUPS) in common with it';
+  }
   return undefined;
 }

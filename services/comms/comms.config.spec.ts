@@ -50,7 +50,7 @@ describe('comms configuration', () => {
       PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384',
     });
     assert.equal(config.tlsGroups, 'X25519:P-256');
-    assert.equal(config.tlsCiphers, 'TLS_AES_256_GCM_SHA384');
+    assert.ok(config.tlsCiphers.startsWith('TLS_AES_256_GCM_SHA384:ECDHE-'), 'TLS 1.3 as configured, TLS 1.2 as by default');
     assert.deepEqual(config.plane, { host: '192.0.2.1', port: 8443, servername: 'plane.example.com' });
     assert.deepEqual(config.ca, { file: '/etc/ssl/plane.pem', required: true });
     assert.deepEqual(config.hostCert, { certFile: '/a/host.crt', keyFile: '/a/host.key' });
@@ -75,7 +75,7 @@ describe('comms configuration', () => {
         'PF9_PLANE_HOST: required (the plane ingress host name or address)',
         "PF9_PLANE_PORT: 'https' is not a port (1..65535)",
         "PF9_TLS_GROUPS: 'X25519:P-999' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
-        "PF9_TLS_CIPHERS: 'TLS_NULL' is not a cipher list this OpenSSL takes (unknown: TLS_NULL) (for example TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256)",
+        "PF9_TLS_CIPHERS: 'TLS_NULL' is not a cipher list this OpenSSL takes (unknown: TLS_NULL; for example TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384)",
         "PF9_COMMS_ADMIN: 'localhost' is not host:port",
         "PF9_COMMS_CONNECT_TIMEOUT_MS: '0' is not an integer >= 1",
         "PF9_LOG_LEVEL: 'loud' is not one of debug, info, warn, error",

@@ -17,7 +17,7 @@ describe('ingress configuration', () => {
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9093 });
     assert.equal(config.tlsGroups, undefined, "OpenSSL's own key exchange groups");
     assert.equal(config.tlsCiphers, DEFAULT_TUNNEL_CIPHERS);
-    assert.equal(loadIngressConfig({ PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384' }).tlsCiphers, 'TLS_AES_256_GCM_SHA384');
+    assert.equal(loadIngressConfig({ PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384' }).tlsCiphers, 'TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384');
     assert.equal(config.certRecheckMs, 10_000);
     assert.equal(loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '250' }).certRecheckMs, 250);
     assert.throws(() => loadIngressConfig({ PF9_INGRESS_CERT_RECHECK_MS: '3000000000' }), /PF9_INGRESS_CERT_RECHECK_MS: '3000000000' is more than a day/);
@@ -47,7 +47,7 @@ describe('ingress configuration', () => {
           "PF9_INGRESS_ROUTES: pf9-http: port 0 of '127.0.0.1:0' is not in 1..65535",
           "PF9_INGRESS_LISTEN: '443' is not host:port",
           "PF9_TLS_GROUPS: 'ffdhe1' is not a list of key exchange groups this OpenSSL knows (for example X25519MLKEM768:X25519 or X25519:P-256)",
-          "PF9_TLS_CIPHERS: 'RC4-MD5' is not a cipher list this OpenSSL takes (for example TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256)",
+          "PF9_TLS_CIPHERS: 'RC4-MD5' is not a cipher list this OpenSSL takes (no TLS 1.2 cipher OpenSSL knows; for example TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384)",
           "PF9_INGRESS_HANDSHAKE_TIMEOUT_MS: '-5' is not an integer >= 1",
         ]);
         return true;

@@ -176,7 +176,7 @@ function halfCloseReply(port: number): Promise<string> {
 /** A TLS client straight to the ingress (no comms), with the certificate and ALPN a test chooses. */
 function tlsExchange(
   port: number,
-  options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string; ciphers?: string },
+  options: { alpn?: string[]; client?: CertFiles; ca: string; payload: string; groups?: string; ciphers?: string; maxVersion?: 'TLSv1.2' },
 ): Promise<{ data: string; error?: string; group?: string; serial?: string; cipher?: string }> {
   return new Promise((resolve) => {
     let data = '';
@@ -192,6 +192,7 @@ function tlsExchange(
       ALPNProtocols: options.alpn,
       ecdhCurve: options.groups,
       ...(options.ciphers !== undefined ? { ciphers: options.ciphers } : {}),
+      ...(options.maxVersion !== undefined ? { maxVersion: options.maxVersion } : {}),
       ...(options.client ? { cert: readFileSync(options.client.cert), key: readFileSync(options.client.key) } : {}),
     });
     socket.on('secureConnect', () => {
@@ -562,12 +563,16 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const strict = await startPlane(t, certs, ports(backends), { env: { PF9_TLS_CIPHERS: 'TLS_AES_256_GCM_SHA384' } });
     const taken = await tlsExchange(strict.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'strict', ciphers: aes256First });
     assert.deepEqual([taken.data, taken.cipher], ['http|strict', 'TLS_AES_256_GCM_SHA384']);
+    // It names TLS 1.3 suites only: TLS 1.2 keeps the default ciphers rather than going off.
+    const tls12 = await tlsExchange(strict.ingress.port, { alpn: ['pf9-http'], client, ca, payload: 'tls 1.2', maxVersion: 'TLSv1.2' });
+    assert.deepEqual([tls12.data, tls12.cipher], ['http|tls 1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
     const root = await hostRoot(certs);
     const host = await startHost(t, strict.ingress.port, root);
     assert.equal((await exchange(host.port('http'), 'by default')).data.toString(), 'http|by default');
     const narrowed = await startHost(t, strict.ingress.port, root, { PF9_TLS_CIPHERS: 'TLS_AES_128_GCM_SHA256' });
     assert.equal((await exchange(narrowed.port('http'), 'aes-128 only')).data.length, 0);
     assert.equal(await metric(narrowed.comms.adminUrl, 'hostplane_comms_upstream_failures_total', { service: 'http', cause: 'tls' }), 1);
+    assert.ok(narrowed.logs.find((r) => /PF9_TLS_CIPHERS/.test(String(r.hint))), 'the log line says what to look at');
   });
 
   test('the ingress takes a renewed certificate without a restart, and keeps its own when new files do not work', async (t) => {
@@ -589,6 +594,9 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const notAfter = new Date(new X509Certificate(readFileSync(certs.renewedServer.cert)).validTo).getTime() / 1000;
     assert.equal(await metric(plane.ingress.adminUrl, 'hostplane_ingress_certificate_expiry_timestamp_seconds'), notAfter);
     assert.ok(plane.logs.find((r) => r.msg === 'certificate files changed: new connections use them'));
+    // The new context keeps the ingress's TLS settings: its cipher order still decides.
+    const reloaded = await tlsExchange(plane.ingress.port, { alpn: ['pf9-http'], client: certs.host, ca: certs.ca.cert, payload: 'x', ciphers: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256' });
+    assert.equal(reloaded.cipher, 'TLS_AES_128_GCM_SHA256');
 
     // A certificate without its key: refused, and the renewed one stays in use.
     const warnings = (): number => plane.logs.records.filter((r) => r.msg === 'certificate files changed but cannot be used: the loaded ones stay in use').length;
