@@ -8,7 +8,7 @@
 export const TunnelServices = {
   /** The broker (AMQP 0-9-1). */
   amqp: 'pf9-amqp',
-  /** The role store's REST API and package repository. */
+  /** The role store's host package listener: role packages, not the operators' REST API. */
   http: 'pf9-http',
   /** Registration: the only route that does not need a host certificate. */
   join: 'pf9-join',

@@ -10,6 +10,8 @@ export interface AllInOneConfig {
   hostRoot: string;
   apiPort: number;
   joinPort: number;
+  /** The role store's package listener: what the host reaches over `pf9-http`. */
+  hostApiPort: number;
   ingressPort: number;
   ingressAdminPort: number;
   /** pf9-comms's local ports; AMQP is not 5672 here, where the broker itself may listen. */
@@ -35,6 +37,7 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     hostRoot: resolve(env.PF9_ROOT ?? './.data/host'),
     apiPort: port('PF9_API_PORT', 8080),
     joinPort: port('PF9_JOIN_PORT', 8079),
+    hostApiPort: port('PF9_HOST_API_PORT', 8078),
     ingressPort: port('PF9_INGRESS_PORT', 8443),
     ingressAdminPort: port('PF9_INGRESS_ADMIN_PORT', 9093),
     commsAmqpPort: port('PF9_COMMS_AMQP_PORT', 5673),

@@ -94,6 +94,7 @@ async function main(config: AllInOneConfig): Promise<void> {
     PF9_DATA_DIR: config.dataDir,
     PF9_API_PORT: String(config.apiPort),
     PF9_JOIN_PORT: String(config.joinPort),
+    PF9_HOST_API_PORT: String(config.hostApiPort),
     PF9_HOST_BROKER_USERS: hostUsers ? 'on' : 'off',
   };
 
@@ -108,7 +109,7 @@ async function main(config: AllInOneConfig): Promise<void> {
       ...planeEnv,
       PF9_INGRESS_LISTEN: `127.0.0.1:${config.ingressPort}`,
       PF9_INGRESS_ADMIN: `127.0.0.1:${config.ingressAdminPort}`,
-      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.host}:${broker.port},pf9-http=127.0.0.1:${config.apiPort},pf9-join=127.0.0.1:${config.joinPort}`,
+      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.host}:${broker.port},pf9-http=127.0.0.1:${config.hostApiPort},pf9-join=127.0.0.1:${config.joinPort}`,
     },
     logDir,
   );

@@ -43,10 +43,11 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
-  const apiPort = portText(value('PF9_API_PORT'), '8080', 'PF9_API_PORT', problems);
+  // Hosts reach the role store's package listener, not its REST API (the operators').
+  const hostApiPort = portText(value('PF9_HOST_API_PORT'), '8078', 'PF9_HOST_API_PORT', problems);
   const joinPort = portText(value('PF9_JOIN_PORT'), '8079', 'PF9_JOIN_PORT', problems);
   const protocols = Object.values(TunnelServices);
-  const defaults = parseEndpointList(`pf9-amqp=127.0.0.1:5672,pf9-http=127.0.0.1:${apiPort},pf9-join=127.0.0.1:${joinPort}`, protocols);
+  const defaults = parseEndpointList(`pf9-amqp=127.0.0.1:5672,pf9-http=127.0.0.1:${hostApiPort},pf9-join=127.0.0.1:${joinPort}`, protocols);
   const routes = new Map<TunnelProtocol, Endpoint>(defaults.ok ? defaults.value.map((r) => [r.name, { host: r.host, port: r.port }]) : []);
   const routesText = value('PF9_INGRESS_ROUTES');
   if (routesText !== undefined) {

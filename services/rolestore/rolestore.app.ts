@@ -6,6 +6,7 @@ import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
 import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
 import { openDatabase } from './database/open-database';
 import { JoinHttpListener } from './join/join.http-listener';
+import { HostPackagesHttpListener } from './roles/host-packages.http-listener';
 import { JoinService } from './join/join.service';
 import { RolestoreModule } from './rolestore.module';
 import { AmqpConnection } from '#amqp';
@@ -17,6 +18,8 @@ export interface RunningRolestore {
   url: string;
   /** The base URL of the registration listener (POST /v1/join). */
   joinUrl: string;
+  /** The base URL of what hosts fetch (role packages): the ingress's `pf9-http` route. */
+  hostApiUrl: string;
   close(): Promise<void>;
 }
 
@@ -36,8 +39,10 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   app.enableShutdownHooks();
   await app.listen(config.apiPort, config.apiHost);
   let joinUrl: string;
+  let hostApiUrl: string;
   try {
     joinUrl = await app.get(JoinHttpListener).listen(config.joinPort, config.joinHost);
+    hostApiUrl = await app.get(HostPackagesHttpListener).listen(config.hostApiPort, config.hostApiHost);
     // The ingress's list of revoked host certificates, written again from the database.
     await app.get(JoinService).publishRevocations();
   } catch (err) {
@@ -47,6 +52,6 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   if (options.waitForBrokerMs !== undefined) await app.get(AmqpConnection).ready(options.waitForBrokerMs);
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.apiHost}:${address.port}`;
-  logger.info('role store listening', { url, joinUrl });
-  return { app, config, url, joinUrl, close: () => app.close() };
+  logger.info('role store listening', { url, joinUrl, hostApiUrl });
+  return { app, config, url, joinUrl, hostApiUrl, close: () => app.close() };
 }

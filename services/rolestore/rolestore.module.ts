@@ -25,6 +25,7 @@ import { OpsHttpController } from './metrics/ops.http.controller';
 import { RolestoreMetrics } from './metrics/rolestore.metrics';
 import { PackageStore } from './roles/package-store';
 import { RolesHttpController } from './roles/roles.http.controller';
+import { HostPackagesHttpListener } from './roles/host-packages.http-listener';
 import { RolesService } from './roles/roles.service';
 import { RoleVersionsRepository } from './roles/role-versions.repository';
 import { DATABASE, LOGGER, ROLESTORE_CONFIG } from './rolestore.tokens';
@@ -154,6 +155,11 @@ export class RolestoreModule {
           provide: RolesService,
           inject: [RoleVersionsRepository],
           useFactory: (versions: RoleVersionsRepository) => new RolesService(versions, new PackageStore(config.dataDir), logger),
+        },
+        {
+          provide: HostPackagesHttpListener,
+          inject: [RolesService],
+          useFactory: (roles: RolesService) => new HostPackagesHttpListener(roles, logger),
         },
         {
           provide: HostEventsService,

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
@@ -63,7 +64,7 @@ describe('a host behind pf9-comms and the ingress', () => {
       PF9_DATA_DIR: dataDir,
       PF9_INGRESS_LISTEN: `127.0.0.1:${await freePort()}`,
       PF9_INGRESS_ADMIN: '127.0.0.1:0',
-      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.hostname}:${broker.port || 5672},pf9-http=${new URL(rs.url).host},pf9-join=${new URL(rs.joinUrl).host}`,
+      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.hostname}:${broker.port || 5672},pf9-http=${new URL(rs.hostApiUrl).host},pf9-join=${new URL(rs.joinUrl).host}`,
       PF9_LOG_LEVEL: 'error',
     });
   });
@@ -162,8 +163,39 @@ describe('a host behind pf9-comms and the ingress', () => {
     const files = { cert: join(root, PkiFiles.host.cert), key: join(root, PkiFiles.host.key) };
     assert.ok(keyMatchesCert(await readFile(files.key, 'utf8'), await readFile(files.cert, 'utf8')));
     // comms presents the new pair: a new connection through it reaches the plane.
-    await waitFor('the plane reached through comms', async () => (await fetch(`http://127.0.0.1:${comms.listeners.http}/v1/hosts/${agent.hostId}`).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
+    const pkg = await buildRole(fileRole('after-renewal', '1.0.0'));
+    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    assert.ok(upload.status === 201 || upload.status === 409);
+    const packageUrl = `http://127.0.0.1:${comms.listeners.http}/v1/roles/after-renewal/1.0.0/package`;
+    await waitFor('the plane reached through comms', async () => (await fetch(packageUrl).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
     assert.equal(/outcome="failed"\} [1-9]/.test(await metrics()), false);
+  });
+
+  test("through comms a host reaches role packages, and nothing of the operators' REST API", async () => {
+    const { agent, comms } = await startHost();
+    const id = agent.hostId;
+    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
+    const pkg = await buildRole(fileRole('packages-only', '1.0.0'));
+    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    assert.ok(upload.status === 201 || upload.status === 409);
+    const sha256 = createHash('sha256').update(pkg).digest('hex');
+
+    const viaComms = `http://127.0.0.1:${comms.listeners.http}`;
+    const got = await fetch(`${viaComms}/v1/roles/packages-only/1.0.0/package`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('x-pf9-sha256'), sha256);
+    assert.equal(createHash('sha256').update(Buffer.from(await got.arrayBuffer())).digest('hex'), sha256);
+    assert.equal((await fetch(`${viaComms}/v1/roles/packages-only/9.9.9/package`)).status, 404);
+    // What would let a host (or anyone on it) command the fleet: not there.
+    const refused = [
+      await fetch(`${viaComms}/v1/hosts`),
+      await fetch(`${viaComms}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      await fetch(`${viaComms}/v1/hosts/${id}/roles/packages-only`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      await fetch(`${viaComms}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg }),
+    ];
+    assert.deepEqual(refused.map((r) => r.status), [404, 404, 404, 404]);
+    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}`).then((r) => r.json() as Promise<{ roles: unknown[] }>)).roles.length, 0, 'nothing was assigned');
   });
 
   test('the certificate a renewal replaced is refused by the ingress from then on (the plane\'s CRL)', async () => {
@@ -171,6 +203,8 @@ describe('a host behind pf9-comms and the ingress', () => {
     const files = { cert: join(root, PkiFiles.host.cert), key: join(root, PkiFiles.host.key) };
     await waitFor('registered', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
     const old = { cert: await readFile(files.cert), key: await readFile(files.key) };
+    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('crl-check', '1.0.0')) });
+    assert.ok(upload.status === 201 || upload.status === 409);
     let oldSession: Buffer | undefined;
     const through = (pair: { cert: Buffer; key: Buffer }, session?: Buffer): Promise<{ status: string; resumed: boolean }> =>
       new Promise((resolve) => {
@@ -180,7 +214,7 @@ describe('a host behind pf9-comms and the ingress', () => {
         socket.on('session', (ticket: Buffer) => (oldSession ??= pair === old ? ticket : undefined));
         socket.on('secureConnect', () => {
           resumed = socket.isSessionReused();
-          socket.end(`GET /v1/hosts/${agent.hostId} HTTP/1.1\r\nhost: plane\r\nconnection: close\r\n\r\n`);
+          socket.end('GET /v1/roles/crl-check/1.0.0/package HTTP/1.1\r\nhost: plane\r\nconnection: close\r\n\r\n');
         });
         socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
         socket.on('error', () => undefined);
@@ -219,7 +253,7 @@ describe('a host behind pf9-comms and the ingress', () => {
       pki,
       routes: {
         amqp: { host: broker.hostname, port: Number(broker.port || 5672) },
-        http: { host: '127.0.0.1', port: Number(new URL(rs.url).port) },
+        http: { host: '127.0.0.1', port: Number(new URL(rs.hostApiUrl).port) },
         join: { host: '127.0.0.1', port: Number(new URL(rs.joinUrl).port) },
       },
       workDir,

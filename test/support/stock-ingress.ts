@@ -53,7 +53,7 @@ export function haproxyEnv(setup: IngressSetup): NodeJS.ProcessEnv {
     PF9_INGRESS_CERT: setup.pki.serverCert,
     PF9_INGRESS_CA: setup.pki.caCert,
     PF9_BROKER_ADDR: addr(setup.routes.amqp),
-    PF9_API_ADDR: addr(setup.routes.http),
+    PF9_HOST_API_ADDR: addr(setup.routes.http),
     PF9_JOIN_ADDR: addr(setup.routes.join),
     // The default (20000) needs about 40000 file descriptors, more than a test shell allows.
     PF9_INGRESS_MAXCONN: '2000',
@@ -94,8 +94,8 @@ export function writeNginxConfig(setup: IngressSetup): string {
     ['/var/lib/hostplane/pki/ingress.key', setup.pki.serverKey],
     ['/var/lib/hostplane/pki/ca.crt', setup.pki.caCert],
     ['server rabbitmq:5672;', `server ${addr(setup.routes.amqp)};`],
-    ['server rolestore:8080;', `server ${addr(setup.routes.http)};`],
-    ['server rolestore:9079;', `server ${addr(setup.routes.join)};`],
+    ['server rolestore:8078;', `server ${addr(setup.routes.http)};`],
+    ['server rolestore:8079;', `server ${addr(setup.routes.join)};`],
     ['/var/log/nginx/pf9-ingress.log', join(setup.workDir, 'nginx-access.log')],
   ];
   let text = readFileSync(NGINX_STREAM_CONFIG, 'utf8');

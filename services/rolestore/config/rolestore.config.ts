@@ -13,6 +13,9 @@ export class RolestoreConfig {
   /** The registration listener (POST /v1/join), the ingress's `pf9-join` route. */
   @IsString() @MinLength(1) joinHost!: string;
   @IsInt() @Min(0) @Max(65535) joinPort!: number;
+  /** What hosts fetch (role packages, nothing else), the ingress's `pf9-http` route. */
+  @IsString() @MinLength(1) hostApiHost!: string;
+  @IsInt() @Min(0) @Max(65535) hostApiPort!: number;
   @IsInt() @Min(1) heartbeatIntervalS!: number;
   @IsInt() @Min(1) offlineAfterS!: number;
   @IsInt() @Min(1024) maxPackageBytes!: number;
@@ -36,6 +39,8 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   apiPort: 'PF9_API_PORT',
   joinHost: 'PF9_JOIN_HOST',
   joinPort: 'PF9_JOIN_PORT',
+  hostApiHost: 'PF9_HOST_API_HOST',
+  hostApiPort: 'PF9_HOST_API_PORT',
   heartbeatIntervalS: 'PF9_HEARTBEAT_INTERVAL_S',
   offlineAfterS: 'PF9_HOST_OFFLINE_AFTER_S',
   maxPackageBytes: 'PF9_MAX_PACKAGE_BYTES',
@@ -63,6 +68,8 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     joinHost: env.PF9_JOIN_HOST ?? '127.0.0.1',
     // A role store on an ephemeral API port (tests, several on one machine) takes an ephemeral join port too.
     joinPort: integer(env.PF9_JOIN_PORT, env.PF9_API_PORT === '0' ? 0 : 8079),
+    hostApiHost: env.PF9_HOST_API_HOST ?? '127.0.0.1',
+    hostApiPort: integer(env.PF9_HOST_API_PORT, env.PF9_API_PORT === '0' ? 0 : 8078),
     heartbeatIntervalS,
     offlineAfterS: integer(env.PF9_HOST_OFFLINE_AFTER_S, 3 * heartbeatIntervalS),
     maxPackageBytes: integer(env.PF9_MAX_PACKAGE_BYTES, 256 * 1024 * 1024),
