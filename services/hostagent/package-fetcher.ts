@@ -29,7 +29,13 @@ export class HttpPackageFetcher implements PackageSource {
     if (!response.ok) throw new PackageDownloadError(`cannot download ${name} ${version}: the plane answered ${response.status}`);
     const length = Number(response.headers.get('content-length') ?? '0');
     if (length > this.options.maxBytes) throw new PackageDownloadError(`package ${name} ${version} is larger than ${this.options.maxBytes} bytes`);
-    const bytes = Buffer.from(await response.arrayBuffer());
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(await response.arrayBuffer());
+    } catch (err) {
+      // Cut short (the plane restarted, the connection broke, the timeout): worth another try.
+      throw new PackageDownloadError(`cannot download ${name} ${version} from ${url}: the body was cut short (${(err as Error).cause ?? (err as Error).message})`);
+    }
     const actual = sha256Hex(bytes);
     // Not a download error: a package that differs from what the plane recorded is refused, not retried.
     if (actual !== expectedSha256) throw new Error(`package ${name} ${version} has sha256 ${actual}, but the plane recorded ${expectedSha256}`);

@@ -365,6 +365,11 @@ describe('docker/Dockerfile', () => {
     assert.match(runtime, /^CMD \["dist\/services\/rolestore\/main\.js"\]$/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
   });
+
+  it("binds the role store's listeners for an ingress in another container", () => {
+    for (const name of ['PF9_API_HOST', 'PF9_JOIN_HOST', 'PF9_HOST_API_HOST']) assert.match(runtime, new RegExp(`\\b${name}=0\\.0\\.0\\.0\\b`), name);
+    assert.match(runtime, /^EXPOSE 8080 8079 8078$/m);
+  });
 });
 
 // --- the comparison of a document's schema with a class-validator class ----------------

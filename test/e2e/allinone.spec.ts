@@ -30,6 +30,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
       PF9_API_PORT: String(await freePort()),
       PF9_AGENT_METRICS_PORT: String(await freePort()),
       PF9_JOIN_PORT: String(await freePort()),
+      PF9_HOST_API_PORT: String(await freePort()),
       PF9_INGRESS_PORT: String(await freePort()),
       PF9_INGRESS_ADMIN_PORT: String(await freePort()),
       PF9_COMMS_AMQP_PORT: String(await freePort()),

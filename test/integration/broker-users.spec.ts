@@ -291,7 +291,7 @@ for (const kind of DATABASE_KINDS) {
       const joinPort = await freePort();
       const api = `http://127.0.0.1:${apiPort}`;
       first = new ServiceProcess('rolestore', process.execPath, [join(DIST, 'services/rolestore/main.js')], {
-        env: { ...env, PF9_API_PORT: String(apiPort), PF9_JOIN_PORT: String(joinPort) },
+        env: { ...env, PF9_API_PORT: String(apiPort), PF9_JOIN_PORT: String(joinPort), PF9_HOST_API_PORT: String(await freePort()) },
       });
       await first.listening('127.0.0.1', joinPort, 20_000);
       await waitFor('the first role store to be healthy', async () => (await fetch(`${api}/healthz`)).ok, { timeoutMs: 20_000 });

@@ -8,6 +8,8 @@ import { toHttpError } from '../http/http-errors';
 import type { RolesService } from './roles.service';
 
 const PACKAGE_PATH = /^\/v1\/roles\/([^/]+)\/([^/]+)\/package$/;
+/** How long a closing listener lets downloads in flight go on. */
+const DOWNLOADS_FINISH_MS = 5_000;
 
 /**
  * What hosts fetch over HTTP, alone on its own port: `GET /v1/roles/:name/:version/package`
@@ -33,7 +35,8 @@ export class HostPackagesHttpListener implements BeforeApplicationShutdown {
     // A client that half-closes after its request (it has nothing more to send) still gets
     // the answer: node's default ends such a connection before the package is looked up.
     (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    server.requestTimeout = 10 * 60_000;
+    // Receiving a request takes a host little; sending a package is not limited by this.
+    server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -49,14 +52,19 @@ export class HostPackagesHttpListener implements BeforeApplicationShutdown {
     return url;
   }
 
-  /** Stops accepting and ends downloads in flight (a host retries a package it did not get whole). */
+  /**
+   * Stops accepting; downloads in flight get a few seconds to finish, then are cut (a host
+   * retries a package it did not get whole).
+   */
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    server.closeIdleConnections();
+    const cut = setTimeout(() => server.closeAllConnections(), DOWNLOADS_FINISH_MS);
     await closed;
+    clearTimeout(cut);
   }
 
   beforeApplicationShutdown(): Promise<void> {
@@ -125,6 +133,7 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  // A refused request's body, if any, is not read: the connection is not reused.
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
   res.end(text);
 }
