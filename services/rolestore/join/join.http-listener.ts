@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinRequest, HostRenewRequest, validatePlain, type HttpErrorView } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
+import { listenPlainHttp } from '../http/plain-http-server';
 import type { JoinService } from './join.service';
 import { JoinUnavailableError } from './plane-pki.source';
 
@@ -37,19 +37,8 @@ export class JoinHttpListener implements BeforeApplicationShutdown {
 
   /** Starts listening; answers the base URL. */
   async listen(port: number, host: string): Promise<string> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const { server, url } = await listenPlainHttp((req, res) => void this.handle(req, res), { port, host, requestTimeoutMs: 30_000 });
     this.server = server;
-    const address = server.address() as AddressInfo;
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     this.logger.info('join listener ready', { url });
     return url;
   }

@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { ErrorCodes, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HttpErrorView } from '#contracts';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
+import { listenPlainHttp } from '../http/plain-http-server';
 import type { RolesService } from './roles.service';
 
 const PACKAGE_PATH = /^\/v1\/roles\/([^/]+)\/([^/]+)\/package$/;
@@ -31,23 +31,12 @@ export class HostPackagesHttpListener implements BeforeApplicationShutdown {
 
   /** Starts listening; answers the base URL. */
   async listen(port: number, host: string): Promise<string> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    // Receiving a request takes a host little; sending a package is not limited by this.
+    const { server, url } = await listenPlainHttp((req, res) => void this.handle(req, res), { port, host, requestTimeoutMs: 30_000 });
     // A client that half-closes after its request (it has nothing more to send) still gets
     // the answer: node's default ends such a connection before the package is looked up.
     (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    // Receiving a request takes a host little; sending a package is not limited by this.
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
     this.server = server;
-    const address = server.address() as AddressInfo;
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     this.logger.info('host package listener ready', { url });
     return url;
   }
