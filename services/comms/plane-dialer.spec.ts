@@ -96,12 +96,17 @@ async function dialOnce(dialer: PlaneDialer, contexts: PlaneContexts, payload: s
   const socket: TLSSocket = await dialer.dial('http', contexts, new AbortController().signal);
   const info = socket.getEphemeralKeyInfo();
   const dialed = { resumed: socket.isSessionReused(), group: info !== null && 'name' in info ? info.name : undefined };
-  await new Promise<void>((resolve, reject) => {
+  await sendAfterGreeting(socket, payload);
+  return dialed;
+}
+
+/** Sends `payload` once the stand-in plane has greeted (its session tickets came before), and waits for the close. */
+function sendAfterGreeting(socket: TLSSocket, payload: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     socket.once('data', () => socket.end(payload));
     socket.on('error', reject);
     socket.on('close', () => resolve());
   });
-  return dialed;
 }
 
 async function metricValue(metrics: CommsMetrics, name: string): Promise<number> {
@@ -187,11 +192,7 @@ describe('PlaneDialer: key exchange on resumption', () => {
     const cipherOf = async (dialer: PlaneDialer, contexts: PlaneContexts): Promise<[boolean, string]> => {
       const socket = await dialer.dial('http', contexts, new AbortController().signal);
       const negotiated: [boolean, string] = [socket.isSessionReused(), socket.getCipher().name];
-      await new Promise<void>((resolve, reject) => {
-        socket.once('data', () => socket.end());
-        socket.on('error', reject);
-        socket.on('close', () => resolve());
-      });
+      await sendAfterGreeting(socket, '');
       return negotiated;
     };
     const byDefault = dialerFor(plane.port, new CommsMetrics());
