@@ -73,12 +73,13 @@ export class HostPackagesHttpListener implements BeforeApplicationShutdown {
       return;
     }
     const [name, version] = [decode(match[1]), decode(match[2])];
-    let pkg;
+    // Only names and versions the contract allows are looked up (no path is built from others).
+    if (name === undefined || version === undefined || !ROLE_NAME_PATTERN.test(name) || !SEMVER_PATTERN.test(version)) {
+      sendError(res, 404, ErrorCodes.notFound, `role ${match[1]} ${match[2]} is not known`);
+      return;
+    }
+    let pkg: Awaited<ReturnType<RolesService['download']>>;
     try {
-      if (name === undefined || version === undefined || !ROLE_NAME_PATTERN.test(name) || !SEMVER_PATTERN.test(version)) {
-        sendError(res, 404, ErrorCodes.notFound, `role ${match[1]} ${match[2]} is not known`);
-        return;
-      }
       pkg = await this.roles.download(name, version);
     } catch (err) {
       const { status, body } = toHttpError(err);
