@@ -7,12 +7,19 @@ import { promisify } from 'node:util';
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const DIST = join(REPO_ROOT, 'dist');
 
+/** Ports this process has handed out: never twice, so that ports taken one after another differ. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((r) => server.close(() => r()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Runs the `hostplane` CLI and answers its output and exit code. */

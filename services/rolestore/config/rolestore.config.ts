@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
-import { describeDetails, flattenErrors } from '#contracts';
+import { describeDetails, flattenErrors, type ValidationDetail } from '#contracts';
 
 /** The role store's environment (CONTRACT.md section 7), validated once at boot. */
 export class RolestoreConfig {
@@ -82,11 +82,21 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   };
   const config = plainToInstance(RolestoreConfig, plain);
   const errors = validateSync(config);
-  if (errors.length > 0) {
-    const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
-    throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
-  }
+  const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
+  details.push(...portClashes(config));
+  if (details.length > 0) throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
   return config;
+}
+
+/** The three listeners need three ports (0, an ephemeral one each, never clashes). */
+function portClashes(config: RolestoreConfig): ValidationDetail[] {
+  const listeners = ['apiPort', 'joinPort', 'hostApiPort'] as const;
+  const clashes: ValidationDetail[] = [];
+  listeners.forEach((key, i) => {
+    const earlier = listeners.slice(0, i).find((other) => config[other] === config[key] && config[key] !== 0);
+    if (earlier !== undefined) clashes.push({ path: ENV_NAMES[key] ?? key, problems: [`port ${config[key]} is ${ENV_NAMES[earlier] ?? earlier}'s too`] });
+  });
+  return clashes;
 }
 
 /**

@@ -1,0 +1,25 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadRolestoreConfig } from './rolestore.config';
+
+describe('role store configuration: its three listeners', () => {
+  test('defaults: the REST API on 8080, registration on 8079, host packages on 8078, all on 127.0.0.1; an ephemeral API port makes them ephemeral too', () => {
+    const config = loadRolestoreConfig({});
+    assert.deepEqual([config.apiPort, config.joinPort, config.hostApiPort], [8080, 8079, 8078]);
+    assert.deepEqual([config.apiHost, config.joinHost, config.hostApiHost], ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    const ephemeral = loadRolestoreConfig({ PF9_API_PORT: '0' });
+    assert.deepEqual([ephemeral.apiPort, ephemeral.joinPort, ephemeral.hostApiPort], [0, 0, 0]);
+    const set = loadRolestoreConfig({ PF9_HOST_API_PORT: '9000', PF9_HOST_API_HOST: '0.0.0.0' });
+    assert.deepEqual([set.hostApiPort, set.hostApiHost], [9000, '0.0.0.0']);
+  });
+
+  test('two listeners on one port are refused at start, by name', () => {
+    assert.throws(
+      () => loadRolestoreConfig({ PF9_API_PORT: '8080', PF9_JOIN_PORT: '8080', PF9_HOST_API_PORT: '8080' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message === "invalid role store configuration: PF9_JOIN_PORT: port 8080 is PF9_API_PORT's too, PF9_HOST_API_PORT: port 8080 is PF9_API_PORT's too",
+    );
+    assert.throws(() => loadRolestoreConfig({ PF9_HOST_API_PORT: '8079' }), /PF9_HOST_API_PORT: port 8079 is PF9_JOIN_PORT's too/);
+  });
+});
