@@ -29,6 +29,15 @@ export function failureCause(err: unknown): FailureCause {
   return 'other';
 }
 
+/**
+ * The alert a TLS peer sent, from node's code for it (`HANDSHAKE_FAILURE` out of
+ * ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: OpenSSL names alerts after SSLv3, TLSv1 or, since
+ * 3.0, "SSL/TLS"); undefined for any other code.
+ */
+export function peerAlert(code: string | undefined): string | undefined {
+  return code === undefined ? undefined : /^ERR_SSL_(?:SSLV3|TLSV1|SSL\/TLS)_ALERT_([A-Z_]+)$/.exec(code)?.[1];
+}
+
 export function errorCode(err: unknown): string | undefined {
   if (err instanceof TunnelError) return err.code;
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;

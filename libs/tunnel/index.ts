@@ -9,7 +9,7 @@ export { HOST_ID_PATTERN } from '../contracts/wire';
 export { formatEndpoint, parseEndpointList, parseHostPort, type Endpoint, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
 export { KEEPALIVE_INITIAL_DELAY_MS, SOCKET_BUFFER_BYTES, tuneSocket } from './socket-tuning';
-export { errorCode, errorMessage, failureCause, TunnelError, type FailureCause } from './failure-cause';
+export { errorCode, errorMessage, failureCause, peerAlert, TunnelError, type FailureCause } from './failure-cause';
 export { TunnelMetrics, type TunnelMetricsOptions } from './tunnel.metrics';
 export { startAdminServer, type AdminServer } from './admin-server';
 export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups';

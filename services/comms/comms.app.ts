@@ -4,6 +4,7 @@ import {
   errorCode,
   errorMessage,
   failureCause,
+  peerAlert,
   formatEndpoint,
   SocketSplice,
   SOCKET_BUFFER_BYTES,
@@ -177,6 +178,9 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
   };
 }
 
+/** Alerts with which a plane refuses what comms offers: TLS version, cipher suites, key exchange groups. */
+const HANDSHAKE_REFUSALS: ReadonlySet<string> = new Set(['HANDSHAKE_FAILURE', 'PROTOCOL_VERSION', 'INSUFFICIENT_SECURITY']);
+
 /** What a certificate error usually means here, in words an operator can act on. */
 function tlsHint(code: string | undefined, config: CommsConfig): string | undefined {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the plane's certificate does not name ${config.plane.servername} (PF9_PLANE_SERVERNAME)`;
@@ -184,7 +188,7 @@ function tlsHint(code: string | undefined, config: CommsConfig): string | undefi
   if (code !== undefined && /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)/.test(code)) {
     return `the plane's certificate does not chain to a trusted CA (${config.ca.file}${config.ca.required ? '' : ', or the system CAs while it is absent'})`;
   }
-  if (code !== undefined && /^ERR_SSL_(SSLV3|TLSV1|SSL\/TLS)_ALERT_(HANDSHAKE_FAILURE|PROTOCOL_VERSION|INSUFFICIENT_SECURITY)$/.test(code)) {
+  if (HANDSHAKE_REFUSALS.has(peerAlert(code) ?? '')) {
     return 'the plane refused the handshake: no TLS version, cipher suite (PF9_TLS_CIPHERS) or key exchange group (PF9_TLS_GROUPS) in common with it';
   }
   return undefined;

@@ -5,6 +5,7 @@ import {
   errorCode,
   formatEndpoint,
   isPostQuantumGroup,
+  peerAlert,
   SOCKET_BUFFER_BYTES,
   TunnelError,
   TunnelServices,
@@ -31,11 +32,8 @@ interface KeptSession {
  */
 const POST_QUANTUM_LINE_MS = 60 * 60 * 1000;
 
-/**
- * Alerts with which a plane says it will not take the key exchange it was offered (OpenSSL
- * names them after SSLv3, TLSv1 or, since 3.0, "SSL/TLS"); not those about certificates or ALPN.
- */
-const GROUP_REFUSAL = /^ERR_SSL_(SSLV3|TLSV1|SSL\/TLS)_ALERT_(HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY|ILLEGAL_PARAMETER)$/;
+/** Alerts with which a plane says it will not take the key exchange it was offered; not those about certificates or ALPN. */
+const GROUP_REFUSALS: ReadonlySet<string> = new Set(['HANDSHAKE_FAILURE', 'INSUFFICIENT_SECURITY', 'ILLEGAL_PARAMETER']);
 
 /**
  * Opens connections to the plane's ingress: TCP (directly or through the proxy's CONNECT),
@@ -87,7 +85,7 @@ export class PlaneDialer {
     } catch (err) {
       if (signal.aborted) throw err;
       const code = errorCode(err);
-      if (code === undefined || !GROUP_REFUSAL.test(code)) {
+      if (!GROUP_REFUSALS.has(peerAlert(code) ?? '')) {
         // Something else went wrong: the next dial makes a full handshake rather than try this again.
         if (this.sessions.get(service) === kept) this.sessions.delete(service);
         throw err;
