@@ -4,7 +4,7 @@ import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinR
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
-import { listenPlainHttp } from '../http/plain-http-server';
+import { listenPlainHttp, sendJson } from '../http/plain-http-server';
 import type { JoinService } from './join.service';
 import { JoinUnavailableError } from './plane-pki.source';
 
@@ -125,8 +125,6 @@ function parseJson(bytes: Buffer): unknown {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
   // The answer can carry broker credentials: no cache may keep it.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
+  sendJson(res, status, body, { 'cache-control': 'no-store' });
 }

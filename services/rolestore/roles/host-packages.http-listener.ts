@@ -4,7 +4,7 @@ import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { ErrorCodes, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HttpErrorView } from '#contracts';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
-import { listenPlainHttp } from '../http/plain-http-server';
+import { listenPlainHttp, sendJson } from '../http/plain-http-server';
 import type { RolesService } from './roles.service';
 
 const PACKAGE_PATH = /^\/v1\/roles\/([^/]+)\/([^/]+)\/package$/;
@@ -122,8 +122,6 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
   // A refused request's body, if any, is not read: the connection is not reused.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
-  res.end(text);
+  sendJson(res, status, body, { connection: 'close' });
 }
