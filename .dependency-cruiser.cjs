@@ -21,8 +21,8 @@ module.exports = {
     {
       name: 'contracts-depend-on-the-validator-only',
       severity: 'error',
-      from: { path: '^libs/contracts/' },
-      to: { pathNot: '^(libs/contracts/|node_modules/(class-validator|class-transformer|reflect-metadata)/)' },
+      from: { path: '^libs/contracts/', pathNot: '\\.spec\\.ts$' },
+      to: { pathNot: '^(libs/contracts/|node_modules/(class-validator|reflect-metadata)/)' },
     },
     {
       name: 'services-do-not-import-tests',

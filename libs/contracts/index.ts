@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 // The public contract (CONTRACT.md, version 1): wire names, messages, REST views.
 export * from './wire';
+export * from './json-input';
 export * from './validation';
 export * from './registry';
 export * from './http.views';

@@ -1,5 +1,5 @@
-import { Type } from 'class-transformer';
-import { IsDefined, IsOptional, Matches, ValidateNested } from 'class-validator';
+import { IsOptional, Matches } from 'class-validator';
+import { Nested } from './validation';
 import { ROLE_NAME_PATTERN, SEMVER_PATTERN } from './wire';
 
 /** A path inside the package: relative, no "." or ".." segments, no backslashes. */
@@ -27,9 +27,7 @@ export class RoleManifest {
   @Matches(SEMVER_PATTERN, { message: 'version must be a semantic version' })
   version!: string;
 
-  @IsDefined({ message: 'hooks is required' })
-  @ValidateNested()
-  @Type(() => RoleHooks)
+  @Nested(() => RoleHooks)
   hooks!: RoleHooks;
 }
 

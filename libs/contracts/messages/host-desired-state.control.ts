@@ -1,5 +1,5 @@
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, Matches } from 'class-validator';
+import { IsCount, IsJsonObject, Nested } from '../validation';
 import { HOST_ID_PATTERN, HOST_STATES, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
 /**
@@ -14,19 +14,18 @@ export class DesiredRole {
   @Matches(ROLE_NAME_PATTERN) name!: string;
   @Matches(SEMVER_PATTERN) version!: string;
   @Matches(/^[0-9a-f]{64}$/) sha256!: string;
-  @IsObject() config!: Record<string, unknown>;
+  @IsJsonObject() config!: Record<string, unknown>;
   /** The host generation at which this role's version or config last changed. */
-  @IsInt() @Min(0) generation!: number;
+  @IsCount() generation!: number;
 }
 
 export class HostDesiredStateControl {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @IsIn(HOST_STATES) state!: HostState;
-  @IsInt() @Min(0) generation!: number;
+  @IsCount() generation!: number;
 
   @IsArray()
   @ArrayMaxSize(1024)
-  @ValidateNested({ each: true })
-  @Type(() => DesiredRole)
+  @Nested(() => DesiredRole, { each: true })
   roles!: DesiredRole[];
 }

@@ -1,9 +1,7 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsIn,
-  IsInt,
   IsISO8601,
   IsNumber,
   IsOptional,
@@ -11,29 +9,29 @@ import {
   Matches,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
+import { IsCount, Nested } from '../validation';
 import { HOST_ID_PATTERN, ROLE_STATES, type RoleState } from '../wire';
 
 export const HOST_HEARTBEAT = 'host.heartbeat';
 
 export class CpuInfo {
   @IsString() @MaxLength(256) model!: string;
-  @IsInt() @Min(0) cores!: number;
-  @IsArray() @ArrayMaxSize(3) @IsNumber({}, { each: true }) loadavg!: number[];
-  @IsNumber() @Min(0) usagePct!: number;
+  @IsCount() cores!: number;
+  @IsArray() @ArrayMaxSize(3) @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true }) loadavg!: number[];
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) usagePct!: number;
 }
 
 export class MemoryInfo {
-  @IsNumber() @Min(0) totalBytes!: number;
-  @IsNumber() @Min(0) availableBytes!: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) totalBytes!: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) availableBytes!: number;
 }
 
 export class StorageInfo {
   @IsString() @MaxLength(4096) mount!: string;
   @IsString() @MaxLength(64) fs!: string;
-  @IsNumber() @Min(0) totalBytes!: number;
-  @IsNumber() @Min(0) usedBytes!: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) totalBytes!: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) usedBytes!: number;
 }
 
 export class NetworkAddress {
@@ -48,8 +46,7 @@ export class NetworkInterface {
 
   @IsArray()
   @ArrayMaxSize(256)
-  @ValidateNested({ each: true })
-  @Type(() => NetworkAddress)
+  @Nested(() => NetworkAddress, { each: true })
   addresses!: NetworkAddress[];
 }
 
@@ -63,13 +60,13 @@ export class HeartbeatRole {
   @IsString() @MaxLength(63) name!: string;
   @IsString() @MaxLength(256) version!: string;
   @IsIn(ROLE_STATES) state!: RoleState;
-  @IsInt() @Min(0) generation!: number;
+  @IsCount() generation!: number;
 }
 
 /** How the host agent's watchdog sees pf9-comms (added by the comms issue; optional). */
 export class CommsStatus {
   @IsIn(['running', 'restarting', 'down', 'unmanaged']) state!: 'running' | 'restarting' | 'down' | 'unmanaged';
-  @IsInt() @Min(0) restarts!: number;
+  @IsCount() restarts!: number;
   @IsOptional() @IsISO8601() lastRestartAt?: string;
   @IsOptional() @IsString() @MaxLength(512) lastRestartReason?: string;
 }
@@ -79,30 +76,27 @@ export class HostHeartbeatEvent {
   @IsString() @MaxLength(255) hostname!: string;
   @IsString() @MaxLength(64) agentVersion!: string;
   @IsISO8601() sentAt!: string;
-  @IsNumber() @Min(0) uptimeS!: number;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) uptimeS!: number;
 
-  @ValidateNested() @Type(() => CpuInfo) cpu!: CpuInfo;
-  @ValidateNested() @Type(() => MemoryInfo) memory!: MemoryInfo;
+  @Nested(() => CpuInfo) cpu!: CpuInfo;
+  @Nested(() => MemoryInfo) memory!: MemoryInfo;
 
   @IsArray()
   @ArrayMaxSize(1024)
-  @ValidateNested({ each: true })
-  @Type(() => StorageInfo)
+  @Nested(() => StorageInfo, { each: true })
   storage!: StorageInfo[];
 
   @IsArray()
   @ArrayMaxSize(1024)
-  @ValidateNested({ each: true })
-  @Type(() => NetworkInterface)
+  @Nested(() => NetworkInterface, { each: true })
   network!: NetworkInterface[];
 
-  @ValidateNested() @Type(() => OsInfo) os!: OsInfo;
+  @Nested(() => OsInfo) os!: OsInfo;
 
-  @IsOptional() @ValidateNested() @Type(() => CommsStatus) comms?: CommsStatus;
+  @IsOptional() @Nested(() => CommsStatus) comms?: CommsStatus;
 
   @IsArray()
   @ArrayMaxSize(1024)
-  @ValidateNested({ each: true })
-  @Type(() => HeartbeatRole)
+  @Nested(() => HeartbeatRole, { each: true })
   roles!: HeartbeatRole[];
 }

@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, Matches, Min } from 'class-validator';
+import { IsIn, IsOptional, Matches } from 'class-validator';
+import { IsCount } from '../validation';
 import { HOST_ID_PATTERN } from '../wire';
 
 /**
@@ -13,5 +14,5 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 export class HostSyncEvent {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @IsIn(SYNC_REASONS) reason!: SyncReason;
-  @IsOptional() @IsInt() @Min(0) knownGeneration?: number;
+  @IsOptional() @IsCount() knownGeneration?: number;
 }

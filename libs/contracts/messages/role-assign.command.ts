@@ -1,4 +1,5 @@
-import { IsObject, IsOptional, Matches } from 'class-validator';
+import { IsOptional, Matches } from 'class-validator';
+import { IsJsonObject } from '../validation';
 import { HOST_ID_PATTERN, ROLE_NAME_PATTERN, SEMVER_PATTERN } from '../wire';
 
 export const ROLE_ASSIGN = 'role.assign';
@@ -10,7 +11,7 @@ export class RoleAssignBody {
   version?: string;
 
   @IsOptional()
-  @IsObject({ message: 'config must be a JSON object' })
+  @IsJsonObject({ message: 'config must be a JSON object' })
   config?: Record<string, unknown>;
 }
 

@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsCount } from '../validation';
 import { HOST_ID_PATTERN, ROLE_NAME_PATTERN, ROLE_STATES, SEMVER_PATTERN, type RoleState } from '../wire';
 
 export const ROLE_STATUS = 'role.status';
@@ -10,7 +11,7 @@ export class RoleStatusEvent {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @Matches(ROLE_NAME_PATTERN) role!: string;
   @Matches(SEMVER_PATTERN) version!: string;
-  @IsInt() @Min(0) generation!: number;
+  @IsCount() generation!: number;
   @IsIn(ROLE_STATES) state!: RoleState;
 
   @IsOptional() @IsString() @MaxLength(4096) message?: string;
