@@ -6,12 +6,14 @@ import {
   Headers,
   isMessageKind,
   MAX_BODY_BYTES,
+  parseJsonBytes,
   validateMessage,
   type ErrorBody,
   type MessageKind,
   type MessageOf,
   type Reply,
   type ResultOf,
+  type Validated,
 } from '#contracts';
 import type { Logger } from '#logging';
 import type { AmqpConnection } from './amqp-connection';
@@ -42,6 +44,8 @@ export interface ConsumerOptions {
   prefetch: number;
   /** On pf9.api a message without `type` is taken as the kind its routing key names. */
   kindFromRoutingKey?: boolean;
+  /** The contract's validation (validateMessage) unless given: a seam for tests of what a throwing validator does. */
+  validate?: (kind: MessageKind, body: unknown) => Validated<MessageOf<MessageKind>>;
   /** Where processed message ids and their replies are kept, for the kinds that want it. */
   idempotency?: { store: IdempotencyStore; kinds: ReadonlySet<MessageKind> };
   metrics?: AmqpMetrics;
@@ -78,12 +82,19 @@ export class MessageConsumer {
     await channel.prefetch(this.options.prefetch);
     await this.options.declare(channel);
     await channel.consume(this.options.queue, (msg) => {
-      if (msg) void this.handle(channel, msg);
+      if (msg) void this.handle(channel, msg).catch((err: unknown) => this.lastResort(channel, msg, err));
     });
   }
 
   private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
-    const refusal = this.check(msg);
+    let refusal: ReturnType<MessageConsumer['check']>;
+    try {
+      refusal = this.check(msg);
+    } catch (err) {
+      // A validator that throws is a bug of ours, and the same message would throw again.
+      this.logger.error('message check failed unexpectedly', { err: describeError(err), messageId: msg.properties.messageId });
+      refusal = { reason: 'internal', kind: 'unknown', error: internalError('the message could not be checked') };
+    }
     if ('reason' in refusal) {
       await this.refuse(channel, msg, refusal);
       return;
@@ -132,16 +143,12 @@ export class MessageConsumer {
     if (msg.content.length > MAX_BODY_BYTES) {
       return refusal('body-too-large', ErrorCodes.validationFailed, `body of ${msg.content.length} bytes exceeds the limit of ${MAX_BODY_BYTES}`, kindLabel);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(msg.content.toString('utf8'));
-    } catch (err) {
-      return refusal('invalid-json', ErrorCodes.validationFailed, `body is not valid JSON: ${(err as Error).message}`, kindLabel);
-    }
+    const parsed = parseJsonBytes(msg.content);
+    if (!parsed.ok) return refusal('invalid-json', ErrorCodes.validationFailed, parsed.problem, kindLabel);
     if (!isMessageKind(rawKind) || !(rawKind in this.options.handlers)) {
       return refusal('unknown-type', ErrorCodes.unknownType, rawKind === '' ? 'message has no type' : `unknown message type '${rawKind}'`, kindLabel);
     }
-    const validated = validateMessage(rawKind, parsed);
+    const validated = (this.options.validate ?? validateMessage)(rawKind, parsed.value);
     if (!validated.ok) {
       return {
         reason: 'validation-failed',
@@ -196,6 +203,13 @@ export class MessageConsumer {
     }
   }
 
+  /** Whatever escaped everything else: logged, and the message leaves the queue, so nothing loops. */
+  private lastResort(channel: Channel, msg: ConsumeMessage, err: unknown): void {
+    this.logger.error('message handling failed unexpectedly; rejecting the message', { err: describeError(err), messageId: msg.properties.messageId });
+    this.options.metrics?.rejected.inc({ kind: 'unknown', reason: 'internal' });
+    safely(() => channel.nack(msg, false, false));
+  }
+
   private async deadLetter(msg: ConsumeMessage, reason: string): Promise<void> {
     const props = msg.properties;
     await this.connection.publishRaw(Exchanges.deadLetter, msg.fields.routingKey, msg.content, {
@@ -209,7 +223,7 @@ export class MessageConsumer {
       persistent: true,
       headers: {
         ...(props.headers ?? {}),
-        [Headers.error]: reason,
+        [Headers.error]: reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason,
         'x-pf9-original-exchange': msg.fields.exchange,
         'x-pf9-original-routing-key': msg.fields.routingKey,
         'x-pf9-queue': this.options.queue,
@@ -220,11 +234,23 @@ export class MessageConsumer {
   private async reply(msg: ConsumeMessage, reply: Reply<unknown>): Promise<void> {
     const replyTo = msg.properties.replyTo;
     if (typeof replyTo !== 'string' || replyTo === '') return;
+    // The plane's own queues are never a reply address: a sender could not otherwise make us publish into them.
+    if (replyTo.startsWith('pf9.')) {
+      this.logger.warn('reply_to names one of our own queues: no reply sent', { replyTo, messageId: msg.properties.messageId });
+      return;
+    }
     await this.connection.publish('', replyTo, 'reply', reply, {
       correlationId: typeof msg.properties.correlationId === 'string' ? msg.properties.correlationId : undefined,
       persistent: false,
     });
   }
+}
+
+/** How much of a refusal reason the x-pf9-error header carries (headers must fit one frame). */
+const MAX_REASON_CHARS = 2048;
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
 function refusal(reason: string, code: ErrorBody['code'], message: string, kind: string): Refusal {
