@@ -152,11 +152,18 @@ describe('inspectPackage refuses', () => {
 
   it('a role.json that is not valid JSON', async () => {
     const entries = validRoleEntries().map((entry) => (entry.name === 'role.json' ? { ...entry, content: '{"name": "demo",' } : entry));
-    assert.match((await refusal(rawPackage(entries))).message, /^role\.json is not valid JSON \(/);
+    assert.match((await refusal(rawPackage(entries))).message, /^role\.json is not valid JSON: /);
   });
 
   it('a role.json that is not an object', async () => {
     assert.equal((await refusal(withManifest(['demo']))).message, 'role.json must hold a JSON object');
+  });
+
+  it('a role.json whose hooks are an array, or that carries __proto__, or nests without end', async () => {
+    assert.deepEqual((await refusal(withManifest({ ...VALID_MANIFEST, hooks: [] }))).details, ['role.json: hooks must be a JSON object']);
+    const entries = (content: string) => validRoleEntries().map((entry) => (entry.name === 'role.json' ? { ...entry, content } : entry));
+    assert.match((await refusal(rawPackage(entries('{"name":"demo","version":"1.0.0","hooks":{"configure":"bin/configure","__proto__":{"x":1}}}')))).message, /__proto__ is not allowed/);
+    assert.match((await refusal(rawPackage(entries(`{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`)))).message, /^role\.json: x.* nests deeper than 64 levels/);
   });
 
   it('a role.json with a bad name', async () => {

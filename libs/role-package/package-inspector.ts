@@ -1,5 +1,5 @@
-import 'reflect-metadata'; // class-transformer's decorators in #contracts need it loaded first
-import { describeDetails, HOOK_NAMES, ROLE_MANIFEST_FILE, RoleManifest, validatePlain, type ValidationDetail } from '#contracts';
+import 'reflect-metadata'; // the contract's decorators expect it loaded first
+import { describeDetails, HOOK_NAMES, parseJsonBytes, ROLE_MANIFEST_FILE, RoleManifest, validatePlain, type ValidationDetail } from '#contracts';
 import { resolveInPackage, showPath } from './entry-paths';
 import { sha256Hex } from './package-digest';
 import {
@@ -59,12 +59,9 @@ function parseManifest(entry: PackageEntry | undefined, bytes: Buffer): RoleMani
   if (entry === undefined) throw new RolePackageError(`package has no ${ROLE_MANIFEST_FILE} at its root`);
   if (entry.type !== 'file') throw new RolePackageError(`${ROLE_MANIFEST_FILE} must be a regular file, not a ${entry.type}`);
   if (entry.size > MAX_MANIFEST_BYTES) throw new RolePackageError(`${ROLE_MANIFEST_FILE} is larger than 1 MiB`);
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (error: unknown) {
-    throw new RolePackageError(`${ROLE_MANIFEST_FILE} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const parsed = parseJsonBytes(bytes);
+  if (!parsed.ok) throw new RolePackageError(/^(the )?body /.test(parsed.problem) ? parsed.problem.replace(/^(the )?body /, `${ROLE_MANIFEST_FILE} `) : `${ROLE_MANIFEST_FILE}: ${parsed.problem}`);
+  const json = parsed.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new RolePackageError(`${ROLE_MANIFEST_FILE} must hold a JSON object`);
   }

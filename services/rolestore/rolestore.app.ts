@@ -34,7 +34,8 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: '1mb', strict: true });
+  // JSON bodies arrive as bytes and are parsed by the contract's own rules (bodyOf), not body-parser's.
+  app.useBodyParser('raw', { type: 'application/json', limit: '1mb' });
   app.useBodyParser('raw', { type: ['application/gzip', 'application/x-gzip', 'application/octet-stream'], limit: config.maxPackageBytes });
   app.enableShutdownHooks();
   await app.listen(config.apiPort, config.apiHost);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinRequest, HostRenewRequest, validatePlain, type HttpErrorView } from '#contracts';
+import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinRequest, HostRenewRequest, parseJsonBytes, validatePlain, type HttpErrorView } from '#contracts';
 import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
@@ -117,11 +117,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
-  } catch {
-    throw new HttpFailure(400, 'the body is not valid JSON');
-  }
+  const parsed = parseJsonBytes(bytes);
+  if (!parsed.ok) throw new HttpFailure(400, parsed.problem);
+  return parsed.value;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
