@@ -1,6 +1,9 @@
 import { tuneHeapForStreaming } from '../../libs/tunnel';
 import { startComms } from './comms.app';
 import { ConfigError, loadCommsConfig } from './comms.config';
+import { guardUnhandledRejections, Logger } from '#logging';
+
+guardUnhandledRejections(new Logger('comms'));
 
 // pf9-comms: the host's local AMQP/HTTP/join ports, each connection tunnelled to the plane over TLS.
 async function main(): Promise<void> {

@@ -1,5 +1,8 @@
 import { startHostagent } from './hostagent.app';
 import { ConfigError } from './config/hostagent.config';
+import { guardUnhandledRejections, Logger } from '#logging';
+
+guardUnhandledRejections(new Logger('hostagent'));
 
 startHostagent(process.env).catch((err: unknown) => {
   const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -1,6 +1,9 @@
 import { tuneHeapForStreaming } from '../../libs/tunnel';
 import { startIngress } from './ingress.app';
 import { ConfigError, loadIngressConfig } from './ingress.config';
+import { guardUnhandledRejections, Logger } from '#logging';
+
+guardUnhandledRejections(new Logger('ingress'));
 
 // The plane's ingress: TLS on one port, each connection routed by ALPN to its backend.
 async function main(): Promise<void> {
