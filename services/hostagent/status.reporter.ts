@@ -6,6 +6,11 @@ import type { Outbox } from './outbox';
 import type { RoleStatusReport, StatusSink } from './role-engine';
 import type { AgentMetrics } from './hostagent.metrics';
 
+/** A hook may print NUL bytes; the plane refuses them in text (no database column holds them). */
+function withoutNul(text: string | undefined): string | undefined {
+  return text?.replaceAll('\u0000', '\ufffd');
+}
+
 /**
  * Status reports go to the on-disk outbox first and leave it in order, each removed
  * only once the broker confirmed it; while the broker is away they wait.
@@ -20,7 +25,7 @@ export class StatusReporter implements StatusSink {
   ) {}
 
   async report(status: RoleStatusReport): Promise<void> {
-    const body: RoleStatusEvent = { hostId: this.hostId, ...status };
+    const body: RoleStatusEvent = { hostId: this.hostId, ...status, message: withoutNul(status.message), log: withoutNul(status.log) };
     if (body.message === undefined) delete body.message;
     if (body.log === undefined) delete body.log;
     await this.outbox.append({ kind: ROLE_STATUS, routingKey: RoutingKeys.hostEvent(this.hostId, 'role-status'), body, messageId: randomUUID() });

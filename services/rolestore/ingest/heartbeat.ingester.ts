@@ -14,8 +14,9 @@ interface Waiting {
  * heartbeat's message is acked once its batch is committed.
  */
 export class HeartbeatIngester {
-  private pending = new Map<string, HeartbeatRecord>();
-  private waiting: Waiting[] = [];
+  /** The newest record of each host, and every message waiting on it. */
+  private pending = new Map<string, { record: HeartbeatRecord; waiting: Waiting[] }>();
+  private waitingCount = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -28,14 +29,13 @@ export class HeartbeatIngester {
   ) {}
 
   ingest(event: HostHeartbeatEvent): Promise<void> {
-    this.pending.set(event.hostId, {
-      hostId: event.hostId,
-      hostname: event.hostname,
-      info: JSON.stringify(event),
-      receivedMs: this.clock(),
-    });
-    const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (this.waiting.length >= this.options.maxBatch) this.flushSoon(0);
+    const record = { hostId: event.hostId, hostname: event.hostname, info: JSON.stringify(event), receivedMs: this.clock() };
+    const entry = this.pending.get(event.hostId) ?? { record, waiting: [] };
+    entry.record = record;
+    this.pending.set(event.hostId, entry);
+    const done = new Promise<void>((resolve, reject) => entry.waiting.push({ resolve, reject }));
+    this.waitingCount++;
+    if (this.waitingCount >= this.options.maxBatch) this.flushSoon(0);
     else this.flushSoon(this.options.maxDelayMs);
     return done;
   }
@@ -47,22 +47,51 @@ export class HeartbeatIngester {
       this.timer = null;
     }
     const batch = [...this.pending.values()];
-    const waiting = this.waiting;
     this.pending = new Map();
-    this.waiting = [];
+    this.waitingCount = 0;
     this.flushing = this.flushing.then(async () => {
       if (batch.length === 0) return;
       try {
-        await this.hosts.upsertHeartbeats(batch);
-        this.metrics.heartbeatsPersisted.inc(waiting.length);
+        await this.hosts.upsertHeartbeats(batch.map((entry) => entry.record));
+        this.settle(batch, null);
         this.metrics.heartbeatBatchSize.observe(batch.length);
-        for (const w of waiting) w.resolve();
       } catch (err) {
         this.logger.error('could not persist heartbeats', { err: String(err), batch: batch.length });
-        for (const w of waiting) w.reject(err instanceof Error ? err : new Error(String(err)));
+        await this.oneByOne(batch, err);
       }
     });
     return this.flushing;
+  }
+
+  /**
+   * After a batch failed: one record at a time, so that one bad record fails only its own
+   * messages. Two failures in a row mean the database itself is in trouble: the rest fail too.
+   */
+  private async oneByOne(batch: Array<{ record: HeartbeatRecord; waiting: Waiting[] }>, batchError: unknown): Promise<void> {
+    if (batch.length === 1) return this.settle(batch, batchError);
+    let failuresInARow = 0;
+    for (const [i, entry] of batch.entries()) {
+      if (failuresInARow >= 2) return this.settle(batch.slice(i), batchError);
+      try {
+        await this.hosts.upsertHeartbeats([entry.record]);
+        failuresInARow = 0;
+        this.settle([entry], null);
+      } catch (err) {
+        failuresInARow++;
+        this.logger.warn('could not persist a heartbeat', { hostId: entry.record.hostId, err: String(err) });
+        this.settle([entry], err);
+      }
+    }
+  }
+
+  private settle(entries: Array<{ waiting: Waiting[] }>, err: unknown): void {
+    for (const entry of entries) {
+      if (err === null) this.metrics.heartbeatsPersisted.inc(entry.waiting.length);
+      for (const w of entry.waiting) {
+        if (err === null) w.resolve();
+        else w.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   private flushSoon(delayMs: number): void {
