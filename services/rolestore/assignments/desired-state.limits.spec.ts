@@ -42,4 +42,9 @@ describe('desired state limits', () => {
     assert.equal(desiredStateProblem(over, 'role-0'), `host host-1 would have ${MAX_ROLES_PER_HOST + 1} roles, more than the ${MAX_ROLES_PER_HOST} a host accepts`);
     assert.ok(!validateMessage(HOST_DESIRED_STATE, over).ok, "the host's validation refuses a longer list");
   });
+
+  test("whatever else the host's consumer would refuse is refused as well", () => {
+    const state = hostWith([{ ...role(1), sha256: 'A'.repeat(64) }]);
+    assert.match(desiredStateProblem(state, 'role-1') ?? '', /^host host-1's desired state would not pass the host's checks: roles\.0\.sha256: sha256 must match/);
+  });
 });
