@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { parseJsonInput } from './json-input';
 import { isMessageKind, MESSAGE_CLASSES, validateMessage, type MessageKind } from './registry';
 import { RoleManifest } from './role-manifest';
-import { validatePlain } from './validation';
+import { MAX_JSON_OBJECT_FIELD_DEPTH, validatePlain } from './validation';
 
 const FUZZ = { seed: 20261207, numRuns: 400 };
 const KINDS = Object.keys(MESSAGE_CLASSES).filter(isMessageKind);
@@ -57,6 +57,16 @@ describe('validation of messages and bodies', () => {
     const validated = validateMessage('host.desired-state', { hostId: 'h1', state: 'authorized', generation: 3, roles: [role] });
     assert.ok(validated.ok, JSON.stringify(validated));
     assert.equal(validated.value.roles[0]!.config, role.config);
+  });
+
+  test('a config accepted by role.assign is one a host takes inside its desired state: configs hold at most 56 levels of objects and arrays', () => {
+    const nested = (depth: number): unknown => (depth === 0 ? {} : { a: nested(depth - 1) });
+    assert.equal(validateMessage('role.assign', { hostId: 'h1', role: 'demo', config: nested(MAX_JSON_OBJECT_FIELD_DEPTH - 1) }).ok, true);
+    assert.match(problems('role.assign', { hostId: 'h1', role: 'demo', config: nested(MAX_JSON_OBJECT_FIELD_DEPTH) }), /nests deeper than 56 levels/);
+    const role = { name: 'demo', version: '1.0.0', sha256: 'a'.repeat(64), config: nested(MAX_JSON_OBJECT_FIELD_DEPTH - 1), generation: 1 };
+    const asSent = parseJsonInput(JSON.stringify({ hostId: 'h1', state: 'authorized', generation: 1, roles: [role] }));
+    assert.ok(asSent.ok, asSent.ok ? '' : asSent.problem);
+    assert.equal(validateMessage('host.desired-state', asSent.value).ok, true);
   });
 
   test('a __proto__ key is refused, in the config or anywhere else', () => {

@@ -1,5 +1,5 @@
 import { getMetadataStorage, IsDefined, IsInt, IsObject, Max, Min, ValidateBy, ValidateNested, validateSync, type ValidationError, type ValidationOptions } from 'class-validator';
-import { checkJsonValue } from './json-input';
+import { checkJsonValue, MAX_JSON_DEPTH } from './json-input';
 
 export interface ValidationDetail {
   path: string;
@@ -55,6 +55,13 @@ export function Nested(type: () => Constructor, options: { each?: boolean } = {}
   };
 }
 
+/**
+ * How deep a JSON object field (a role's config) may nest: below the body limit by enough
+ * for every message that carries it (a desired state holds it three levels down), so that a
+ * config accepted once is accepted wherever it travels.
+ */
+export const MAX_JSON_OBJECT_FIELD_DEPTH = MAX_JSON_DEPTH - 8;
+
 /** A property that is any JSON object, kept exactly as it was sent (every key, in order). */
 export function IsJsonObject(options?: ValidationOptions): PropertyDecorator {
   const isObject = IsObject(options);
@@ -62,8 +69,8 @@ export function IsJsonObject(options?: ValidationOptions): PropertyDecorator {
     {
       name: 'isJsonObject',
       validator: {
-        validate: (value: unknown) => checkJsonValue(value) === null,
-        defaultMessage: (args) => `${args?.property ?? 'value'}: ${checkJsonValue(args?.value) ?? 'is not JSON'}`,
+        validate: (value: unknown) => checkJsonValue(value, MAX_JSON_OBJECT_FIELD_DEPTH) === null,
+        defaultMessage: (args) => `${args?.property ?? 'value'}: ${checkJsonValue(args?.value, MAX_JSON_OBJECT_FIELD_DEPTH) ?? 'is not JSON'}`,
       },
     },
     // Its own message: the caller's one is about being an object.

@@ -32,7 +32,14 @@ export const Headers = {
   error: 'x-pf9-error',
 } as const;
 
+/**
+ * The largest body any consumer takes, the host agent's own included: a host's whole desired
+ * state travels as one host.desired-state message, so the role store refuses an assignment
+ * whose desired state would be larger than this.
+ */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Roles one host.desired-state may list: the host refuses a longer list, so the role store does not assign more. */
+export const MAX_ROLES_PER_HOST = 1024;
 export const CONTENT_TYPE_JSON = 'application/json';
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 

@@ -22,12 +22,20 @@ export interface InspectedPackage {
   entries: PackageEntry[];
 }
 
+/**
+ * What a package may cost whoever reads it (the role store on upload, the host before
+ * unpacking): counted on everything gunzip produces, so a small package that inflates to
+ * gigabytes of headers is refused as soon as it passes a limit.
+ */
 export interface InspectOptions {
-  /** Sum of file sizes; default 512 MiB. */
+  /** Bytes the package inflates to: file content, header blocks, extended headers, padding; default 512 MiB. */
   maxUnpackedBytes?: number;
-  /** Members in the archive; default 10,000. */
+  /** Members in the archive, and global pax headers; default 10,000. */
   maxEntries?: number;
+  /** Pax and GNU long-name headers together (a few hundred bytes per member in real packages); default 16 MiB. */
+  maxMetadataBytes?: number;
 }
 
 export const DEFAULT_MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
 export const DEFAULT_MAX_ENTRIES = 10_000;
+export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024 * 1024;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sha256Hex } from './package-digest';
 import { extractPackage } from './package-extractor';
-import { rawPackage, tempDir, validRoleEntries, type RawEntry } from './raw-tar.fixtures';
+import { paxHeaderBomb, rawPackage, tempDir, validRoleEntries, type RawEntry } from './raw-tar.fixtures';
 import { RolePackageError } from './role-package.error';
 
 function roleWith(...extra: RawEntry[]): Buffer {
@@ -90,5 +90,54 @@ describe('extractPackage', () => {
     await assert.rejects(extractPackage(roleWith(), dest), /already exists/);
     assert.deepEqual(await readdir(dest), []);
     assert.deepEqual(await readdir(dir), ['demo']);
+  });
+
+  it('refuses a gzip bomb (1.5 MB inflating to 800 MB of pax headers) before writing anything', async (t) => {
+    const dir = await tempDir((fn) => t.after(fn));
+    const bomb = paxHeaderBomb();
+    const started = performance.now();
+    const error = await assertRefusedLeavingNothing(bomb.buf, dir);
+    assert.equal(error.message, "package's extended headers (pax, GNU long names) take more than 16777216 bytes");
+    assert.ok(performance.now() - started < 3000, 'refused within seconds');
+  });
+
+  it('leaves nothing group- or world-writable and no setuid, setgid or sticky bit, whatever the tar says and whatever the umask', async (t) => {
+    const dir = await tempDir((fn) => t.after(fn));
+    const buf = roleWith(
+      { name: 'open/', type: '5', mode: 0o777 },
+      { name: 'open/file', mode: 0o777, content: 'w' },
+      { name: 'open/setuid', mode: 0o4777, content: 's' },
+      { name: 'open/setgid', mode: 0o2775, content: 'g' },
+      { name: 'sticky/', type: '5', mode: 0o1777 },
+      { name: 'sgid-dir/', type: '5', mode: 0o2777 },
+      { name: 'implicit/parents/file', mode: 0o666, content: 'its folders are not in the archive' },
+    );
+    const dest = join(dir, 'created', 'by', 'extract', 'demo');
+    const umask = process.umask(0);
+    try {
+      await extractPackage(buf, dest);
+    } finally {
+      process.umask(umask);
+    }
+    const modes = new Map<string, number>();
+    for (const path of ['created', 'created/by', 'created/by/extract', 'created/by/extract/demo']) modes.set(path, (await stat(join(dir, path))).mode & 0o7777);
+    for (const path of ['open', 'open/file', 'open/setuid', 'open/setgid', 'sticky', 'sgid-dir', 'implicit', 'implicit/parents', 'implicit/parents/file']) {
+      modes.set(path, (await stat(join(dest, path))).mode & 0o7777);
+    }
+    assert.deepEqual(Object.fromEntries(modes), {
+      created: 0o755,
+      'created/by': 0o755,
+      'created/by/extract': 0o755,
+      'created/by/extract/demo': 0o755,
+      open: 0o755,
+      'open/file': 0o755,
+      'open/setuid': 0o755,
+      'open/setgid': 0o755,
+      sticky: 0o755,
+      'sgid-dir': 0o755,
+      implicit: 0o755,
+      'implicit/parents': 0o755,
+      'implicit/parents/file': 0o644,
+    });
   });
 });

@@ -15,9 +15,14 @@ export interface ExtractOptions extends InspectOptions {
 
 /** Create-only, and never through a symlink, whatever is already on disk. */
 const CREATE_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-const UNPACKED_ROOT_MODE = 0o755;
-/** setuid, setgid and sticky bits are not carried over: a package is code, not a set of privileges. */
-const PERMISSION_BITS = 0o777;
+/**
+ * The most a member or folder keeps of its mode: hooks run as root, so nothing unpacked may be
+ * writable by group or others (a local user could change what root runs), and setuid, setgid
+ * and sticky bits are not carried over (a package is code, not a set of privileges).
+ */
+const PERMISSION_BITS = 0o755;
+/** Folders the extractor makes itself: the package root, destDir's parents, and parents the archive does not list. */
+const FOLDER_MODE = 0o755;
 
 /**
  * Verifies and inspects a package, then unpacks it into a fresh sibling of `destDir` and renames
@@ -36,11 +41,11 @@ export async function extractPackage(buf: Buffer, destDir: string, options: Extr
 
   const target = resolve(destDir);
   if (await exists(target)) throw new Error(`cannot extract a role package into ${target}: it already exists`);
-  await mkdir(dirname(target), { recursive: true });
+  await mkdir(dirname(target), { recursive: true, mode: FOLDER_MODE });
   const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.partial-`));
   try {
     await unpackInto(buf, staging, inspected.entries, limits);
-    await chmod(staging, UNPACKED_ROOT_MODE);
+    await chmod(staging, FOLDER_MODE);
     // Not atomic against someone creating an empty destDir in between: rename(2) would replace it.
     await rename(staging, target);
   } catch (error: unknown) {
@@ -69,7 +74,7 @@ async function unpackInto(buf: Buffer, root: string, expected: PackageEntry[], l
       if (inspected === undefined || !sameEntry(entry, inspected)) throw new Error('role package changed while it was being extracted');
       const path = onDisk(entry);
       if (entry.type === 'directory') {
-        await mkdir(path, { recursive: true });
+        await mkdir(path, { recursive: true, mode: FOLDER_MODE });
         directories.push(entry);
         return undefined;
       }
@@ -77,7 +82,7 @@ async function unpackInto(buf: Buffer, root: string, expected: PackageEntry[], l
         links.push(entry);
         return undefined;
       }
-      await mkdir(dirname(path), { recursive: true });
+      await mkdir(dirname(path), { recursive: true, mode: FOLDER_MODE });
       const handle = await open(path, CREATE_FILE_FLAGS, 0o600);
       openFile = handle;
       return fileSink(handle, entry.mode & PERMISSION_BITS, () => (openFile = undefined));
@@ -88,11 +93,11 @@ async function unpackInto(buf: Buffer, root: string, expected: PackageEntry[], l
   }
 
   for (const entry of links.filter((e) => e.type === 'hardlink')) {
-    await mkdir(dirname(onDisk(entry)), { recursive: true });
+    await mkdir(dirname(onDisk(entry)), { recursive: true, mode: FOLDER_MODE });
     await link(join(root, ...(entry.linkTarget ?? '').split('/')), onDisk(entry));
   }
   for (const entry of links.filter((e) => e.type === 'symlink')) {
-    await mkdir(dirname(onDisk(entry)), { recursive: true });
+    await mkdir(dirname(onDisk(entry)), { recursive: true, mode: FOLDER_MODE });
     await symlink(entry.linkTarget ?? '', onDisk(entry));
   }
   const deepestFirst = [...directories].sort((a, b) => b.path.split('/').length - a.path.split('/').length);

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
 import { sha256Hex } from './package-digest';
 import { inspectPackage } from './package-inspector';
-import { paxMember, rawPackage, rawTar, tempDir, VALID_MANIFEST, validRoleEntries, type RawEntry } from './raw-tar.fixtures';
+import { paxHeaderBomb, paxMember, rawMember, rawPackage, rawTar, tempDir, VALID_MANIFEST, validRoleEntries, type RawEntry } from './raw-tar.fixtures';
 import { RolePackageError } from './role-package.error';
 import type { InspectOptions } from './package-entry';
 
@@ -317,5 +317,41 @@ describe('inspectPackage refuses', () => {
     const error = await refusal(roleWith({ name: '/abs' }, { name: '../up' }, { name: 'l', type: '2', linkname: '/' }));
     assert.deepEqual(error.details, ["entry '/abs' has an absolute path", "entry '../up' leaves the package", "link 'l' has an absolute target ('/')"]);
     assert.equal(error.message, error.details.join('; '));
+  });
+});
+
+describe('inspectPackage bounds everything it inflates', () => {
+  it('refuses a gzip bomb of pax global headers (about 1.5 MB inflating to 800 MB) within seconds and bounded memory', async () => {
+    // A valid role, then global headers that each carry a 60 KiB comment: nothing that sets a member's size.
+    const bomb = paxHeaderBomb();
+    assert.ok(bomb.buf.length < 2 * 1024 * 1024 && bomb.inflatedBytes > 700 * 1024 * 1024, `${bomb.buf.length} bytes inflating to ${bomb.inflatedBytes}`);
+    const peakBefore = process.resourceUsage().maxRSS;
+    const started = performance.now();
+    const error = await refusal(bomb.buf);
+    const elapsedMs = performance.now() - started;
+    const peakGrowthMiB = (process.resourceUsage().maxRSS - peakBefore) / 1024;
+    assert.equal(error.message, "package's extended headers (pax, GNU long names) take more than 16777216 bytes");
+    assert.ok(elapsedMs < 3000, `refused after ${Math.round(elapsedMs)} ms`);
+    assert.ok(peakGrowthMiB < 64, `peak memory grew by ${peakGrowthMiB} MiB`);
+  });
+
+  it('counts pax extended headers toward the same budget as global ones', async () => {
+    // 300 members, each with its own 60 KiB pax header: every path distinct and valid.
+    const comment = 'c'.repeat(60 * 1024);
+    const members = [...Array(300).keys()].flatMap((i) => [paxMember({ path: `data/f${i}`, comment }), rawMember({ name: `data/f${i}`, content: 'x' })]);
+    const error = await refusal(rawPackage([...validRoleEntries(), { name: 'data/', type: '5', mode: 0o755 }, ...members]));
+    assert.equal(error.message, "package's extended headers (pax, GNU long names) take more than 16777216 bytes");
+  });
+
+  it('counts every inflated byte toward maxUnpackedBytes: header blocks, padding and end blocks, not only file content', async () => {
+    const buf = roleWith();
+    const tarBytes = rawTar(validRoleEntries()).length;
+    assert.equal((await inspectPackage(buf, { maxUnpackedBytes: tarBytes })).manifest.name, 'demo');
+    assert.equal((await refusal(buf, { maxUnpackedBytes: tarBytes - 1 })).message, `package unpacks to more than ${tarBytes - 1} bytes`);
+  });
+
+  it('counts global pax headers as entries', async () => {
+    const buf = rawPackage([paxMember({ comment: 'one' }, 'g'), paxMember({ comment: 'two' }, 'g'), ...validRoleEntries()]);
+    assert.equal((await refusal(buf, { maxEntries: 5 })).message, 'package has more than 5 entries');
   });
 });

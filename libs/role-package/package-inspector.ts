@@ -4,6 +4,7 @@ import { resolveInPackage, showPath } from './entry-paths';
 import { sha256Hex } from './package-digest';
 import {
   DEFAULT_MAX_ENTRIES,
+  DEFAULT_MAX_METADATA_BYTES,
   DEFAULT_MAX_UNPACKED_BYTES,
   type InspectedPackage,
   type InspectOptions,
@@ -44,6 +45,7 @@ export function resolveLimits(options: InspectOptions): WalkLimits {
   const limits = {
     maxUnpackedBytes: options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES,
     maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    maxMetadataBytes: options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES,
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer`);

@@ -2,11 +2,15 @@ import { checkHardlinkTarget, checkSymlinkTarget, normaliseEntryPath, showPath }
 import { gunzipChunks } from './gzip-reader';
 import type { PackageEntry, PackageEntryType } from './package-entry';
 import { RolePackageError } from './role-package.error';
-import { readTar, TarFormatError, type TarContentSink, type TarHeader } from './tar-reader';
+import { readTar, TarFormatError, TarLimitError, type TarContentSink, type TarHeader } from './tar-reader';
 
 export interface WalkLimits {
+  /** Every byte the archive inflates to, not only file content. */
   maxUnpackedBytes: number;
+  /** Members and global pax headers. */
   maxEntries: number;
+  /** Pax and GNU long-name headers together. */
+  maxMetadataBytes: number;
 }
 
 export interface WalkResult {
@@ -34,22 +38,15 @@ const REFUSED_TYPES = new Map([
 
 /**
  * Walks a package's members once, checking each on its own (path, type, link target) and the
- * limits as it goes; limits stop the walk at once, other problems are collected.
+ * limits as it goes; limits stop the walk (and the inflating) at once, other problems are collected.
  */
 export async function walkPackage(buf: Buffer, limits: WalkLimits, onEntry: EntryHandler): Promise<WalkResult> {
   const entries: PackageEntry[] = [];
   const problems: string[] = [];
   const seen = new Set<string>();
-  let members = 0;
-  let unpackedBytes = 0;
+  const tarLimits = { maxBytes: limits.maxUnpackedBytes, maxEntries: limits.maxEntries, maxMetadataBytes: limits.maxMetadataBytes };
   try {
     await readTar(gunzipChunks(buf), (header) => {
-      members += 1;
-      if (members > limits.maxEntries) throw new RolePackageError(`package has more than ${limits.maxEntries} entries`);
-      unpackedBytes += header.size;
-      if (unpackedBytes > limits.maxUnpackedBytes) {
-        throw new RolePackageError(`package unpacks to more than ${limits.maxUnpackedBytes} bytes`);
-      }
       const checked = toPackageEntry(header);
       if (typeof checked === 'string') {
         problems.push(checked);
@@ -63,8 +60,9 @@ export async function walkPackage(buf: Buffer, limits: WalkLimits, onEntry: Entr
       seen.add(checked.path);
       entries.push(checked);
       return onEntry(checked);
-    });
+    }, tarLimits);
   } catch (error: unknown) {
+    if (error instanceof TarLimitError) throw new RolePackageError(error.message);
     if (error instanceof TarFormatError) throw new RolePackageError(`package is not a valid tar archive (${error.message})`);
     throw error;
   }

@@ -76,6 +76,29 @@ export function rawPackage(members: Array<RawEntry | Buffer>, options: { endMark
   return gzipSync(rawTar(members, options));
 }
 
+/**
+ * A package far larger inflated than compressed (a decompression bomb): `before`, then `unit`
+ * repeated to about `inflatedBytes`, then `after` and the end marker. The repeated part is
+ * compressed once and its gzip member repeated (gunzip reads concatenated members as one
+ * stream), so building it costs a few milliseconds, not the inflated size.
+ */
+export function inflatingPackage(spec: { before?: Array<RawEntry | Buffer>; unit: Buffer; inflatedBytes: number; after?: Array<RawEntry | Buffer> }): {
+  buf: Buffer;
+  inflatedBytes: number;
+} {
+  const run = Buffer.concat(Array<Buffer>(Math.ceil((4 * 1024 * 1024) / spec.unit.length)).fill(spec.unit));
+  const copies = Math.ceil(spec.inflatedBytes / run.length);
+  const head = rawTar(spec.before ?? [], { endMarker: false });
+  const tail = rawTar(spec.after ?? []);
+  const buf = Buffer.concat([gzipSync(head), ...Array<Buffer>(copies).fill(gzipSync(run, { level: 9 })), gzipSync(tail)]);
+  return { buf, inflatedBytes: head.length + copies * run.length + tail.length };
+}
+
+/** The bomb of the tests: about 1.5 MB of gzip inflating to 800 MiB of pax global headers (60 KiB comments each) after `before`. */
+export function paxHeaderBomb(before: Array<RawEntry | Buffer> = validRoleEntries()): { buf: Buffer; inflatedBytes: number } {
+  return inflatingPackage({ before, unit: paxMember({ comment: 'x'.repeat(60 * 1024) }, 'g'), inflatedBytes: 800 * 1024 * 1024 });
+}
+
 export const VALID_MANIFEST = {
   name: 'demo',
   version: '1.0.0',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gnuLongMember, paxMember, rawMember, rawTar, type RawEntry } from './raw-tar.fixtures';
-import { readTar, TarFormatError, type TarHeader } from './tar-reader';
+import { gnuLongMember, paxMember, rawHeader, rawMember, rawTar, type RawEntry } from './raw-tar.fixtures';
+import { readTar, TarFormatError, type TarHeader, type TarLimits } from './tar-reader';
 
 interface ReadMember {
   header: Omit<TarHeader, 'offset'>;
@@ -13,9 +13,11 @@ async function* inChunks(buf: Buffer, size = 7): AsyncGenerator<Buffer> {
   for (let at = 0; at < buf.length; at += size) yield buf.subarray(at, at + size);
 }
 
-async function readAll(tar: Buffer): Promise<ReadMember[]> {
+const ROOMY: TarLimits = { maxBytes: 1024 ** 3, maxEntries: 10_000, maxMetadataBytes: 16 * 1024 * 1024 };
+
+async function readAll(tar: Buffer | AsyncIterable<Buffer>, limits: TarLimits = ROOMY): Promise<ReadMember[]> {
   const members: ReadMember[] = [];
-  await readTar(inChunks(tar), (header) => {
+  await readTar(Buffer.isBuffer(tar) ? inChunks(tar) : tar, (header) => {
     const { offset: _offset, ...rest } = header;
     const member: ReadMember = { header: rest, content: '' };
     members.push(member);
@@ -23,8 +25,22 @@ async function readAll(tar: Buffer): Promise<ReadMember[]> {
       write: (chunk) => void (member.content += chunk.toString('utf8')),
       end: () => undefined,
     };
-  });
+  }, limits);
   return members;
+}
+
+/** `unit` again and again (up to a gigabyte, then an end marker), counting what the reader pulled. */
+function endless(unit: (i: number) => Buffer): { source: AsyncIterable<Buffer>; pulled: () => number } {
+  let pulled = 0;
+  async function* source(): AsyncGenerator<Buffer> {
+    for (let i = 0; pulled < 1024 ** 3; i += 1) {
+      const chunk = unit(i);
+      pulled += chunk.length;
+      yield chunk;
+    }
+    yield Buffer.alloc(1024);
+  }
+  return { source: source(), pulled: () => pulled };
 }
 
 async function refusal(members: Array<RawEntry | Buffer>, options: { endMarker?: boolean } = {}): Promise<string> {
@@ -130,5 +146,52 @@ describe('readTar', () => {
 
   it('refuses pax sparse files', async () => {
     assert.match(await refusal([paxMember({ 'GNU.sparse.major': '1' }), { name: 'f' }]), /sparse files are not supported/);
+  });
+
+  it('counts every byte toward maxBytes: header blocks, padding and end blocks', async () => {
+    const tar = rawTar([{ name: 'f', content: 'ten bytes!' }]);
+    assert.equal(tar.length, 2048);
+    assert.equal((await readAll(tar, { ...ROOMY, maxBytes: 2048 })).length, 1);
+    await assert.rejects(readAll(tar, { ...ROOMY, maxBytes: 2047 }), /: package unpacks to more than 2047 bytes$/);
+  });
+
+  it('refuses a member whose declared size passes maxBytes before reading its content', async () => {
+    const huge = endless((i) => (i === 0 ? rawHeader({ name: 'big', size: 1024 ** 3 }) : Buffer.alloc(64 * 1024)));
+    await assert.rejects(readAll(huge.source, { ...ROOMY, maxBytes: 1024 * 1024 }), /: package unpacks to more than 1048576 bytes$/);
+    assert.equal(huge.pulled(), 512);
+  });
+
+  it('stops pulling as soon as the archive passes maxBytes, whatever it is made of', async () => {
+    const members = endless((i) => rawMember({ name: `f${i}` }));
+    await assert.rejects(readAll(members.source, { ...ROOMY, maxBytes: 1024 * 1024 }), /: package unpacks to more than 1048576 bytes$/);
+    assert.equal(members.pulled(), 1024 * 1024 + 512);
+  });
+
+  it('stops pulling as soon as extended headers pass maxMetadataBytes', async () => {
+    const unit = paxMember({ comment: 'x'.repeat(60 * 1024) }, 'g');
+    const bomb = endless(() => unit);
+    await assert.rejects(readAll(bomb.source, { ...ROOMY, maxMetadataBytes: 1024 * 1024 }), /: package's extended headers \(pax, GNU long names\) take more than 1048576 bytes$/);
+    assert.ok(bomb.pulled() <= 1024 * 1024 + unit.length, `pulled ${bomb.pulled()} bytes`);
+  });
+
+  it('counts pax headers and GNU long names toward maxMetadataBytes, header blocks and padding included', async () => {
+    const members = [paxMember({ path: 'a' }), rawMember({ name: 'a' }), gnuLongMember('L', 'b'), rawMember({ name: 'b', magic: 'gnu' })];
+    assert.equal((await readAll(rawTar(members), { ...ROOMY, maxMetadataBytes: 4 * 512 })).length, 2);
+    await assert.rejects(readAll(rawTar(members), { ...ROOMY, maxMetadataBytes: 4 * 512 - 1 }), /extended headers .* take more than 2047 bytes/);
+  });
+
+  it('counts members and global pax headers toward maxEntries', async () => {
+    const tar = rawTar([paxMember({ comment: 'a' }, 'g'), { name: 'f' }, paxMember({ comment: 'b' }, 'g')]);
+    assert.equal((await readAll(tar, { ...ROOMY, maxEntries: 3 })).length, 1);
+    await assert.rejects(readAll(tar, { ...ROOMY, maxEntries: 2 }), /: package has more than 2 entries$/);
+  });
+
+  it('refuses a GNU long name or a pax path longer than 4096 bytes', async () => {
+    const long = 'n'.repeat(4097);
+    assert.equal((await readAll(rawTar([gnuLongMember('L', 'n'.repeat(4096)), { name: 'x', magic: 'gnu' }])))[0]?.header.path.length, 4096);
+    await assert.rejects(readAll(rawTar([gnuLongMember('L', long), { name: 'x', magic: 'gnu' }])), /: GNU long name at byte 0 is longer than 4096 bytes$/);
+    await assert.rejects(readAll(rawTar([gnuLongMember('K', long), { name: 'x', type: '2', magic: 'gnu' }])), /: GNU long link name at byte 0 is longer than 4096 bytes$/);
+    await assert.rejects(readAll(rawTar([paxMember({ path: long }), { name: 'x' }])), /: pax path at byte 0 is longer than 4096 bytes$/);
+    await assert.rejects(readAll(rawTar([paxMember({ linkpath: long }), { name: 'x', type: '2' }])), /: pax linkpath at byte 0 is longer than 4096 bytes$/);
   });
 });

@@ -27,6 +27,20 @@ export interface TarContentSink {
 /** Sees each member before its content is read; returns where the content goes, or nothing to skip it. */
 export type TarVisitor = (header: TarHeader) => TarContentSink | undefined | Promise<TarContentSink | undefined>;
 
+/**
+ * What one archive may cost the reader. Each limit stops the reading as soon as it is passed,
+ * and a header that declares more than is left is refused before its content is read, so a
+ * small compressed archive that claims or holds gigabytes costs at most one chunk past a limit.
+ */
+export interface TarLimits {
+  /** Uncompressed bytes pulled, everything counted: header blocks, extended headers, content, padding, end blocks. */
+  maxBytes: number;
+  /** Members plus global pax headers ('x', 'L' and 'K' each belong to the member after them, at most one of each). */
+  maxEntries: number;
+  /** Extended headers (pax 'x' and 'g', GNU 'L' and 'K') together: their header blocks, records and padding. */
+  maxMetadataBytes: number;
+}
+
 export class TarFormatError extends Error {
   constructor(message: string) {
     super(message);
@@ -34,9 +48,19 @@ export class TarFormatError extends Error {
   }
 }
 
+/** The archive may be well formed, but it is larger than the reader accepts. */
+export class TarLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TarLimitError';
+  }
+}
+
 export const TAR_BLOCK_SIZE = 512;
 /** Pax and GNU long-name headers hold a few names; anything larger is not a role package. */
 const MAX_META_BYTES = 64 * 1024;
+/** Linux PATH_MAX, its NUL included: no longer path or link target can be extracted. */
+const MAX_NAME_BYTES = 4096;
 const ZERO_BLOCK = Buffer.alloc(TAR_BLOCK_SIZE);
 /** Pax keys we apply to the next member; a global header setting one of them is refused. */
 const HONOURED_PAX_KEYS = ['path', 'linkpath', 'size'] as const;
@@ -47,9 +71,15 @@ interface PendingMeta {
   longLink?: string;
 }
 
-export async function readTar(source: AsyncIterable<Buffer>, visit: TarVisitor): Promise<void> {
+export async function readTar(source: AsyncIterable<Buffer>, visit: TarVisitor, limits: TarLimits): Promise<void> {
   const chunks = source[Symbol.asyncIterator]();
-  const input = new ByteInput(chunks);
+  const input = new ByteInput(chunks, limits.maxBytes);
+  let entries = 0;
+  let metadataBytes = 0;
+  const countEntry = (): void => {
+    entries += 1;
+    if (entries > limits.maxEntries) throw new TarLimitError(`package has more than ${limits.maxEntries} entries`);
+  };
   try {
     let pending: PendingMeta = {};
     for (;;) {
@@ -65,25 +95,39 @@ export async function readTar(source: AsyncIterable<Buffer>, visit: TarVisitor):
         return;
       }
       const raw = parseHeaderBlock(block, offset);
+      if (EXTENDED_TYPES.has(raw.typeflag)) {
+        metadataBytes += TAR_BLOCK_SIZE + raw.size + paddingFor(raw.size);
+        if (metadataBytes > limits.maxMetadataBytes) {
+          throw new TarLimitError(`package's extended headers (pax, GNU long names) take more than ${limits.maxMetadataBytes} bytes`);
+        }
+      }
       switch (raw.typeflag) {
         case 'x':
           if (pending.pax) throw new TarFormatError(`two pax headers in a row at byte ${offset}`);
           pending.pax = parsePaxRecords(await readMeta(input, raw.size, offset), offset);
+          for (const key of ['path', 'linkpath']) {
+            if (Buffer.byteLength(pending.pax.get(key) ?? '') > MAX_NAME_BYTES) throw new TarLimitError(`pax ${key} at byte ${offset} is longer than ${MAX_NAME_BYTES} bytes`);
+          }
           continue;
         case 'g':
+          countEntry();
           refuseHonouredGlobalKeys(parsePaxRecords(await readMeta(input, raw.size, offset), offset), offset);
           continue;
         case 'L':
           if (pending.longName !== undefined) throw new TarFormatError(`two GNU long names in a row at byte ${offset}`);
-          pending.longName = cString(await readMeta(input, raw.size, offset));
+          pending.longName = cString(await readMeta(input, checkNameSize(raw.size, 'GNU long name', offset), offset));
           continue;
         case 'K':
           if (pending.longLink !== undefined) throw new TarFormatError(`two GNU long link names in a row at byte ${offset}`);
-          pending.longLink = cString(await readMeta(input, raw.size, offset));
+          pending.longLink = cString(await readMeta(input, checkNameSize(raw.size, 'GNU long link name', offset), offset));
           continue;
       }
+      countEntry();
       const header = applyMeta(raw, pending);
       pending = {};
+      if (input.position + header.size + paddingFor(header.size) > limits.maxBytes) {
+        throw unpacksToMore(limits.maxBytes);
+      }
       const sink = await visit(header);
       await input.forward(header.size, sink ? (chunk) => sink.write(chunk) : undefined);
       if (sink) await sink.end();
@@ -92,6 +136,18 @@ export async function readTar(source: AsyncIterable<Buffer>, visit: TarVisitor):
   } finally {
     await chunks.return?.();
   }
+}
+
+const EXTENDED_TYPES = new Set(['x', 'g', 'L', 'K']);
+
+function unpacksToMore(maxBytes: number): TarLimitError {
+  return new TarLimitError(`package unpacks to more than ${maxBytes} bytes`);
+}
+
+/** A GNU long name holds a path and its NUL. */
+function checkNameSize(size: number, what: string, offset: number): number {
+  if (size > MAX_NAME_BYTES + 1) throw new TarLimitError(`${what} at byte ${offset} is longer than ${MAX_NAME_BYTES} bytes`);
+  return size;
 }
 
 export function paddingFor(size: number): number {
@@ -230,8 +286,12 @@ class ByteInput {
   position = 0;
   private buffered: Buffer = Buffer.alloc(0);
   private ended = false;
+  private pulled = 0;
 
-  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+  constructor(
+    private readonly chunks: AsyncIterator<Buffer>,
+    private readonly maxBytes: number,
+  ) {}
 
   /** Up to `length` bytes; fewer only at the end of the input. */
   async read(length: number): Promise<Buffer> {
@@ -268,6 +328,9 @@ class ByteInput {
       this.ended = true;
       return false;
     }
+    // Counted when pulled rather than when used, so that the source (gunzip) stops producing at once.
+    this.pulled += next.value.length;
+    if (this.pulled > this.maxBytes) throw unpacksToMore(this.maxBytes);
     this.buffered = this.buffered.length === 0 ? next.value : Buffer.concat([this.buffered, next.value]);
     return true;
   }

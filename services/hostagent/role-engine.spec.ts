@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DesiredRole, HostDesiredStateControl } from '#contracts';
 import { Logger } from '#logging';
 import { sha256Hex } from '#role-package';
+import { paxHeaderBomb } from '../../libs/role-package/raw-tar.fixtures';
 import { buildRole, fileRole, tempDir, type RoleSource } from '../../test/support/fixtures';
 import { HookRunner } from './hook-runner';
 import { PackageDownloadError, type PackageSource } from './package-fetcher';
@@ -166,6 +167,16 @@ describe('RoleEngine', () => {
     assert.equal(reports.last('demo')?.state, 'failed');
     assert.match(reports.last('demo')?.message ?? '', /sha256/);
     assert.ok(!(await exists(join(root, 'opt/pf9/roles/demo/1.0.0'))));
+  });
+
+  test('a decompression bomb (1.5 MB inflating to 800 MB of pax headers) is refused before anything is unpacked', async () => {
+    const { root, packages, reports, offer } = await setup();
+    const bomb = paxHeaderBomb();
+    packages.bytes.set('demo@1.0.0', bomb.buf);
+    await offer([{ name: 'demo', version: '1.0.0', sha256: sha256Hex(bomb.buf), config: {}, generation: 0 }]);
+    assert.deepEqual(reports.states('demo'), ['downloading', 'failed']);
+    assert.match(reports.last('demo')?.message ?? '', /extended headers \(pax, GNU long names\) take more than 16777216 bytes/);
+    assert.deepEqual(await readdir(join(root, 'opt/pf9/roles/demo')).catch(() => []), [], 'nothing was written, not even a staging folder');
   });
 
   test('a failed download is tried again at the next check', async () => {

@@ -1,6 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { HOST_DESIRED_STATE, MAX_BODY_BYTES, Queues, type HostDesiredStateControl } from '#contracts';
+import { AmqpConnection, declareHostQueue, MessageConsumer } from '#amqp';
+import { Logger } from '#logging';
+import { paxHeaderBomb, VALID_MANIFEST, validRoleEntries } from '../../libs/role-package/raw-tar.fixtures';
 import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { RawAmqp, type Capture } from '../support/raw-amqp';
 import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
@@ -147,6 +151,79 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(errorCode(notGzip), 'VALIDATION_FAILED');
       const empty = await http(rs.url, 'POST', '/v1/roles', { name: 'x' });
       assert.equal(empty.status, 400);
+    });
+
+    test('a decompression bomb (1.5 MB inflating to 800 MB of pax headers) is refused with 400 VALIDATION_FAILED within seconds, and uploads go on', async () => {
+      const name = `bomb-${randomUUID().slice(0, 8)}`;
+      const bomb = paxHeaderBomb(validRoleEntries({ ...VALID_MANIFEST, name }));
+      const started = performance.now();
+      const answer = await http(rs.url, 'POST', '/v1/roles', bomb.buf, 'application/gzip');
+      const elapsedMs = performance.now() - started;
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(errorCode(answer), 'VALIDATION_FAILED');
+      assert.match((answer.body as { error: { message: string } }).error.message, /extended headers \(pax, GNU long names\) take more than 16777216 bytes/);
+      assert.ok(elapsedMs < 5000, `answered after ${Math.round(elapsedMs)} ms`);
+      const list = (await http(rs.url, 'GET', '/v1/roles')).body as Array<{ name: string }>;
+      assert.ok(!list.some((role) => role.name === name), 'nothing of the bomb was kept');
+      await uploadRole(`after-${name}`, '1.0.0');
+    });
+
+    test('an assignment that would make a desired state larger than a host accepts is refused and changes nothing (REST and pf9.api)', async () => {
+      const [big, bigger, small] = ['big', 'bigger', 'small'].map((prefix) => `${prefix}-${randomUUID().slice(0, 8)}`) as [string, string, string];
+      for (const name of [big, bigger, small]) await uploadRole(name, '1.0.0');
+      const hostId = await authorizedHost();
+      const config = { pad: 'p'.repeat(600 * 1024) };
+      assert.equal((await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${big}`, { config })).status, 200);
+
+      const refused = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${bigger}`, { config });
+      assert.equal(refused.status, 400);
+      assert.equal(errorCode(refused), 'VALIDATION_FAILED');
+      const message = (refused.body as { error: { message: string } }).error.message;
+      assert.match(message, new RegExp(`^host ${hostId}'s desired state would take \\d+ bytes with role ${bigger} \\(whose config takes ${600 * 1024 + 10}\\), more than the ${MAX_BODY_BYTES} a host accepts`));
+      const overAmqp = await raw.request('role.assign', { hostId, role: bigger, config }, { type: 'role.assign', messageId: randomUUID() });
+      assert.equal((overAmqp.body as { ok: boolean }).ok, false);
+      assert.equal((overAmqp.body as { error: { code: string } }).error.code, 'VALIDATION_FAILED');
+      assert.match((overAmqp.body as { error: { message: string } }).error.message, /desired state would take \d+ bytes/);
+
+      const roles = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ name: string; desiredGeneration: number }> }).roles;
+      assert.deepEqual(roles.map((r) => [r.name, r.desiredGeneration]), [[big, 2]], 'nothing of the refused assignments was kept');
+      const next = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${small}`, { config: { a: 1 } });
+      assert.equal((next.body as { generation: number }).generation, 3, 'the refusals did not raise the generation');
+      await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { generation: number }).generation === 3);
+      const sent = control.messages.filter((m) => m.routingKey === `host.${hostId}.desired-state`).map((m) => (m.body as { generation: number }).generation);
+      assert.deepEqual(sent, [1, 2, 3], 'no desired state was sent for a refused assignment');
+    });
+
+    test("the largest desired state the role store accepts is one the host agent's consumer takes", async (t) => {
+      const name = `edge-${randomUUID().slice(0, 8)}`;
+      const { sha256 } = await uploadRole(name, '1.0.0');
+      const hostId = await authorizedHost();
+      // The host agent's consumer, set up as the host agent sets it up.
+      const connection = new AmqpConnection({ url: brokerUrl(), appId: 'hostagent', logger: new Logger('test', 'error'), declareTopology: false });
+      t.after(() => connection.close());
+      const received: HostDesiredStateControl[] = [];
+      await new MessageConsumer(connection, {
+        queue: Queues.host(hostId),
+        declare: async (channel) => void (await declareHostQueue(channel, hostId)),
+        handlers: { [HOST_DESIRED_STATE]: async (state) => void received.push(state) },
+        prefetch: 10,
+        logger: new Logger('test', 'error'),
+      }).start();
+      await connection.ready();
+
+      // The state's size with both generations at their widest: what the role store must keep within the limit.
+      const widest = (pad: string): number =>
+        Buffer.byteLength(
+          JSON.stringify({ hostId, state: 'authorized', generation: Number.MAX_SAFE_INTEGER, roles: [{ name, version: '1.0.0', sha256, config: { pad }, generation: Number.MAX_SAFE_INTEGER }] }),
+        );
+      const pad = 'p'.repeat(MAX_BODY_BYTES - widest(''));
+      assert.equal(widest(pad), MAX_BODY_BYTES);
+      const tooLarge = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad: `${pad}p` } });
+      assert.equal(tooLarge.status, 400, 'one byte more is refused');
+      const accepted = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad } });
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body).slice(0, 300));
+      const state = await waitFor('the host to take its desired state', () => received.find((s) => s.generation === 2));
+      assert.equal(state.roles[0]?.config.pad, pad);
     });
 
     test('assigning: NOT_FOUND for unknown hosts, roles and versions; HOST_NOT_AUTHORIZED; newest version by default', async () => {

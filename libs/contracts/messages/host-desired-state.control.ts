@@ -1,6 +1,6 @@
 import { ArrayMaxSize, IsArray, IsIn, Matches } from 'class-validator';
 import { IsCount, IsJsonObject, Nested } from '../validation';
-import { HOST_ID_PATTERN, HOST_STATES, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
+import { HOST_ID_PATTERN, HOST_STATES, MAX_ROLES_PER_HOST, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
 /**
  * Internal (plane-host protocol): the whole desired state of one host, sent on
@@ -25,7 +25,7 @@ export class HostDesiredStateControl {
   @IsCount() generation!: number;
 
   @IsArray()
-  @ArrayMaxSize(1024)
+  @ArrayMaxSize(MAX_ROLES_PER_HOST)
   @Nested(() => DesiredRole, { each: true })
   roles!: DesiredRole[];
 }

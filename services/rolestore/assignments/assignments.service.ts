@@ -11,6 +11,7 @@ import type { Logger } from '#logging';
 import type { HostsRepository } from '../hosts/hosts.repository';
 import type { RoleVersionsRepository } from '../roles/role-versions.repository';
 import { newestVersion } from '../roles/semver';
+import { desiredStateProblem } from './desired-state.limits';
 import type { DesiredStatePublisher } from './desired-state.publisher';
 
 /** The host-role mapping: every change raises the host's generation and is pushed to the host. */
@@ -25,7 +26,7 @@ export class AssignmentsService {
 
   async assign(command: RoleAssignCommand): Promise<RoleAssignResult> {
     const config = command.config ?? {};
-    const { result, changed } = await this.hosts.transaction(async (tx) => {
+    const { result, published } = await this.hosts.transaction(async (tx) => {
       const host = await this.hosts.find(command.hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${command.hostId} is not known`);
       if (host.state !== 'authorized') throw new ApplicationError(ErrorCodes.hostNotAuthorized, `host ${command.hostId} is not authorized`);
@@ -37,16 +38,21 @@ export class AssignmentsService {
       const current = await this.hosts.findRole(command.hostId, command.role, tx);
       if (current && current.assigned === 1 && current.version === version && isDeepStrictEqual(JSON.parse(current.config), config)) {
         // The same assignment again changes nothing, so the generation stays.
-        return { result: { hostId: command.hostId, role: command.role, version, generation: Number(current.desired_generation) }, changed: false };
+        return { result: { hostId: command.hostId, role: command.role, version, generation: Number(current.desired_generation) }, published: undefined };
       }
       const now = this.clock();
       const generation = await this.hosts.nextGeneration(tx, command.hostId, now);
       await this.hosts.assignRole(tx, command.hostId, command.role, version, config, generation, now);
-      return { result: { hostId: command.hostId, role: command.role, version, generation }, changed: true };
+      // Checked on the state as it would be sent, in the transaction that would commit it: a refusal changes nothing.
+      const state = await this.desiredState.build(command.hostId, tx);
+      const problem = desiredStateProblem(state, command.role);
+      if (problem !== undefined) throw new ApplicationError(ErrorCodes.validationFailed, problem);
+      return { result: { hostId: command.hostId, role: command.role, version, generation }, published: state };
     });
-    if (changed) {
+    if (published) {
       this.logger.info('role assigned', { ...result });
-      await this.desiredState.publishFor(command.hostId);
+      // The host row was locked from nextGeneration to the commit, so this is the state at `generation`.
+      await this.desiredState.publish(published);
     }
     return result;
   }
