@@ -23,6 +23,7 @@ import {
   RoleAssignBody,
   RoutingKeys,
   SEMVER_PATTERN,
+  TOKEN_REVIEW,
   type HostAuthorizeResult,
   type HostDeauthorizeResult,
   type HostDetailView,
@@ -49,7 +50,7 @@ const openapi = loadYaml('docs/openapi.yaml');
 const compose = loadYaml('docker-compose.yml');
 
 /** The kinds that are the project's own plane-host protocol, not public contract. */
-const INTERNAL_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([HOST_SYNC, HOST_DESIRED_STATE]);
+const INTERNAL_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([HOST_SYNC, HOST_DESIRED_STATE, TOKEN_REVIEW]);
 
 /** CONTRACT.md section 2: every exchange, its type, and which kinds travel on it with which routing key. */
 const EXCHANGE_TYPES: Record<string, string> = {
@@ -68,6 +69,7 @@ const ROUTES: Record<MessageKind, { exchange: string; address: string }> = {
   'role.status': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'role-status') },
   'host.sync': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'sync') },
   'host.desired-state': { exchange: Exchanges.control, address: RoutingKeys.hostControl(HOST, 'desired-state') },
+  'token.review': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'token-review') },
 };
 
 /** CONTRACT.md section 5, route by route. */
@@ -172,7 +174,7 @@ describe('docs/asyncapi.yaml', () => {
     assert.match(String(get(asyncapi, 'info', 'description')), new RegExp(`\\b${MAX_BODY_BYTES}\\b`), 'the 1 MiB limit in bytes');
   });
 
-  it('marks host.sync and host.desired-state internal, and only them', () => {
+  it('marks host.sync, host.desired-state and token.review internal, and only them', () => {
     for (const { message } of messages) {
       const kind = message.name;
       if (typeof kind !== 'string' || !(kind in MESSAGE_CLASSES)) continue;
