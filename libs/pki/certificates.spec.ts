@@ -191,13 +191,27 @@ describe('pki certificates', () => {
     } finally {
       server.close();
     }
+    // A host that registered as the plane's name does not pass for the plane: its CN is not compared.
+    const impostor = await createHostKeyAndCsr('localhost');
+    const impostorServer = tls.createServer({ key: impostor.keyPem, cert: await signHostCsr(ca, impostor.csrPem, 'localhost') }, (socket) => socket.end());
+    impostorServer.listen(0, '127.0.0.1');
+    await once(impostorServer, 'listening');
+    const client = tls.connect({ host: '127.0.0.1', port: (impostorServer.address() as AddressInfo).port, servername: 'localhost', ca: ca.certPem });
+    try {
+      const [err] = (await once(client, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      client.destroy();
+      impostorServer.close();
+    }
   });
 
-  it('a host id that is no DNS label gets no DNS name, so that no two hosts share one', async () => {
-    for (const hostId of ['Host-A', 'host_a', `h${'x'.repeat(63)}`, 'host-']) {
+  it('a host id that is no DNS label gets no DNS name (no two hosts share one) and is no TLS server (its CN would be compared)', async () => {
+    for (const hostId of ['Host-A', 'host_a', `h${'x'.repeat(63)}`, 'host-', 'Localhost']) {
       const { csrPem } = await createHostKeyAndCsr(hostId);
       const cert = new X509Certificate(await signHostCsr(ca, csrPem, hostId));
       assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}${hostId}`, hostId);
+      assert.deepEqual(cert.keyUsage, [CLIENT_AUTH], hostId);
     }
   });
 

@@ -124,7 +124,7 @@ export async function createHostKeyAndCsr(hostId: string): Promise<{ keyPem: str
  * never what the request asks for, and a request that names another host is refused.
  * The result is a client certificate (clientAuth) with a random serial, and a server one
  * (serverAuth) for the host's DNS name <hostId>.hosts.hostplane.internal, which pf9-bouncer
- * serves kube-apiserver with (a host id that is no DNS label gets no DNS name).
+ * serves kube-apiserver with (a host id that is no DNS label gets neither).
  */
 export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: string, options: HostCertOptions = {}): Promise<string> {
   checkHostId(hostId);
@@ -136,6 +136,7 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
   if (other !== undefined) throw new PkiError(`the certificate request names host "${other}", not "${hostId}"`);
   const issuer = await loadCa(ca);
   const { notBefore, notAfter } = validity(options.validityDays, 365);
+  const dnsName = hostDnsName(hostId);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [hostId] }],
@@ -148,8 +149,9 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }, ...hostDnsNames(hostId)]),
+      // serverAuth only with the DNS name: without one, TLS clients would compare the CN (the bare host id).
+      new x509.ExtendedKeyUsageExtension(dnsName === null ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }, ...(dnsName === null ? [] : [{ type: 'dns' as const, value: dnsName }])]),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],
@@ -268,11 +270,6 @@ export function isSignedBy(certPem: string, caCertPem: string): boolean {
   } catch {
     return false;
   }
-}
-
-function hostDnsNames(hostId: string): Array<{ type: 'dns'; value: string }> {
-  const name = hostDnsName(hostId);
-  return name === null ? [] : [{ type: 'dns', value: name }];
 }
 
 function hostUri(hostId: string): string {
