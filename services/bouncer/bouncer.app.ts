@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Logger } from '#logging';
-import { errorMessage, formatEndpoint, startAdminServer } from '../../libs/tunnel';
+import { errorMessage, formatEndpoint, startAdminServer, watchCertificates } from '../../libs/tunnel';
 import type { BouncerConfig } from './bouncer.config';
 import { BouncerMetrics } from './bouncer.metrics';
 import { PlaneReviewClient, type PlaneLink } from './plane-review.client';
@@ -88,21 +88,16 @@ export async function startBouncer(config: BouncerConfig, deps: BouncerDeps = {}
   }
 
   // A renewed certificate serves new connections; open ones keep theirs.
-  const reloadCertificates = (): boolean => {
-    try {
-      const tls = credentials.reloadIfChanged();
-      if (tls === undefined) return false;
+  const certificates = watchCertificates({
+    reload: () => credentials.reloadIfChanged(),
+    apply: (tls) => {
       server.setSecureContext(tls.options);
       expiry(tls);
-      logger.info('certificate files changed: new connections get them', { certFile: config.tls.certFile, serial: tls.serial, certificateNotAfter: tls.notAfter.toISOString() });
-      return true;
-    } catch (err) {
-      logger.warn('certificate files changed but cannot be used: the loaded ones stay in use', { reason: errorMessage(err) });
-      return false;
-    }
-  };
-  const recheck = setInterval(reloadCertificates, config.certRecheckMs);
-  recheck.unref();
+    },
+    describe: (tls) => ({ certFile: config.tls.certFile, serial: tls.serial, certificateNotAfter: tls.notAfter.toISOString() }),
+    everyMs: config.certRecheckMs,
+    logger,
+  });
 
   const url = `https://${formatEndpoint({ host: config.listen.host, port })}${REVIEW_PATH}`;
   logger.info('bouncer listening', {
@@ -119,10 +114,10 @@ export async function startBouncer(config: BouncerConfig, deps: BouncerDeps = {}
     port,
     adminUrl: admin.url,
     hostId,
-    reloadCertificates,
+    reloadCertificates: certificates.reloadNow,
     close: () =>
       (closing ??= (async () => {
-        clearInterval(recheck);
+        certificates.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await Promise.all([closed, admin.close(), client.close()]);
