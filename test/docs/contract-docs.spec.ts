@@ -35,6 +35,7 @@ import {
   type RoleUploadView,
   type RoleVersionView,
   type RoleView,
+  type TokenReviewUser,
 } from '#contracts';
 
 // Keeps docs/asyncapi.yaml, docs/openapi.yaml, docker-compose.yml and docker/Dockerfile
@@ -226,6 +227,22 @@ describe('docs/asyncapi.yaml', () => {
       assert.equal(get(failure, 'properties', 'ok', 'const'), false);
       assert.deepEqual(get(failure, 'properties', 'error', 'required'), ['code', 'message', 'details']);
     }
+  });
+
+  it('answers token.review with {ok: true, result: {authenticated, user?, expiresAt?}} or {ok: false, error}', () => {
+    const operation = Object.values(asObject(asyncapi.operations))
+      .map(asObject)
+      .find((op) => asArray(op.messages).some((ref) => asObject(resolveNode(asyncapi, ref)).name === TOKEN_REVIEW));
+    assert.ok(operation, 'an operation receives token.review');
+    const reply = resolveSchema(asyncapi, asObject(resolveNode(asyncapi, asArray(get(operation, 'reply', 'messages'))[0])).payload);
+    const [success, failure] = asArray(reply.oneOf).map((s) => resolveSchema(asyncapi, s));
+    assert.equal(get(failure, 'properties', 'ok', 'const'), false);
+    const [yes, no] = asArray(resolveSchema(asyncapi, get(success, 'properties', 'result')).oneOf).map((s) => resolveSchema(asyncapi, s));
+    assert.equal(get(yes, 'properties', 'authenticated', 'const'), true);
+    assert.deepEqual(Object.keys(asObject(yes.properties)).sort(), ['authenticated', 'expiresAt', 'user']);
+    const userKeys: KeysOf<TokenReviewUser> = { username: true, uid: true, groups: true };
+    assert.deepEqual(Object.keys(asObject(get(yes, 'properties', 'user', 'properties'))).sort(), Object.keys(userKeys).sort());
+    assert.deepEqual(get(no, 'properties'), { authenticated: { const: false } });
   });
 
   it('lists the contract error codes, role and host states and field patterns', () => {
