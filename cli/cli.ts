@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { RolePackageError } from '#role-package';
 import { ApiError, RoleStoreClient, RoleStoreUnreachableError, UnexpectedResponseError } from './api-client';
 import { resolveApiUrl, type CliEnv } from './cli.config';
+import { bouncerCommands } from './bouncer.command';
 import { CliError, UsageError, type Command, type OptionSpec, type OptionValues, type TextSink } from './command';
 import { hostsCommands } from './hosts.command';
 import { joinTokenCommands } from './join-token.command';
@@ -9,7 +10,7 @@ import { pkiCommands } from './pki.command';
 import { roleCommands } from './role.command';
 import { rolesCommands } from './roles.command';
 
-export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands];
+export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands, ...bouncerCommands];
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -23,6 +23,22 @@ export class NotConnectedError extends Error {
   }
 }
 
+/** A request got no reply in time. */
+export class RequestTimeoutError extends Error {
+  constructor(kind: string, timeoutMs: number) {
+    super(`no reply to ${kind} within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/** The broker routed a request to no queue: nothing would ever answer it. */
+export class UnroutableError extends Error {
+  constructor(routingKey: string) {
+    super(`no queue takes ${routingKey}`);
+    this.name = 'UnroutableError';
+  }
+}
+
 export function internalError(message = 'internal error'): ErrorBody {
   return { code: ErrorCodes.internal, message, details: [] };
 }

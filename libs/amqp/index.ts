@@ -5,12 +5,15 @@ export type { AmqpConnectionOptions, PublishOptions, SetupHook } from './amqp-co
 export { MessageConsumer } from './consumer';
 export type { ConsumerOptions, HandlerMap, MessageContext, MessageHandler } from './consumer';
 export { RpcClient } from './rpc-client';
+export type { RequestOptions } from './rpc-client';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
 export type { BackoffOptions } from './backoff';
 export { declareExchanges, declareHostQueue, declareQueue, QUEUE_ARGUMENTS } from './topology';
 export type { QueueBinding } from './topology';
-export { ApplicationError, NotConnectedError } from './errors';
+export { ApplicationError, NotConnectedError, RequestTimeoutError, UnroutableError } from './errors';
 export { MemoryIdempotencyStore } from './idempotency';
 export type { IdempotencyStore } from './idempotency';
 export { createAmqpMetrics } from './amqp-metrics';
 export type { AmqpMetrics } from './amqp-metrics';
+export { readHostBrokerUser, withBrokerUser } from './host-broker-user';
+export type { HostBrokerUser } from './host-broker-user';

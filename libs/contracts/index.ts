@@ -14,6 +14,7 @@ export * from './messages/host-heartbeat.event';
 export * from './messages/role-status.event';
 export * from './messages/host-sync.event';
 export * from './messages/host-desired-state.control';
+export * from './messages/token-review.event';
 export * from './tunnel';
 export * from './messages/host-join.dto';
 export * from './messages/join-token.dto';

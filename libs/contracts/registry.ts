@@ -6,6 +6,7 @@ import { HOST_SYNC, HostSyncEvent } from './messages/host-sync.event';
 import { ROLE_ASSIGN, RoleAssignCommand, type RoleAssignResult } from './messages/role-assign.command';
 import { ROLE_STATUS, RoleStatusEvent } from './messages/role-status.event';
 import { ROLE_UNASSIGN, RoleUnassignCommand, type RoleUnassignResult } from './messages/role-unassign.command';
+import { TOKEN_REVIEW, TokenReviewRequest, type TokenReviewResult } from './messages/token-review.event';
 import { validatePlain, type Validated } from './validation';
 
 /** Every message kind (the AMQP `type` property) and the class that validates its body. */
@@ -18,6 +19,7 @@ export const MESSAGE_CLASSES = {
   [ROLE_STATUS]: RoleStatusEvent,
   [HOST_SYNC]: HostSyncEvent,
   [HOST_DESIRED_STATE]: HostDesiredStateControl,
+  [TOKEN_REVIEW]: TokenReviewRequest,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_CLASSES;
@@ -33,6 +35,7 @@ export interface ResultMap {
   [ROLE_STATUS]: void;
   [HOST_SYNC]: void;
   [HOST_DESIRED_STATE]: void;
+  [TOKEN_REVIEW]: TokenReviewResult;
 }
 export type ResultOf<K extends MessageKind> = ResultMap[K];
 

@@ -22,6 +22,21 @@ export type TunnelProtocol = (typeof TunnelServices)[TunnelService];
 /** A host certificate names its host in a URI subject alternative name: urn:pf9:host:<hostId>. */
 export const HOST_CERT_URI_PREFIX = 'urn:pf9:host:';
 
+/**
+ * A host certificate also names its host in a DNS subject alternative name,
+ * <hostId>.hosts.hostplane.internal, and is good for TLS servers too: pf9-bouncer serves
+ * with it, and kube-apiserver checks that name (tls-server-name in its webhook kubeconfig).
+ * Only a host id that is a DNS label (lower-case letters, digits, inner "-", at most 63)
+ * gets one, so that no two host ids map to the same name.
+ */
+export const HOST_CERT_DNS_SUFFIX = 'hosts.hostplane.internal';
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The DNS name a host certificate carries for `hostId`, or null when the id is no DNS label. */
+export function hostDnsName(hostId: string): string | null {
+  return DNS_LABEL.test(hostId) ? `${hostId}.${HOST_CERT_DNS_SUFFIX}` : null;
+}
+
 /** The broker user of a host (created by the plane at registration). */
 export function hostBrokerUser(hostId: string): string {
   return `pf9-host-${hostId}`;

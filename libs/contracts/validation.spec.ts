@@ -106,6 +106,12 @@ describe('validation of messages and bodies', () => {
     assert.match(problems('host.heartbeat', heartbeat({ hostname: 'a\u0000b' })), /hostname must not contain NUL characters/);
   });
 
+  test('an object where an array of nested objects belongs is refused, whatever its keys', () => {
+    for (const roles of [{ constructor: null }, { a: { name: 'x' } }, 'text', 7]) {
+      assert.match(problems('host.desired-state', { hostId: 'h1', state: 'authorized', generation: 1, roles }), /roles must be an array/, JSON.stringify(roles));
+    }
+  });
+
   test('"hooks": [] in a role.json is refused, not taken for a package without hooks', () => {
     const validated = validatePlain(RoleManifest, { name: 'demo', version: '1.0.0', hooks: [] }, { forbidUnknown: false });
     assert.equal(validated.ok, false);

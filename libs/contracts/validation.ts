@@ -130,6 +130,11 @@ function build(cls: Constructor, plain: Record<string, unknown>, prefix: string,
     const nested = lookup(nestedTypes, cls)?.get(key);
     let copy: unknown = value;
     if (nested && nested.each) {
+      if (!Array.isArray(value) && value !== undefined && value !== null) {
+        // class-validator would walk an object's values as if it were the array (and throw on some).
+        problems.push({ path, problems: [`${key} must be an array`] });
+        continue;
+      }
       if (Array.isArray(value)) {
         const limit = arrayLimit(cls, key);
         if (limit !== null && value.length > limit) {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
-import { HOST_CERT_URI_PREFIX } from '#contracts';
+import { HOST_CERT_DNS_SUFFIX, HOST_CERT_URI_PREFIX } from '#contracts';
 import {
   certificateFacts,
   certificateIsForCsr,
@@ -95,6 +95,9 @@ describe('pki certificates', () => {
     await assert.rejects(issueServerCert(ca, { dnsNames: [] }), /at least one DNS name or IP address/);
     await assert.rejects(issueServerCert(ca, { dnsNames: ['bad name'] }), /"bad name" is not a DNS name/);
     await assert.rejects(issueServerCert(ca, { dnsNames: ['ok'], ipAddresses: ['300.1.1.1'] }), /"300.1.1.1" is not an IP address/);
+    for (const name of [`h1.${HOST_CERT_DNS_SUFFIX}`, `*.${HOST_CERT_DNS_SUFFIX}`, HOST_CERT_DNS_SUFFIX.toUpperCase()]) {
+      await assert.rejects(issueServerCert(ca, { dnsNames: ['plane.example', name] }), /which names hosts/, name);
+    }
   });
 
   it('issueServerCert refuses a CA whose key is not its own, and a certificate that is not a CA', async () => {
@@ -124,8 +127,8 @@ describe('pki certificates', () => {
     assert.ok(cert.verify(caCert.publicKey));
     assert.equal(cert.ca, false);
     assert.equal(cert.subject, 'CN=host-a');
-    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-a`);
-    assert.deepEqual(cert.keyUsage, [CLIENT_AUTH]);
+    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-a, DNS:host-a.${HOST_CERT_DNS_SUFFIX}`);
+    assert.deepEqual(cert.keyUsage, [CLIENT_AUTH, SERVER_AUTH]);
     assert.ok(Math.abs(validityDays(cert) - 365) < 1);
     assert.ok(keyMatchesCert(keyPem, certPem), 'the certificate carries the CSR key');
     assert.ok(isSignedBy(certPem, ca.certPem));
@@ -155,7 +158,61 @@ describe('pki certificates', () => {
     const csrPem = await rawCsr(null, []);
     const cert = new X509Certificate(await signHostCsr(ca, csrPem, 'host-c'));
     assert.equal(cert.subject, 'CN=host-c');
-    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-c`);
+    assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}host-c, DNS:host-c.${HOST_CERT_DNS_SUFFIX}`);
+  });
+
+  it('a host certificate serves TLS for <hostId>.hosts.hostplane.internal and no other name (pf9-bouncer)', async () => {
+    const host = await createHostKeyAndCsr('4f1c0e2a-bouncer');
+    const certPem = await signHostCsr(ca, host.csrPem, '4f1c0e2a-bouncer');
+    const cert = new X509Certificate(certPem);
+    assert.equal(cert.checkHost(`4f1c0e2a-bouncer.${HOST_CERT_DNS_SUFFIX}`), `4f1c0e2a-bouncer.${HOST_CERT_DNS_SUFFIX}`);
+    assert.equal(cert.checkHost('4f1c0e2a-bouncer'), undefined, 'not its bare id (the CN is not a name once a DNS name is there)');
+    assert.equal(cert.checkHost(`other.${HOST_CERT_DNS_SUFFIX}`), undefined);
+    const server = tls.createServer({ key: host.keyPem, cert: certPem }, (socket) => socket.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const handshake = async (servername: string): Promise<string> => {
+      const client = tls.connect({ host: '127.0.0.1', port, servername, ca: ca.certPem });
+      client.on('data', () => undefined);
+      try {
+        await once(client, 'secureConnect');
+        return 'ok';
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code ?? String(err);
+      } finally {
+        client.destroy();
+      }
+    };
+    try {
+      assert.equal(await handshake(`4f1c0e2a-bouncer.${HOST_CERT_DNS_SUFFIX}`), 'ok');
+      assert.equal(await handshake(`other.${HOST_CERT_DNS_SUFFIX}`), 'ERR_TLS_CERT_ALTNAME_INVALID');
+      assert.equal(await handshake('localhost'), 'ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      server.close();
+    }
+    // A host that registered as the plane's name does not pass for the plane: its CN is not compared.
+    const impostor = await createHostKeyAndCsr('localhost');
+    const impostorServer = tls.createServer({ key: impostor.keyPem, cert: await signHostCsr(ca, impostor.csrPem, 'localhost') }, (socket) => socket.end());
+    impostorServer.listen(0, '127.0.0.1');
+    await once(impostorServer, 'listening');
+    const client = tls.connect({ host: '127.0.0.1', port: (impostorServer.address() as AddressInfo).port, servername: 'localhost', ca: ca.certPem });
+    try {
+      const [err] = (await once(client, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(err.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      client.destroy();
+      impostorServer.close();
+    }
+  });
+
+  it('a host id that is no DNS label gets no DNS name (no two hosts share one) and is no TLS server (its CN would be compared)', async () => {
+    for (const hostId of ['Host-A', 'host_a', `h${'x'.repeat(63)}`, 'host-', 'Localhost']) {
+      const { csrPem } = await createHostKeyAndCsr(hostId);
+      const cert = new X509Certificate(await signHostCsr(ca, csrPem, hostId));
+      assert.equal(cert.subjectAltName, `URI:${HOST_CERT_URI_PREFIX}${hostId}`, hostId);
+      assert.deepEqual(cert.keyUsage, [CLIENT_AUTH], hostId);
+    }
   });
 
   it('signHostCsr refuses a tampered CSR, a non-P-256 key, garbage and a bad host id', async () => {
@@ -277,7 +334,7 @@ describe('pki certificates', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    it('openssl verify accepts the host and server certificates and checks their purposes', async () => {
+    it('openssl verify accepts the host and server certificates and checks their purposes and names', async () => {
       const host = await createHostKeyAndCsr('host-ossl');
       await writeFile(join(dir, 'ca.crt'), ca.certPem);
       await writeFile(join(dir, 'host.crt'), await signHostCsr(ca, host.csrPem, 'host-ossl'));
@@ -288,7 +345,12 @@ describe('pki certificates', () => {
       assert.match(ok.stdout, /server\.crt: OK/);
       await run('/usr/bin/openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt')]);
       await run('/usr/bin/openssl', ['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.crt'), join(dir, 'server.crt')]);
-      await assert.rejects(run('/usr/bin/openssl', ['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt')]));
+      // A host certificate serves TLS for its own DNS name (pf9-bouncer), never for the plane's.
+      const asServer = (name: string) => run('/usr/bin/openssl', ['verify', '-purpose', 'sslserver', '-verify_hostname', name, '-CAfile', join(dir, 'ca.crt'), join(dir, 'host.crt')]);
+      await asServer(`host-ossl.${HOST_CERT_DNS_SUFFIX}`);
+      await assert.rejects(asServer('localhost'), /hostname mismatch/);
+      await assert.rejects(asServer(`other.${HOST_CERT_DNS_SUFFIX}`), /hostname mismatch/);
+      await assert.rejects(run('/usr/bin/openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.crt'), join(dir, 'server.crt')]), /unsuitable certificate purpose/);
     });
   });
 });

@@ -2,7 +2,7 @@ import 'reflect-metadata'; // @peculiar/x509 resolves its parsers through tsyrin
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import { HOST_CERT_URI_PREFIX, HOST_ID_PATTERN } from '#contracts';
+import { HOST_CERT_DNS_SUFFIX, HOST_CERT_URI_PREFIX, HOST_ID_PATTERN, hostDnsName } from '#contracts';
 
 // The library signs through WebCrypto; Node's implementation is the one provider we use.
 x509.cryptoProvider.set(webcrypto);
@@ -74,6 +74,9 @@ export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptio
   const dnsNames = options.dnsNames.map((name) => name.trim().toLowerCase());
   const ipAddresses = (options.ipAddresses ?? []).map((ip) => ip.trim());
   for (const name of dnsNames) if (!DNS_NAME_PATTERN.test(name) || name.length > 253) throw new PkiError(`"${name}" is not a DNS name`);
+  // Those names are the hosts' own (pf9-bouncer's): another certificate of the CA must not carry one.
+  const hostName = dnsNames.find((name) => name === HOST_CERT_DNS_SUFFIX || name.endsWith(`.${HOST_CERT_DNS_SUFFIX}`));
+  if (hostName !== undefined) throw new PkiError(`"${hostName}" is under ${HOST_CERT_DNS_SUFFIX}, which names hosts`);
   for (const ip of ipAddresses) if (isIP(ip) === 0) throw new PkiError(`"${ip}" is not an IP address`);
   if (dnsNames.length + ipAddresses.length === 0) throw new PkiError('a server certificate needs at least one DNS name or IP address');
   const issuer = await loadCa(ca);
@@ -119,7 +122,9 @@ export async function createHostKeyAndCsr(hostId: string): Promise<{ keyPem: str
 /**
  * Signs a host's CSR as `hostId`: the certificate's CN and URI SAN are the id given here,
  * never what the request asks for, and a request that names another host is refused.
- * The result is a client certificate (clientAuth) with a random serial.
+ * The result is a client certificate (clientAuth) with a random serial, and a server one
+ * (serverAuth) for the host's DNS name <hostId>.hosts.hostplane.internal, which pf9-bouncer
+ * serves kube-apiserver with (a host id that is no DNS label gets neither).
  */
 export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: string, options: HostCertOptions = {}): Promise<string> {
   checkHostId(hostId);
@@ -131,6 +136,7 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
   if (other !== undefined) throw new PkiError(`the certificate request names host "${other}", not "${hostId}"`);
   const issuer = await loadCa(ca);
   const { notBefore, notAfter } = validity(options.validityDays, 365);
+  const dnsName = hostDnsName(hostId);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [hostId] }],
@@ -143,8 +149,9 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }]),
+      // serverAuth only with the DNS name: without one, TLS clients would compare the CN (the bare host id).
+      new x509.ExtendedKeyUsageExtension(dnsName === null ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }, ...(dnsName === null ? [] : [{ type: 'dns' as const, value: dnsName }])]),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],

@@ -17,3 +17,4 @@ export { DEFAULT_TUNNEL_CIPHERS, readTlsCiphers } from './tls-ciphers';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
 export { crlSignedBy } from './crl';
+export { watchCertificates, type CertificateWatch } from './certificate-watch';

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type SyncReason } from '#contracts';
-import { AmqpConnection, declareHostQueue, MessageConsumer } from '#amqp';
+import { AmqpConnection, declareHostQueue, MessageConsumer, readHostBrokerUser, withBrokerUser, type HostBrokerUser } from '#amqp';
 import type { Logger } from '#logging';
 import type { HostagentConfig } from './config/hostagent.config';
 import { HeartbeatPublisher } from './heartbeat.publisher';
@@ -39,7 +38,7 @@ export class HostagentRuntime {
   private renewing: Promise<void> | null = null;
   private stopped = false;
   private connectedOnce = false;
-  private brokerUser: { username: string; password: string } | null = null;
+  private brokerUser: HostBrokerUser | null = null;
 
   constructor(
     readonly config: HostagentConfig,
@@ -49,7 +48,7 @@ export class HostagentRuntime {
   ) {
     const stateDir = join(config.root, 'var/lib/pf9/hostagent');
     this.connection = new AmqpConnection({
-      url: () => withCredentials(config.amqpUrl, this.brokerUser),
+      url: () => withBrokerUser(config.amqpUrl, this.brokerUser),
       // A host's own broker user may not declare exchanges: the plane does.
       declareTopology: false,
       userId: () => this.brokerUser?.username,
@@ -93,7 +92,7 @@ export class HostagentRuntime {
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
     }
     if (this.config.joinToken !== '') await this.register();
-    this.brokerUser = await readBrokerUser(join(this.config.root, PkiFiles.host.broker));
+    this.brokerUser = readHostBrokerUser(join(this.config.root, PkiFiles.host.broker));
     await this.outbox.open();
     await this.engine.init();
     const consumer = new MessageConsumer(this.connection, {
@@ -224,25 +223,4 @@ export class HostagentRuntime {
       if (this.convergeTimer) this.scheduleConverge();
     }, this.config.convergeIntervalS * 1000);
   }
-}
-
-/** The host's own broker user, written at registration; absent: the URL's credentials. */
-async function readBrokerUser(file: string): Promise<{ username: string; password: string } | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
-  const parsed = JSON.parse(text) as { username?: unknown; password?: unknown };
-  if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') throw new Error(`${file} does not hold a broker username and password`);
-  return { username: parsed.username, password: parsed.password };
-}
-
-function withCredentials(url: string, user: { username: string; password: string } | null): string {
-  if (!user) return url;
-  const parsed = new URL(url);
-  parsed.username = encodeURIComponent(user.username);
-  parsed.password = encodeURIComponent(user.password);
-  return parsed.toString();
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type AddressInfo, type NetConnectOpts, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { Logger } from '#logging';
-import { errorCode, errorMessage, formatEndpoint, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, type Endpoint } from '../../libs/tunnel';
+import { errorCode, errorMessage, formatEndpoint, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, watchCertificates, type Endpoint } from '../../libs/tunnel';
 import { clientIdentity } from './client-identity';
 import { IngressCredentials, type IngressTls } from './ingress-credentials';
 import type { IngressConfig } from './ingress.config';
@@ -175,34 +175,29 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   });
 
   // Renewed certificates and a rotated CA apply to new connections; open ones keep theirs.
-  const reloadCertificates = (): boolean => {
-    try {
-      const tls = credentials.reloadIfChanged();
-      if (tls === undefined) return false;
+  const certificates = watchCertificates({
+    reload: () => credentials.reloadIfChanged(),
+    apply: (tls) => {
       server.setSecureContext(tls.options);
       // Sessions made before are not resumed: a resumption does not check the client's
       // certificate again, so one revoked meanwhile would keep working. (Node 24's
       // setSecureContext already drops the ticket keys; this does not rely on it.)
       server.setTicketKeys(randomBytes(48));
       expiry(tls);
-      logger.info('certificate files changed: new connections use them', { certFile: config.tls.certFile, caFile: config.tls.caFile, certificateNotAfter: tls.notAfter.toISOString() });
-      return true;
-    } catch (err) {
-      logger.warn('certificate files changed but cannot be used: the loaded ones stay in use', { reason: errorMessage(err) });
-      return false;
-    }
-  };
-  const recheck = setInterval(reloadCertificates, config.certRecheckMs);
-  recheck.unref();
+    },
+    describe: (tls) => ({ certFile: config.tls.certFile, caFile: config.tls.caFile, certificateNotAfter: tls.notAfter.toISOString() }),
+    everyMs: config.certRecheckMs,
+    logger,
+  });
 
   let closing: Promise<void> | undefined;
   return {
     port,
     adminUrl: admin.url,
-    reloadCertificates,
+    reloadCertificates: certificates.reloadNow,
     close: () =>
       (closing ??= (async () => {
-        clearInterval(recheck);
+        certificates.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await Promise.all([closed, admin.close()]);

@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadBouncerConfig } from '../../services/bouncer/bouncer.config';
 import { REPO_ROOT } from '../support/processes';
 
-const UNITS = ['pf9-comms.service', 'pf9-hostagent.service'].map((name) => join(REPO_ROOT, 'docker/systemd', name));
+const UNITS = ['pf9-comms.service', 'pf9-hostagent.service', 'pf9-bouncer.service', 'pf9-bouncer-renewal.path', 'pf9-bouncer-renewal.service'].map((name) =>
+  join(REPO_ROOT, 'docker/systemd', name),
+);
 
 test('the systemd units pass systemd-analyze verify without a word of complaint', () => {
   const found = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
@@ -23,4 +26,33 @@ test('the host agent restarts comms through systemd and reaches the plane throug
   const comms = readFileSync(UNITS[0]!, 'utf8');
   assert.match(comms, /^Restart=always$/m);
   assert.match(comms, /^NoNewPrivileges=yes$/m);
+});
+
+test('bouncer runs as a user of its own with no privilege, reads copies of the host key and broker user, speaks to loopback only', () => {
+  const unit = readFileSync(UNITS[2]!, 'utf8');
+  for (const line of [
+    'DynamicUser=yes',
+    'LoadCredential=host.crt:/etc/pf9/certs/host.crt',
+    'LoadCredential=host.key:/etc/pf9/certs/host.key',
+    'LoadCredential=broker.json:/etc/pf9/broker.json',
+    'NoNewPrivileges=yes',
+    'CapabilityBoundingSet=',
+    'AmbientCapabilities=',
+    'ProtectSystem=strict',
+    'IPAddressDeny=any',
+    'IPAddressAllow=localhost',
+    'Restart=always',
+  ]) {
+    assert.match(unit, new RegExp(`^${line.replace(/[.]/g, '\\.')}$`, 'm'), line);
+  }
+  assert.doesNotMatch(unit, /^User=/m, 'not root, not a shared user');
+  // The unit's environment is one bouncer accepts, its files the credentials' copies.
+  const env = Object.fromEntries([...unit.matchAll(/^Environment=([A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.replace('%d', '/run/credentials/pf9-bouncer.service')]));
+  const config = loadBouncerConfig(env);
+  assert.deepEqual(config.tls, { certFile: '/run/credentials/pf9-bouncer.service/host.crt', keyFile: '/run/credentials/pf9-bouncer.service/host.key' });
+  assert.equal(config.brokerUserFile, '/run/credentials/pf9-bouncer.service/broker.json');
+  assert.equal(config.amqpUrl, 'amqp://127.0.0.1:5672', 'the broker through comms');
+  // A renewed certificate (written after its key) restarts bouncer with new copies.
+  assert.match(readFileSync(UNITS[3]!, 'utf8'), /^PathChanged=\/etc\/pf9\/certs\/host\.crt$/m);
+  assert.match(readFileSync(UNITS[4]!, 'utf8'), /^ExecStart=\/usr\/bin\/systemctl try-restart pf9-bouncer\.service$/m);
 });

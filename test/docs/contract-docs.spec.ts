@@ -23,6 +23,7 @@ import {
   RoleAssignBody,
   RoutingKeys,
   SEMVER_PATTERN,
+  TOKEN_REVIEW,
   type HostAuthorizeResult,
   type HostDeauthorizeResult,
   type HostDetailView,
@@ -34,6 +35,7 @@ import {
   type RoleUploadView,
   type RoleVersionView,
   type RoleView,
+  type TokenReviewUser,
 } from '#contracts';
 
 // Keeps docs/asyncapi.yaml, docs/openapi.yaml, docker-compose.yml and docker/Dockerfile
@@ -49,7 +51,7 @@ const openapi = loadYaml('docs/openapi.yaml');
 const compose = loadYaml('docker-compose.yml');
 
 /** The kinds that are the project's own plane-host protocol, not public contract. */
-const INTERNAL_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([HOST_SYNC, HOST_DESIRED_STATE]);
+const INTERNAL_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([HOST_SYNC, HOST_DESIRED_STATE, TOKEN_REVIEW]);
 
 /** CONTRACT.md section 2: every exchange, its type, and which kinds travel on it with which routing key. */
 const EXCHANGE_TYPES: Record<string, string> = {
@@ -68,6 +70,7 @@ const ROUTES: Record<MessageKind, { exchange: string; address: string }> = {
   'role.status': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'role-status') },
   'host.sync': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'sync') },
   'host.desired-state': { exchange: Exchanges.control, address: RoutingKeys.hostControl(HOST, 'desired-state') },
+  'token.review': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'token-review') },
 };
 
 /** CONTRACT.md section 5, route by route. */
@@ -172,7 +175,7 @@ describe('docs/asyncapi.yaml', () => {
     assert.match(String(get(asyncapi, 'info', 'description')), new RegExp(`\\b${MAX_BODY_BYTES}\\b`), 'the 1 MiB limit in bytes');
   });
 
-  it('marks host.sync and host.desired-state internal, and only them', () => {
+  it('marks host.sync, host.desired-state and token.review internal, and only them', () => {
     for (const { message } of messages) {
       const kind = message.name;
       if (typeof kind !== 'string' || !(kind in MESSAGE_CLASSES)) continue;
@@ -224,6 +227,22 @@ describe('docs/asyncapi.yaml', () => {
       assert.equal(get(failure, 'properties', 'ok', 'const'), false);
       assert.deepEqual(get(failure, 'properties', 'error', 'required'), ['code', 'message', 'details']);
     }
+  });
+
+  it('answers token.review with {ok: true, result: {authenticated, user?, expiresAt?}} or {ok: false, error}', () => {
+    const operation = Object.values(asObject(asyncapi.operations))
+      .map(asObject)
+      .find((op) => asArray(op.messages).some((ref) => asObject(resolveNode(asyncapi, ref)).name === TOKEN_REVIEW));
+    assert.ok(operation, 'an operation receives token.review');
+    const reply = resolveSchema(asyncapi, asObject(resolveNode(asyncapi, asArray(get(operation, 'reply', 'messages'))[0])).payload);
+    const [success, failure] = asArray(reply.oneOf).map((s) => resolveSchema(asyncapi, s));
+    assert.equal(get(failure, 'properties', 'ok', 'const'), false);
+    const [yes, no] = asArray(resolveSchema(asyncapi, get(success, 'properties', 'result')).oneOf).map((s) => resolveSchema(asyncapi, s));
+    assert.equal(get(yes, 'properties', 'authenticated', 'const'), true);
+    assert.deepEqual(Object.keys(asObject(yes.properties)).sort(), ['authenticated', 'expiresAt', 'user']);
+    const userKeys: KeysOf<TokenReviewUser> = { username: true, uid: true, groups: true };
+    assert.deepEqual(Object.keys(asObject(get(yes, 'properties', 'user', 'properties'))).sort(), Object.keys(userKeys).sort());
+    assert.deepEqual(get(no, 'properties'), { authenticated: { const: false } });
   });
 
   it('lists the contract error codes, role and host states and field patterns', () => {
