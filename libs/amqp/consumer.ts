@@ -15,7 +15,7 @@ import {
 } from '#contracts';
 import type { Logger } from '#logging';
 import type { AmqpConnection } from './amqp-connection';
-import { ApplicationError, internalError } from './errors';
+import { ApplicationError, internalError, UnavailableError } from './errors';
 import type { AmqpMetrics } from './amqp-metrics';
 import type { IdempotencyStore } from './idempotency';
 
@@ -46,7 +46,21 @@ export interface ConsumerOptions {
   idempotency?: { store: IdempotencyStore; kinds: ReadonlySet<MessageKind> };
   metrics?: AmqpMetrics;
   logger: Logger;
+  /**
+   * How long consuming pauses when a handler finds a dependency away (UnavailableError):
+   * the first pause, doubled at each one that follows, up to the most.
+   */
+  unavailableBackoff?: { initialMs: number; maxMs: number };
 }
+
+/** Messages kept back while a dependency is away, unacked (the prefetch bounds them), until `timer` lets them go again. */
+interface Pause {
+  channel: Channel;
+  held: ConsumeMessage[];
+  timer: NodeJS.Timeout;
+}
+
+const DEFAULT_UNAVAILABLE_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 /** Why a message is refused before any handler sees it. */
 type Refusal = { reason: string; error: ErrorBody; kind: string };
@@ -59,6 +73,10 @@ type Refusal = { reason: string; error: ErrorBody; kind: string };
  */
 export class MessageConsumer {
   private readonly logger: Logger;
+  private pause: Pause | null = null;
+  /** Pauses in a row: each lasts twice the one before, up to the most. */
+  private pauses = 0;
+  private lastResumedMs = 0;
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -83,6 +101,7 @@ export class MessageConsumer {
   }
 
   private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+    if (this.holdWhilePaused(channel, msg)) return;
     const refusal = this.check(msg);
     if ('reason' in refusal) {
       await this.refuse(channel, msg, refusal);
@@ -180,6 +199,10 @@ export class MessageConsumer {
       }
       return;
     }
+    if (err instanceof UnavailableError) {
+      this.pauseFor(channel, msg, kind, err);
+      return;
+    }
     this.logger.error('handler failed', { kind, err: err instanceof Error ? err.message : String(err), redelivered: msg.fields.redelivered });
     if (!msg.fields.redelivered) {
       // One more try, which may land on another consumer or after a passing fault.
@@ -194,6 +217,44 @@ export class MessageConsumer {
     } catch {
       safely(() => channel.nack(msg, false, false));
     }
+  }
+
+  /**
+   * A dependency is away: not the message's fault, so it is neither dead-lettered nor answered.
+   * It is kept back with every message delivered after it (no handler runs meanwhile), then all
+   * go back to the queue in their order after a pause that doubles while the dependency stays away.
+   */
+  private pauseFor(channel: Channel, msg: ConsumeMessage, kind: MessageKind, err: UnavailableError): void {
+    this.options.metrics?.held.inc({ kind });
+    if (this.pause?.channel === channel) {
+      this.pause.held.push(msg);
+      return;
+    }
+    const backoff = this.options.unavailableBackoff ?? DEFAULT_UNAVAILABLE_BACKOFF;
+    // Once consuming has gone on well for a while, the next outage starts again from the shortest pause.
+    if (Date.now() - this.lastResumedMs > 2 * backoff.maxMs) this.pauses = 0;
+    const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** this.pauses);
+    this.pauses += 1;
+    this.logger.warn('a dependency is unavailable: messages wait in the queue', { kind, dependency: err.dependency, err: err.message, retryInMs: delayMs });
+    const timer = setTimeout(() => this.resume(), delayMs);
+    timer.unref();
+    this.pause = { channel, held: [msg], timer };
+  }
+
+  private holdWhilePaused(channel: Channel, msg: ConsumeMessage): boolean {
+    if (this.pause?.channel !== channel) return false;
+    this.pause.held.push(msg);
+    return true;
+  }
+
+  /** Lets the held messages go back to the queue: the broker delivers them again, in their order. */
+  private resume(): void {
+    const pause = this.pause;
+    this.pause = null;
+    this.lastResumedMs = Date.now();
+    if (!pause) return;
+    this.logger.info('trying again the messages held while a dependency was away', { held: pause.held.length });
+    for (const held of pause.held) safely(() => pause.channel.nack(held, false, true));
   }
 
   private async deadLetter(msg: ConsumeMessage, reason: string): Promise<void> {

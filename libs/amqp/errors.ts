@@ -23,6 +23,22 @@ export class NotConnectedError extends Error {
   }
 }
 
+/**
+ * A dependency (the database, a management API) is away for now: not the message's fault.
+ * The consumer keeps the message (requeued, consuming paused with backoff) instead of
+ * dead-lettering it; the REST layer answers 503.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    readonly dependency: string,
+    message = `the ${dependency} is unavailable; try again later`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
 export function internalError(message = 'internal error'): ErrorBody {
   return { code: ErrorCodes.internal, message, details: [] };
 }
