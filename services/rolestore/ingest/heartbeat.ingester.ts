@@ -1,4 +1,5 @@
 import type { HostHeartbeatEvent } from '#contracts';
+import { UnavailableError } from '#amqp';
 import type { Logger } from '#logging';
 import type { HeartbeatRecord, HostsRepository } from '../hosts/hosts.repository';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
@@ -58,7 +59,9 @@ export class HeartbeatIngester {
         this.metrics.heartbeatBatchSize.observe(batch.length);
         for (const w of waiting) w.resolve();
       } catch (err) {
-        this.logger.error('could not persist heartbeats', { err: String(err), batch: batch.length });
+        // A database that is away is logged where the messages wait (the consumer); anything else is ours.
+        if (err instanceof UnavailableError) this.logger.debug('heartbeats wait: the database is unavailable', { batch: batch.length });
+        else this.logger.error('could not persist heartbeats', { err: String(err), batch: batch.length });
         for (const w of waiting) w.reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
