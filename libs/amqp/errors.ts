@@ -39,6 +39,17 @@ export class UnavailableError extends Error {
   }
 }
 
+/** The broker took a mandatory message but no queue is bound for it: it was not delivered anywhere. */
+export class UnroutableError extends Error {
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+  ) {
+    super(`no queue takes messages on ${exchange} with routing key ${routingKey}`);
+    this.name = 'UnroutableError';
+  }
+}
+
 export function internalError(message = 'internal error'): ErrorBody {
   return { code: ErrorCodes.internal, message, details: [] };
 }

@@ -9,7 +9,7 @@ export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
 export type { BackoffOptions } from './backoff';
 export { declareExchanges, declareHostQueue, declareQueue, QUEUE_ARGUMENTS } from './topology';
 export type { QueueBinding } from './topology';
-export { ApplicationError, NotConnectedError, UnavailableError } from './errors';
+export { ApplicationError, NotConnectedError, UnavailableError, UnroutableError } from './errors';
 export { MemoryIdempotencyStore } from './idempotency';
 export type { IdempotencyStore } from './idempotency';
 export { createAmqpMetrics } from './amqp-metrics';

@@ -9,6 +9,7 @@ import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
 import { renewalMayRecover, renewIfDue } from './certificate-renewal';
 import { CommsWatchdog } from './comms.watchdog';
+import { removeTempFiles } from './crash-leftovers';
 import { ensureRegistered, RegistrationError } from './registration';
 import { hostname } from 'node:os';
 import { backoffDelay } from '#amqp';
@@ -88,6 +89,7 @@ export class HostagentRuntime {
   }
 
   async start(): Promise<void> {
+    await removeTempFiles(this.config.root, this.logger);
     if (this.comms) {
       await this.comms.start();
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
@@ -119,6 +121,7 @@ export class HostagentRuntime {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     this.heartbeats.stop();
+    this.reporter.stop();
     // A renewal under way goes through comms: let it get its answer before comms stops.
     if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);

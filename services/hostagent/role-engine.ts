@@ -8,6 +8,7 @@ import type { HookResult, HookRunOptions } from './hook-runner';
 import { PackageDownloadError, type PackageSource } from './package-fetcher';
 import type { AgentState, InstalledRole, RoleStateStore } from './role-state.store';
 import type { AgentMetrics } from './hostagent.metrics';
+import { removeUnusedRoleDirs, ROLES_DIR } from './crash-leftovers';
 
 /** A role.status report, without the hostId the reporter adds. */
 export interface RoleStatusReport {
@@ -17,6 +18,8 @@ export interface RoleStatusReport {
   state: RoleState;
   message?: string;
   log?: string;
+  /** Failed attempts in a row to apply the role's desired state. */
+  failures?: number;
 }
 
 export interface StatusSink {
@@ -69,8 +72,11 @@ export class RoleEngine {
     private readonly metrics?: AgentMetrics,
   ) {}
 
+  /** Loads the agent's record, and removes role folders that a crash left behind and no installed role uses. */
   async init(): Promise<void> {
     this.state = await this.store.load();
+    const installed = new Map(Object.values(this.state.installed).map((role) => [role.name, role.version]));
+    await removeUnusedRoleDirs(this.options.root, installed, this.logger);
   }
 
   get generation(): number {
@@ -270,7 +276,7 @@ export class RoleEngine {
       await report('failed', `removal failed: ${(err as Error).message}`, err instanceof HookFailure ? err.result.tail : undefined);
       return;
     }
-    await rm(join(this.options.root, 'opt/pf9/roles', installed.name), { recursive: true, force: true });
+    await rm(join(this.options.root, ROLES_DIR, installed.name), { recursive: true, force: true });
     delete state.installed[installed.name];
     delete state.failed[installed.name];
     await this.store.save(state);
@@ -372,6 +378,6 @@ export class RoleEngine {
   }
 
   private roleDir(name: string, version: string): string {
-    return join(this.options.root, 'opt/pf9/roles', name, version);
+    return join(this.options.root, ROLES_DIR, name, version);
   }
 }
