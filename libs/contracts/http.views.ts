@@ -19,6 +19,8 @@ export interface HostRoleView {
   appliedGeneration: number | null;
   state: RoleState | 'pending';
   message: string | null;
+  /** Failed attempts in a row at the desired generation, as the host last reported (the agent retries with backoff). */
+  failures: number;
 }
 
 export interface HostDetailView extends HostSummaryView {

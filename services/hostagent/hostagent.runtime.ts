@@ -68,7 +68,13 @@ export class HostagentRuntime {
     this.outbox = new Outbox(join(stateDir, 'outbox'), { logger });
     this.reporter = new StatusReporter(hostId, this.outbox, this.connection, logger, this.metrics);
     this.engine = new RoleEngine(
-      { hostId, root: config.root, hookTimeoutMs: config.hookTimeoutS * 1000 },
+      {
+        hostId,
+        root: config.root,
+        hookTimeoutMs: config.hookTimeoutS * 1000,
+        retryInitialMs: Math.min(config.roleRetryInitialS, config.convergeIntervalS) * 1000,
+        retryMaxMs: config.convergeIntervalS * 1000,
+      },
       new RoleStateStore(join(stateDir, 'state.json')),
       new HttpPackageFetcher(config.apiUrl),
       new HookRunner({ logger }),
@@ -122,6 +128,7 @@ export class HostagentRuntime {
     this.renewTimer = null;
     this.heartbeats.stop();
     this.reporter.stop();
+    this.engine.stop();
     // A renewal under way goes through comms: let it get its answer before comms stops.
     if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);

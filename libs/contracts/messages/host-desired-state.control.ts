@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, IsOptional, Matches, Min, ValidateNested } from 'class-validator';
 import { HOST_ID_PATTERN, HOST_STATES, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
 /**
@@ -17,6 +17,11 @@ export class DesiredRole {
   @IsObject() config!: Record<string, unknown>;
   /** The host generation at which this role's version or config last changed. */
   @IsInt() @Min(0) generation!: number;
+  /**
+   * Raised by the plane when an operator asks for another attempt (`hostplane role retry`):
+   * a role that failed at this generation is tried again at once. Absent: 0.
+   */
+  @IsOptional() @IsInt() @Min(0) retry?: number;
 }
 
 export class HostDesiredStateControl {

@@ -29,6 +29,8 @@ export class DesiredStatePublisher {
           sha256: version.sha256,
           config: JSON.parse(row.config) as Record<string, unknown>,
           generation: Number(row.desired_generation),
+          // Only once an operator asked: agents that predate it see the document they know.
+          ...(Number(row.retry) > 0 ? { retry: Number(row.retry) } : {}),
         });
       }
     }

@@ -47,6 +47,8 @@ export class HostEventsService {
           log: event.log ?? null,
           appliedGeneration: applied ? event.generation : null,
           appliedVersion: applied ? event.version : null,
+          // An agent that does not count failures: applied still means none.
+          failures: event.failures ?? (applied ? 0 : null),
         },
         this.clock(),
       );
