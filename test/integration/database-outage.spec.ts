@@ -24,6 +24,8 @@ describe('the role store while PostgreSQL is away', () => {
   let rs: RunningRolestore;
   let raw: RawAmqp;
   let proxy: CuttableProxy;
+  /** Between the role store and the broker, so that the broker too can go away without being stopped. */
+  let brokerProxy: CuttableProxy;
   let dead: Capture;
   let hostId: string;
   /** Known to the plane, not yet authorized: authorized by a command sent while the database is away. */
@@ -65,8 +67,12 @@ describe('the role store while PostgreSQL is away', () => {
     database.hostname = '127.0.0.1';
     database.port = String(await proxy.start());
     const dataDir = await tempDir('db-outage');
+    const broker = new URL(brokerUrl());
+    brokerProxy = new CuttableProxy(broker.hostname, Number(broker.port || 5672));
+    broker.hostname = '127.0.0.1';
+    broker.port = String(await brokerProxy.start());
     rs = await startRolestore(
-      { AMQP_URL: brokerUrl(), DATABASE_URL: database.toString(), PF9_DATABASE_TIMEOUT_S: '1', PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' },
+      { AMQP_URL: broker.toString(), DATABASE_URL: database.toString(), PF9_DATABASE_TIMEOUT_S: '1', PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' },
       { waitForBrokerMs: 15_000 },
     );
     dead = await raw.capture('pf9.dlx', '');
@@ -84,8 +90,10 @@ describe('the role store while PostgreSQL is away', () => {
 
   after(async () => {
     await proxy?.restore();
+    await brokerProxy?.restore();
     await rs?.close();
     await proxy?.cut();
+    await brokerProxy?.cut();
     await raw?.close();
   });
 
@@ -144,5 +152,17 @@ describe('the role store while PostgreSQL is away', () => {
     await waitFor('the report applied once the database answers', async () => (await roleView())?.message === 'reported while the database hung', { timeoutMs: 30_000 });
     assert.equal((await get('/healthz')).status, 200);
     assert.equal(dead.messages.filter((m) => m.properties.messageId === reportId).length, 0, 'nothing dead-lettered');
+  });
+
+  test('the broker away: /healthz names it, and the REST API still answers from the database', async () => {
+    await brokerProxy.cut();
+    const health = await waitFor('/healthz to see the broker gone', async () => {
+      const res = await get('/healthz');
+      return res.status === 503 ? ((await res.json()) as Record<string, string>) : undefined;
+    });
+    assert.deepEqual(health, { status: 'unavailable', database: 'ok', broker: 'down' });
+    assert.equal((await get(`/v1/hosts/${hostId}`)).status, 200);
+    await brokerProxy.restore();
+    await waitFor('the role store back on the broker', async () => (await get('/healthz')).status === 200, { timeoutMs: 60_000 });
   });
 });
