@@ -97,8 +97,12 @@ describe('a host behind pf9-comms and the ingress', () => {
     const token = ((await (await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
     const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
     hosts.push(entry);
+    // The broker through comms: the test broker's vhost, on comms's local port.
+    const throughComms = new URL(brokerUrl());
+    throughComms.hostname = '127.0.0.1';
+    throughComms.port = String(comms.listeners.amqp);
     const agent = await startHostagent({
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${comms.listeners.amqp}`,
+      AMQP_URL: throughComms.toString(),
       PF9_API_URL: `http://127.0.0.1:${comms.listeners.http}`,
       PF9_JOIN_URL: `http://127.0.0.1:${comms.listeners.join}`,
       PF9_JOIN_TOKEN: token,

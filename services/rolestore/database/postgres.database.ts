@@ -9,7 +9,7 @@ const typeParsers = {
 };
 
 /** What the role store waits for anything from PostgreSQL unless told otherwise. */
-export const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
+const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
