@@ -236,9 +236,9 @@ export class MessageConsumer {
     const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** this.pauses);
     this.pauses += 1;
     this.logger.warn('a dependency is unavailable: messages wait in the queue', { kind, dependency: err.dependency, err: err.message, retryInMs: delayMs });
-    const timer = setTimeout(() => this.resume(), delayMs);
-    timer.unref();
-    this.pause = { channel, held: [msg], timer };
+    const pause: Pause = { channel, held: [msg], timer: setTimeout(() => this.resume(pause), delayMs) };
+    pause.timer.unref();
+    this.pause = pause;
   }
 
   private holdWhilePaused(channel: Channel, msg: ConsumeMessage): boolean {
@@ -248,11 +248,10 @@ export class MessageConsumer {
   }
 
   /** Lets the held messages go back to the queue: the broker delivers them again, in their order. */
-  private resume(): void {
-    const pause = this.pause;
-    this.pause = null;
+  private resume(pause: Pause): void {
+    // A pause on a channel that has since closed (the broker took its messages back) does not end a newer one.
+    if (this.pause === pause) this.pause = null;
     this.lastResumedMs = Date.now();
-    if (!pause) return;
     this.logger.info('trying again the messages held while a dependency was away', { held: pause.held.length });
     for (const held of pause.held) safely(() => pause.channel.nack(held, false, true));
   }
