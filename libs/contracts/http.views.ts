@@ -23,6 +23,17 @@ export interface HostRoleView {
   failures: number;
 }
 
+/**
+ * The answer to `POST /v1/hosts/:id/roles/:role/retry` (the project's own, beside contract v1):
+ * the host's generation does not move, the role's retry token does (sent in the desired state).
+ */
+export interface RoleRetryResult {
+  hostId: string;
+  role: string;
+  generation: number;
+  retry: number;
+}
+
 export interface HostDetailView extends HostSummaryView {
   info: HostHeartbeatEvent | null;
   roles: HostRoleView[];

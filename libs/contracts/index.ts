@@ -16,4 +16,3 @@ export * from './messages/host-desired-state.control';
 export * from './tunnel';
 export * from './messages/host-join.dto';
 export * from './messages/join-token.dto';
-export * from './messages/role-retry.dto';

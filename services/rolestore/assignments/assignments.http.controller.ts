@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ROLE_ASSIGN, ROLE_UNASSIGN, RoleAssignBody, RoleRetryRequest, type RoleAssignResult, type RoleRetryResult, type RoleUnassignResult } from '#contracts';
+import { ROLE_ASSIGN, ROLE_UNASSIGN, RoleAssignBody, type RoleAssignResult, type RoleRetryResult, type RoleUnassignResult } from '#contracts';
 import { bodyOf, commandOf } from '../http/contract-validation';
 import { AssignmentsService } from './assignments.service';
 
@@ -20,6 +20,7 @@ export class AssignmentsHttpController {
   @Post(':role/retry')
   @HttpCode(200)
   retry(@Param('id') id: string, @Param('role') role: string): Promise<RoleRetryResult> {
-    return this.assignments.retry(bodyOf(RoleRetryRequest, { hostId: id, role }));
+    // The same two path parameters as role.unassign, checked by the same class.
+    return this.assignments.retry(commandOf(ROLE_UNASSIGN, { hostId: id, role }));
   }
 }

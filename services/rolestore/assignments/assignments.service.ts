@@ -3,7 +3,6 @@ import {
   ErrorCodes,
   type RoleAssignCommand,
   type RoleAssignResult,
-  type RoleRetryRequest,
   type RoleRetryResult,
   type RoleUnassignCommand,
   type RoleUnassignResult,
@@ -76,7 +75,7 @@ export class AssignmentsService {
    * does nothing). The generation stays: the role's retry token rises and the desired state
    * carrying it goes to the host, which alone decides, as for any desired state it gets from the plane.
    */
-  async retry(request: RoleRetryRequest): Promise<RoleRetryResult> {
+  async retry(request: { hostId: string; role: string }): Promise<RoleRetryResult> {
     const result = await this.hosts.transaction(async (tx) => {
       const host = await this.hosts.find(request.hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${request.hostId} is not known`);
