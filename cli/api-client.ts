@@ -12,6 +12,7 @@ import {
   type JoinTokenCreateRequest,
   type JoinTokenView,
   type RoleAssignResult,
+  type RoleRetryResult,
   type RoleUnassignResult,
   type RoleUploadView,
   type RoleVersionView,
@@ -106,6 +107,11 @@ export class RoleStoreClient {
   async unassignRole(hostId: string, role: string): Promise<RoleUnassignResult> {
     const body = await this.request('DELETE', `/v1/hosts/${seg(hostId)}/roles/${seg(role)}`);
     return expect(body, isUnassignResult, 'an unassign result');
+  }
+
+  async retryRole(hostId: string, role: string): Promise<RoleRetryResult> {
+    const body = await this.request('POST', `/v1/hosts/${seg(hostId)}/roles/${seg(role)}/retry`);
+    return expect(body, isRetryResult, 'a retry result');
   }
 
   async createJoinToken(request: JoinTokenCreateRequest): Promise<JoinTokenView> {
@@ -210,7 +216,8 @@ function isHostRole(value: unknown): value is HostRoleView {
     isInt(value.desiredGeneration) &&
     (value.appliedGeneration === null || isInt(value.appliedGeneration)) &&
     isOneOf(value.state, [...ROLE_STATES, 'pending']) &&
-    isStringOrNull(value.message)
+    isStringOrNull(value.message) &&
+    isInt(value.failures)
   );
 }
 
@@ -252,4 +259,8 @@ function isJoinTokenView(value: unknown): value is JoinTokenView {
 
 function isUnassignResult(value: unknown): value is RoleUnassignResult {
   return isRecord(value) && isString(value.hostId) && isString(value.role) && isInt(value.generation);
+}
+
+function isRetryResult(value: unknown): value is RoleRetryResult {
+  return isRecord(value) && isString(value.hostId) && isString(value.role) && isInt(value.generation) && isInt(value.retry);
 }

@@ -31,6 +31,7 @@ describe('hostplane CLI', () => {
       'roles build <folder> [-o FILE]',
       'role assign <hostId> <role> [--version V] [--config JSON] [--config-file F]',
       'role unassign <hostId> <role>',
+      'role retry <hostId> <role>',
     ]) {
       assert.ok(usage().includes(`\n  ${synopsis}\n      `), synopsis);
     }

@@ -28,7 +28,7 @@ const DETAIL: HostDetailView = {
     roles: [{ name: 'demo', version: '1.0.0', state: 'applied', generation: 3 }],
   },
   roles: [
-    { name: 'demo', version: '1.0.0', config: { a: 1 }, desiredGeneration: 3, appliedGeneration: 3, state: 'applied', message: null },
+    { name: 'demo', version: '1.0.0', config: { a: 1 }, desiredGeneration: 3, appliedGeneration: 3, state: 'applied', message: null, failures: 0 },
     {
       name: 'keepalived-vip',
       version: '1.0.0',
@@ -37,6 +37,7 @@ const DETAIL: HostDetailView = {
       appliedGeneration: null,
       state: 'failed',
       message: 'configure exited 1:\nkeepalived-vip: config is missing priority',
+      failures: 3,
     },
   ],
 };
@@ -90,9 +91,9 @@ describe('hosts commands', () => {
     assert.ok(lines.includes('Addresses:       eth0 10.0.0.5/24'), 'loopback left out');
     const table = lines.slice(lines.indexOf('') + 1);
     assert.deepEqual(table, [
-      'NAME            VERSION  STATE    DESIRED-GEN  APPLIED-GEN  MESSAGE',
-      'demo            1.0.0    applied  3            3',
-      'keepalived-vip  1.0.0    failed   4            -            configure exited 1: keepalived-vip: config is missing prior…',
+      'NAME            VERSION  STATE    FAILURES  DESIRED-GEN  APPLIED-GEN  MESSAGE',
+      'demo            1.0.0    applied  0         3            3',
+      'keepalived-vip  1.0.0    failed   3         4            -            configure exited 1: keepalived-vip: config is missing prior…',
       '',
     ]);
   });

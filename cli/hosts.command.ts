@@ -33,11 +33,12 @@ const hostsShow: Command = {
       r.name,
       r.version,
       r.state,
+      String(r.failures),
       String(r.desiredGeneration),
       r.appliedGeneration === null ? '-' : String(r.appliedGeneration),
       truncate(r.message ?? '', 60),
     ]);
-    ctx.stdout.write(formatTable(['NAME', 'VERSION', 'STATE', 'DESIRED-GEN', 'APPLIED-GEN', 'MESSAGE'], rows));
+    ctx.stdout.write(formatTable(['NAME', 'VERSION', 'STATE', 'FAILURES', 'DESIRED-GEN', 'APPLIED-GEN', 'MESSAGE'], rows));
   },
 };
 

@@ -101,6 +101,23 @@ describe('role commands', () => {
     assert.equal(run.stdout, 'role demo unassigned from host host-a (generation 8)\n');
   });
 
+  it('role retry POSTs to the role and says what it asked for', async () => {
+    store.on('POST', '/v1/hosts/host-a/roles/demo/retry', { status: 200, json: { hostId: 'host-a', role: 'demo', generation: 7, retry: 2 } });
+    const run = await runCliCollect(['role', 'retry', 'host-a', 'demo'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(
+      store.requests.map((r) => [r.method, r.path, r.body.length]),
+      [['POST', '/v1/hosts/host-a/roles/demo/retry', 0]],
+    );
+    assert.equal(run.stdout, 'host host-a asked to try role demo again now (generation 7, retry 2)\n');
+  });
+
+  it('role retry prints NOT_FOUND for a role the host does not have', async () => {
+    store.on('POST', '/v1/hosts/host-a/roles/nope/retry', { status: 404, json: { error: { code: 'NOT_FOUND', message: 'role nope is not assigned to host host-a', details: [] } } });
+    const run = await runCliCollect(['role', 'retry', 'host-a', 'nope'], { env });
+    assert.deepEqual(run, { code: 1, stdout: '', stderr: 'error: NOT_FOUND: role nope is not assigned to host host-a\n' });
+  });
+
   it('role unassign --json prints the raw answer', async () => {
     store.on('DELETE', '/v1/hosts/host-a/roles/demo', { status: 200, json: { hostId: 'host-a', role: 'demo', generation: 8 } });
     const run = await runCliCollect(['role', 'unassign', 'host-a', 'demo', '--json'], { env });

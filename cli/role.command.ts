@@ -35,7 +35,19 @@ const roleUnassign: Command = {
   },
 };
 
-export const roleCommands: readonly Command[] = [roleAssign, roleUnassign];
+const roleRetry: Command = {
+  path: ['role', 'retry'],
+  args: ['hostId', 'role'],
+  options: {},
+  summary: 'ask a host to try a role whose apply failed again now, not at its next backoff',
+  async run(ctx, [hostId, role]) {
+    const result = await ctx.api.retryRole(hostId, role);
+    if (ctx.json) return printJson(ctx.stdout, result);
+    ctx.stdout.write(`host ${result.hostId} asked to try role ${result.role} again now (generation ${result.generation}, retry ${result.retry})\n`);
+  },
+};
+
+export const roleCommands: readonly Command[] = [roleAssign, roleUnassign, roleRetry];
 
 /** Checked before any request: the contract wants a JSON object, and a typo should not reach a host. */
 async function readConfig(options: OptionValues, cwd: string): Promise<Record<string, unknown> | undefined> {

@@ -5,7 +5,7 @@ import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { CONTENT_TYPE_JSON, type MessageKind } from '#contracts';
 import type { Logger } from '#logging';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { NotConnectedError } from './errors';
+import { NotConnectedError, UnroutableError } from './errors';
 import { declareExchanges } from './topology';
 import type { AmqpMetrics } from './amqp-metrics';
 
@@ -38,6 +38,11 @@ export interface PublishOptions {
   headers?: Record<string, unknown>;
   userId?: string;
   expirationMs?: number;
+  /**
+   * The broker must route it to a queue: one that no queue takes rejects with UnroutableError
+   * (rather than being confirmed and dropped), so the sender keeps it and tries again.
+   */
+  mandatory?: boolean;
 }
 
 /** Runs on every (re)connect: declare topology, start consumers. */
@@ -60,6 +65,8 @@ export class AmqpConnection extends EventEmitter {
   private everConnected = false;
   private drained: Promise<void> | null = null;
   private readonly waiters: Array<() => void> = [];
+  /** Message ids of mandatory messages the broker returned, until their confirm comes (it comes after the return). */
+  private readonly returned = new Set<string>();
   private readonly logger: Logger;
 
   constructor(private readonly options: AmqpConnectionOptions) {
@@ -143,6 +150,7 @@ export class AmqpConnection extends EventEmitter {
       headers: options.headers,
       userId: options.userId ?? (typeof this.options.userId === 'function' ? this.options.userId() : this.options.userId),
       expiration: options.expirationMs === undefined ? undefined : String(options.expirationMs),
+      mandatory: options.mandatory,
     });
     this.options.metrics?.published.inc({ kind });
   }
@@ -156,8 +164,11 @@ export class AmqpConnection extends EventEmitter {
     this.unconfirmed += 1;
     try {
       await new Promise<void>((resolve, reject) => {
+        const messageId = typeof properties.messageId === 'string' ? properties.messageId : undefined;
+        if (properties.mandatory === true && messageId === undefined) throw new TypeError('a mandatory message needs a message id');
         const flowing = channel.publish(exchange, routingKey, content, properties, (err) => {
           if (err) reject(err instanceof Error ? err : new Error(`publish not confirmed: ${String(err)}`));
+          else if (properties.mandatory === true && messageId !== undefined && this.returned.delete(messageId)) reject(new UnroutableError(exchange, routingKey));
           else resolve();
         });
         // The channel buffers without limit: the next publish waits until it has drained.
@@ -190,6 +201,9 @@ export class AmqpConnection extends EventEmitter {
       connection.on('close', () => this.onClosed(connection));
       const channel = await connection.createConfirmChannel();
       channel.on('error', (err: unknown) => this.logger.warn('publish channel error', { err }));
+      channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
+        if (typeof msg.properties.messageId === 'string') this.returned.add(msg.properties.messageId);
+      });
       channel.on('close', () => {
         if (this.connection === connection && !this.stopped) {
           // A channel-level error closed it: the connection is unusable for our purposes, start over.
@@ -223,6 +237,7 @@ export class AmqpConnection extends EventEmitter {
     if (this.connection !== connection) return;
     this.connection = null;
     this.publishChannel = null;
+    this.returned.clear();
     this.releaseWaiters();
     if (this.stopped) return;
     this.logger.warn('broker connection lost');

@@ -4,6 +4,7 @@ export interface AmqpMetrics {
   consumed: Counter<'kind'>;
   rejected: Counter<'kind' | 'reason'>;
   published: Counter<'kind'>;
+  held: Counter<'kind'>;
 }
 
 /** Counters by message kind, registered in the service's registry. */
@@ -24,6 +25,12 @@ export function createAmqpMetrics(registry: Registry): AmqpMetrics {
     published: new Counter({
       name: 'hostplane_amqp_messages_published_total',
       help: 'Messages published and confirmed by the broker, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    held: new Counter({
+      name: 'hostplane_amqp_messages_held_total',
+      help: 'Messages put back in their queue, unprocessed, because a dependency (the database) was unavailable, by kind',
       labelNames: ['kind'],
       registers: [registry],
     }),

@@ -17,7 +17,7 @@ import {
 } from '#contracts';
 import type { Logger } from '#logging';
 import type { AmqpConnection } from './amqp-connection';
-import { ApplicationError, internalError } from './errors';
+import { ApplicationError, internalError, UnavailableError } from './errors';
 import type { AmqpMetrics } from './amqp-metrics';
 import type { IdempotencyStore } from './idempotency';
 
@@ -50,7 +50,21 @@ export interface ConsumerOptions {
   idempotency?: { store: IdempotencyStore; kinds: ReadonlySet<MessageKind> };
   metrics?: AmqpMetrics;
   logger: Logger;
+  /**
+   * How long consuming pauses when a handler finds a dependency away (UnavailableError):
+   * the first pause, doubled at each one that follows, up to the most.
+   */
+  unavailableBackoff?: { initialMs: number; maxMs: number };
 }
+
+/** Messages kept back while a dependency is away, unacked (the prefetch bounds them), until `timer` lets them go again. */
+interface Pause {
+  channel: Channel;
+  held: ConsumeMessage[];
+  timer: NodeJS.Timeout;
+}
+
+const DEFAULT_UNAVAILABLE_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 /** Why a message is refused before any handler sees it. */
 type Refusal = { reason: string; error: ErrorBody; kind: string };
@@ -63,6 +77,10 @@ type Refusal = { reason: string; error: ErrorBody; kind: string };
  */
 export class MessageConsumer {
   private readonly logger: Logger;
+  private pause: Pause | null = null;
+  /** Pauses in a row: each lasts twice the one before, up to the most. */
+  private pauses = 0;
+  private lastResumedMs = 0;
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -87,6 +105,7 @@ export class MessageConsumer {
   }
 
   private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+    if (this.holdWhilePaused(channel, msg)) return;
     let refusal: ReturnType<MessageConsumer['check']>;
     try {
       refusal = this.check(msg);
@@ -187,6 +206,10 @@ export class MessageConsumer {
       }
       return;
     }
+    if (err instanceof UnavailableError) {
+      this.pauseFor(channel, msg, kind, err);
+      return;
+    }
     this.logger.error('handler failed', { kind, err: err instanceof Error ? err.message : String(err), redelivered: msg.fields.redelivered });
     if (!msg.fields.redelivered) {
       // One more try, which may land on another consumer or after a passing fault.
@@ -208,6 +231,43 @@ export class MessageConsumer {
     this.logger.error('message handling failed unexpectedly; rejecting the message', { err: describeError(err), messageId: msg.properties.messageId });
     this.options.metrics?.rejected.inc({ kind: 'unknown', reason: 'internal' });
     safely(() => channel.nack(msg, false, false));
+  }
+
+  /**
+   * A dependency is away: not the message's fault, so it is neither dead-lettered nor answered.
+   * It is kept back with every message delivered after it (no handler runs meanwhile), then all
+   * go back to the queue in their order after a pause that doubles while the dependency stays away.
+   */
+  private pauseFor(channel: Channel, msg: ConsumeMessage, kind: MessageKind, err: UnavailableError): void {
+    this.options.metrics?.held.inc({ kind });
+    if (this.pause?.channel === channel) {
+      this.pause.held.push(msg);
+      return;
+    }
+    const backoff = this.options.unavailableBackoff ?? DEFAULT_UNAVAILABLE_BACKOFF;
+    // Once consuming has gone on well for a while, the next outage starts again from the shortest pause.
+    if (Date.now() - this.lastResumedMs > 2 * backoff.maxMs) this.pauses = 0;
+    const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** this.pauses);
+    this.pauses += 1;
+    this.logger.warn('a dependency is unavailable: messages wait in the queue', { kind, dependency: err.dependency, err: err.message, retryInMs: delayMs });
+    const pause: Pause = { channel, held: [msg], timer: setTimeout(() => this.resume(pause), delayMs) };
+    pause.timer.unref();
+    this.pause = pause;
+  }
+
+  private holdWhilePaused(channel: Channel, msg: ConsumeMessage): boolean {
+    if (this.pause?.channel !== channel) return false;
+    this.pause.held.push(msg);
+    return true;
+  }
+
+  /** Lets the held messages go back to the queue: the broker delivers them again, in their order. */
+  private resume(pause: Pause): void {
+    // A pause on a channel that has since closed (the broker took its messages back) does not end a newer one.
+    if (this.pause === pause) this.pause = null;
+    this.lastResumedMs = Date.now();
+    this.logger.info('trying again the messages held while a dependency was away', { held: pause.held.length });
+    for (const held of pause.held) safely(() => pause.channel.nack(held, false, true));
   }
 
   private async deadLetter(msg: ConsumeMessage, reason: string): Promise<void> {

@@ -31,10 +31,29 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** The broker routed a request to no queue: nothing would ever answer it. */
+/**
+ * A dependency (the database, a management API) is away for now: not the message's fault.
+ * The consumer keeps the message (requeued, consuming paused with backoff) instead of
+ * dead-lettering it; the REST layer answers 503.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    readonly dependency: string,
+    message = `the ${dependency} is unavailable; try again later`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+/** The broker took a mandatory message but no queue is bound for it: it was not delivered anywhere. */
 export class UnroutableError extends Error {
-  constructor(routingKey: string) {
-    super(`no queue takes ${routingKey}`);
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+  ) {
+    super(`no queue takes messages on ${exchange} with routing key ${routingKey}`);
     this.name = 'UnroutableError';
   }
 }

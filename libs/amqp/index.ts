@@ -10,7 +10,7 @@ export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
 export type { BackoffOptions } from './backoff';
 export { declareExchanges, declareHostQueue, declareQueue, QUEUE_ARGUMENTS } from './topology';
 export type { QueueBinding } from './topology';
-export { ApplicationError, NotConnectedError, RequestTimeoutError, UnroutableError } from './errors';
+export { ApplicationError, NotConnectedError, RequestTimeoutError, UnavailableError, UnroutableError } from './errors';
 export { MemoryIdempotencyStore } from './idempotency';
 export type { IdempotencyStore } from './idempotency';
 export { createAmqpMetrics } from './amqp-metrics';

@@ -44,7 +44,7 @@ export class RpcClient {
       if (inService && this.connection.isConnected()) void this.open(model).catch(() => undefined);
     });
     // Published with `mandatory`: a request that no queue takes comes back at once instead of timing out.
-    channel.on('return', (msg: ConsumeMessage) => this.settle(msg.properties.correlationId, (entry) => entry.reject(new UnroutableError(msg.fields.routingKey))));
+    channel.on('return', (msg: ConsumeMessage) => this.settle(msg.properties.correlationId, (entry) => entry.reject(new UnroutableError(msg.fields.exchange, msg.fields.routingKey))));
     await channel.consume(
       DIRECT_REPLY_TO,
       (msg) => {

@@ -19,6 +19,19 @@ export interface HostRoleView {
   appliedGeneration: number | null;
   state: RoleState | 'pending';
   message: string | null;
+  /** Failed attempts in a row at the desired generation, as the host last reported (the agent retries with backoff). */
+  failures: number;
+}
+
+/**
+ * The answer to `POST /v1/hosts/:id/roles/:role/retry` (the project's own, beside contract v1):
+ * the host's generation does not move, the role's retry token does (sent in the desired state).
+ */
+export interface RoleRetryResult {
+  hostId: string;
+  role: string;
+  generation: number;
+  retry: number;
 }
 
 export interface HostDetailView extends HostSummaryView {

@@ -10,6 +10,9 @@ export class AgentMetrics {
   readonly hookRuns: Counter<'hook' | 'outcome'>;
   readonly corrections: Counter<'kind'>;
   readonly outboxSize: Gauge;
+  readonly outboxWriteFailures: Counter<'code'>;
+  readonly reportsInMemory: Gauge;
+  readonly reportsDropped: Counter;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'outcome'>;
 
@@ -29,6 +32,14 @@ export class AgentMetrics {
     this.hookRuns = new Counter({ name: 'hostplane_hook_runs_total', help: 'Role hooks run, by hook and outcome', labelNames: ['hook', 'outcome'], registers });
     this.corrections = new Counter({ name: 'hostplane_corrections_total', help: 'Corrections made by the periodic check (restart, drift)', labelNames: ['kind'], registers });
     this.outboxSize = new Gauge({ name: 'hostplane_outbox_entries', help: 'Reports waiting on disk for the broker', registers });
+    this.outboxWriteFailures = new Counter({
+      name: 'hostplane_outbox_write_failures_total',
+      help: 'Status reports the outbox could not write (the disk full or failing), by error code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.reportsInMemory = new Gauge({ name: 'hostplane_outbox_memory_entries', help: 'Status reports kept in memory until the outbox can take them or the broker has them', registers });
+    this.reportsDropped = new Counter({ name: 'hostplane_status_reports_dropped_total', help: 'Status reports dropped because too many waited in memory for the disk', registers });
     this.certificateExpiry = new Gauge({ name: 'hostplane_hostagent_certificate_expiry_timestamp_seconds', help: 'When the host certificate expires (Unix time)', registers });
     this.certificateRenewals = new Counter({ name: 'hostplane_hostagent_certificate_renewals_total', help: 'Host certificate renewals, by outcome (renewed, failed)', labelNames: ['outcome'], registers });
   }

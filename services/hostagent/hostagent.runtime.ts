@@ -8,6 +8,7 @@ import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
 import { renewalMayRecover, renewIfDue } from './certificate-renewal';
 import { CommsWatchdog } from './comms.watchdog';
+import { removeTempFiles } from './crash-leftovers';
 import { ensureRegistered, RegistrationError } from './registration';
 import { hostname } from 'node:os';
 import { backoffDelay } from '#amqp';
@@ -66,7 +67,13 @@ export class HostagentRuntime {
     this.outbox = new Outbox(join(stateDir, 'outbox'), { logger });
     this.reporter = new StatusReporter(hostId, this.outbox, this.connection, logger, this.metrics);
     this.engine = new RoleEngine(
-      { hostId, root: config.root, hookTimeoutMs: config.hookTimeoutS * 1000 },
+      {
+        hostId,
+        root: config.root,
+        hookTimeoutMs: config.hookTimeoutS * 1000,
+        retryInitialMs: Math.min(config.roleRetryInitialS, config.convergeIntervalS) * 1000,
+        retryMaxMs: config.convergeIntervalS * 1000,
+      },
       new RoleStateStore(join(stateDir, 'state.json')),
       new HttpPackageFetcher(config.apiUrl),
       new HookRunner({ logger }),
@@ -87,6 +94,7 @@ export class HostagentRuntime {
   }
 
   async start(): Promise<void> {
+    await removeTempFiles(this.config.root, this.logger);
     if (this.comms) {
       await this.comms.start();
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
@@ -118,6 +126,8 @@ export class HostagentRuntime {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     this.heartbeats.stop();
+    this.reporter.stop();
+    this.engine.stop();
     // A renewal under way goes through comms: let it get its answer before comms stops.
     if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);

@@ -10,8 +10,8 @@ import { paxHeaderBomb } from '../../libs/role-package/raw-tar.fixtures';
 import { buildRole, fileRole, tempDir, type RoleSource } from '../../test/support/fixtures';
 import { HookRunner } from './hook-runner';
 import { PackageDownloadError, type PackageSource } from './package-fetcher';
-import { RoleEngine, type RoleStatusReport, type StatusSink } from './role-engine';
-import { RoleStateStore } from './role-state.store';
+import { RoleEngine, type RoleEngineOptions, type RoleStatusReport, type StatusSink } from './role-engine';
+import { RoleStateStore, type AgentState } from './role-state.store';
 
 const HOST = 'host-1';
 const quiet = new Logger('test', 'error');
@@ -53,12 +53,12 @@ class Reports implements StatusSink {
   }
 }
 
-async function setup(hookTimeoutMs = 10_000) {
+async function setup(hookTimeoutMs = 10_000, retry: Pick<RoleEngineOptions, 'retryInitialMs' | 'retryMaxMs' | 'clock'> = {}) {
   const root = await tempDir('engine');
   const packages = new Packages();
   const reports = new Reports();
   const engine = new RoleEngine(
-    { hostId: HOST, root, hookTimeoutMs },
+    { hostId: HOST, root, hookTimeoutMs, ...retry },
     new RoleStateStore(join(root, 'var/lib/pf9/hostagent/state.json')),
     packages,
     new HookRunner({ killGraceMs: 500, outputDrainMs: 500 }),
@@ -231,6 +231,57 @@ describe('RoleEngine', () => {
     await again.init();
     assert.equal(again.generation, 1);
     assert.deepEqual(again.summary(), [{ name: 'demo', version: '1.0.0', state: 'applied', generation: 1 }]);
+  });
+});
+
+describe('RoleEngine: a role whose hook failed', () => {
+  test('is tried again with a backoff that doubles up to its cap; every report carries the failures in a row; a retry token asks for an attempt now', async (t) => {
+    let now = 1_000_000;
+    const { root, packages, reports, engine, offer } = await setup(10_000, { retryInitialMs: 5000, retryMaxMs: 20_000, clock: () => now });
+    t.after(() => engine.stop());
+    const failed = async () => (JSON.parse(await readFile(join(root, 'var/lib/pf9/hostagent/state.json'), 'utf8')) as AgentState).failed.flaky;
+    // configure fails until the marker file exists
+    const flaky = await packages.add(fileRole('flaky', '1.0.0', { configure: 'test -f "$PF9_ROOT/fixed"; mkdir -p "$PF9_ROOT/etc/flaky"; cat > "$PF9_ROOT/etc/flaky/config.json"' }));
+    const desired = await offer([flaky]);
+    assert.deepEqual([reports.last('flaky')?.state, reports.last('flaky')?.failures], ['failed', 1]);
+
+    const delays: number[] = [];
+    for (let attempt = 2; attempt <= 5; attempt++) {
+      const due = (await failed())?.nextAttemptMs ?? 0;
+      delays.push(due - now);
+      const before = reports.all.length;
+      now = due - 1;
+      await engine.reconcile();
+      await engine.converge();
+      assert.equal(reports.all.length, before, `attempt ${attempt} does not come before its time, not even at a check`);
+      now = due;
+      await engine.reconcile();
+      const attemptReports = reports.all.slice(before).filter((r) => r.role === 'flaky');
+      assert.deepEqual(attemptReports[0], { role: 'flaky', version: '1.0.0', generation: desired.generation, state: 'downloading', message: undefined, log: undefined, failures: attempt - 1 });
+      assert.deepEqual([reports.last('flaky')?.state, reports.last('flaky')?.failures], ['failed', attempt]);
+    }
+    assert.deepEqual(delays, [5000, 10_000, 20_000, 20_000], 'doubling, capped');
+
+    await writeFile(join(root, 'fixed'), '');
+    now += 1; // the next attempt is 20 s away: only the operator's retry brings it now
+    await engine.offer({ ...desired, roles: desired.roles.map((r) => ({ ...r, retry: 1 })) });
+    await engine.idle();
+    assert.deepEqual([reports.last('flaky')?.state, reports.last('flaky')?.failures], ['applied', 0], 'applied, the count back to 0');
+    assert.equal(await failed(), undefined);
+    const count = reports.all.length;
+    await engine.offer({ ...desired, roles: desired.roles.map((r) => ({ ...r, retry: 2 })) });
+    await engine.idle();
+    assert.equal(reports.all.length, count, 'a retry token for a role that is applied changes nothing');
+  });
+
+  test('a new generation starts counting again', async (t) => {
+    const { packages, reports, engine, offer } = await setup(10_000, { retryInitialMs: 60_000 });
+    t.after(() => engine.stop());
+    const bad = await packages.add(fileRole('bad', '1.0.0', { configure: 'exit 1' }));
+    await offer([bad]);
+    assert.equal(reports.last('bad')?.failures, 1);
+    await offer([{ ...bad, config: { other: true } }]);
+    assert.deepEqual([reports.last('bad')?.state, reports.last('bad')?.failures], ['failed', 1]);
   });
 });
 

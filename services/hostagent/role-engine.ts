@@ -6,8 +6,9 @@ import { extractPackage } from '#role-package';
 import type { Logger } from '#logging';
 import type { HookResult, HookRunOptions } from './hook-runner';
 import { PackageDownloadError, type PackageSource } from './package-fetcher';
-import type { AgentState, InstalledRole, RoleStateStore } from './role-state.store';
+import type { AgentState, FailedApply, InstalledRole, RoleStateStore } from './role-state.store';
 import type { AgentMetrics } from './hostagent.metrics';
+import { removeUnusedRoleDirs, ROLES_DIR } from './crash-leftovers';
 
 /** A role.status report, without the hostId the reporter adds. */
 export interface RoleStatusReport {
@@ -17,6 +18,8 @@ export interface RoleStatusReport {
   state: RoleState;
   message?: string;
   log?: string;
+  /** Failed attempts in a row to apply the role's desired state. */
+  failures?: number;
 }
 
 export interface StatusSink {
@@ -31,7 +34,15 @@ export interface RoleEngineOptions {
   hostId: string;
   root: string;
   hookTimeoutMs: number;
+  /** A failed apply is tried again after this long, then twice as long after each failure in a row … */
+  retryInitialMs?: number;
+  /** … up to this (the converge interval). */
+  retryMaxMs?: number;
+  clock?: () => number;
 }
+
+const DEFAULT_RETRY_INITIAL_MS = 5000;
+const DEFAULT_RETRY_MAX_MS = 60_000;
 
 class HookFailure extends Error {
   constructor(
@@ -58,6 +69,9 @@ export class RoleEngine {
   private queue: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
   private readonly manifests = new Map<string, RoleManifest>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly clock: () => number;
 
   constructor(
     private readonly options: RoleEngineOptions,
@@ -67,10 +81,15 @@ export class RoleEngine {
     private readonly status: StatusSink,
     private readonly logger: Logger,
     private readonly metrics?: AgentMetrics,
-  ) {}
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
 
+  /** Loads the agent's record, and removes role folders that a crash left behind and no installed role uses. */
   async init(): Promise<void> {
     this.state = await this.store.load();
+    const installed = new Map(Object.values(this.state.installed).map((role) => [role.name, role.version]));
+    await removeUnusedRoleDirs(this.options.root, installed, this.logger);
   }
 
   get generation(): number {
@@ -101,6 +120,13 @@ export class RoleEngine {
       this.reconcileQueued = false;
       await this.reconcileNow();
     });
+  }
+
+  /** No more attempts on the retry timer (the agent stops). */
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** The periodic check: failed downloads tried again, stopped services started, drift corrected. */
@@ -139,7 +165,7 @@ export class RoleEngine {
     return this.state;
   }
 
-  private async reconcileNow(retrying = false): Promise<void> {
+  private async reconcileNow(checking = false): Promise<void> {
     const state = this.current();
     const wanted = new Map(state.desired.map((d) => [d.name, d]));
     for (const installed of Object.values(state.installed)) {
@@ -150,10 +176,38 @@ export class RoleEngine {
     }
     for (const desired of state.desired) {
       const failure = state.failed[desired.name];
-      if (failure && failure.generation === desired.generation && !(retrying && failure.retryable)) continue;
+      if (failure && failure.generation === desired.generation && !this.dueAgain(failure, desired, checking)) continue;
       await this.apply(desired, state.installed[desired.name]);
     }
     await this.store.save(state);
+    this.scheduleRetry();
+  }
+
+  /**
+   * A failed apply is tried again once its backoff has passed, when the plane's retry token
+   * changed (an operator asked), and, for a download, at every check as well.
+   */
+  private dueAgain(failure: FailedApply, desired: DesiredRole, checking: boolean): boolean {
+    if ((desired.retry ?? 0) !== (failure.retry ?? 0)) return true;
+    if (checking && failure.retryable) return true;
+    return this.clock() >= (failure.nextAttemptMs ?? 0);
+  }
+
+  /** Wakes the engine when the earliest failed apply is due again. */
+  private scheduleRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.stopped) return;
+    const state = this.current();
+    const due = state.desired
+      .map((desired) => state.failed[desired.name]?.generation === desired.generation ? (state.failed[desired.name]?.nextAttemptMs ?? 0) : Infinity)
+      .reduce((a, b) => Math.min(a, b), Infinity);
+    if (due === Infinity) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.reconcile();
+    }, Math.max(0, due - this.clock()));
+    this.retryTimer.unref();
   }
 
   private async apply(desired: DesiredRole, installed: InstalledRole | undefined): Promise<void> {
@@ -231,7 +285,19 @@ export class RoleEngine {
         }
       }
     }
-    state.failed[desired.name] = { version: desired.version, generation: desired.generation, retryable, message };
+    const previous = state.failed[desired.name];
+    const failures = (previous?.generation === desired.generation ? (previous.failures ?? 1) : 0) + 1;
+    const retryInMs = Math.min(this.options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, (this.options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS) * 2 ** (failures - 1));
+    state.failed[desired.name] = {
+      version: desired.version,
+      generation: desired.generation,
+      retryable,
+      message,
+      failures,
+      nextAttemptMs: this.clock() + retryInMs,
+      retry: desired.retry ?? 0,
+    };
+    this.logger.info('the role is tried again later', { role: desired.name, generation: desired.generation, failures, retryInMs });
     await this.store.save(state);
     this.metrics?.applies.inc({ outcome: 'failed' });
     this.metrics?.applyDuration.observe({ outcome: 'failed' }, (Date.now() - started) / 1000);
@@ -270,7 +336,7 @@ export class RoleEngine {
       await report('failed', `removal failed: ${(err as Error).message}`, err instanceof HookFailure ? err.result.tail : undefined);
       return;
     }
-    await rm(join(this.options.root, 'opt/pf9/roles', installed.name), { recursive: true, force: true });
+    await rm(join(this.options.root, ROLES_DIR, installed.name), { recursive: true, force: true });
     delete state.installed[installed.name];
     delete state.failed[installed.name];
     await this.store.save(state);
@@ -323,8 +389,11 @@ export class RoleEngine {
     }
   }
 
+  /** A report about a desired role carries how many attempts at its generation failed in a row so far. */
   private async report(desired: DesiredRole, state: RoleState, message?: string, log?: string): Promise<void> {
-    await this.status.report({ role: desired.name, version: desired.version, generation: desired.generation, state, message, log });
+    const failure = this.current().failed[desired.name];
+    const failures = failure?.generation === desired.generation ? (failure.failures ?? 1) : 0;
+    await this.status.report({ role: desired.name, version: desired.version, generation: desired.generation, state, message, log, failures });
   }
 
   /** Runs a hook if the role has it; a failure throws HookFailure unless `tolerate`. */
@@ -372,6 +441,6 @@ export class RoleEngine {
   }
 
   private roleDir(name: string, version: string): string {
-    return join(this.options.root, 'opt/pf9/roles', name, version);
+    return join(this.options.root, ROLES_DIR, name, version);
   }
 }

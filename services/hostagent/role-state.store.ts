@@ -14,13 +14,19 @@ export interface InstalledRole {
   message?: string;
 }
 
-/** A desired generation that could not be applied, so that it is not retried in a loop. */
+/** A desired generation that could not be applied, and when to try it again (not in a loop). */
 export interface FailedApply {
   version: string;
   generation: number;
-  /** Failures of the path to the plane (a download) are tried again at the next check. */
+  /** Failures of the path to the plane (a download) are tried again at the next check too. */
   retryable: boolean;
   message: string;
+  /** Failed attempts in a row at this generation (absent in a state written before they were counted: 1). */
+  failures?: number;
+  /** When the next attempt is due (epoch ms); absent: at once. */
+  nextAttemptMs?: number;
+  /** The plane's retry token (DesiredRole.retry) of the attempt that failed: a new token asks for an attempt now. */
+  retry?: number;
 }
 
 export interface AgentState {

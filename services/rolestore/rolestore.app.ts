@@ -27,7 +27,7 @@ export interface RunningRolestore {
 export async function startRolestore(env: Environment, options: { waitForBrokerMs?: number } = {}): Promise<RunningRolestore> {
   const config = loadRolestoreConfig(env);
   const logger = new Logger('rolestore', parseLogLevel(config.logLevel));
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { timeoutMs: config.databaseTimeoutS * 1000 });
   const app = await NestFactory.create<NestExpressApplication>(RolestoreModule.forRoot(config, logger, db), {
     logger: new NestJsonLogger(logger.child({ component: 'nest' })),
     bodyParser: false,

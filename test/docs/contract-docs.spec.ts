@@ -114,6 +114,7 @@ const HOST_ROLE_KEYS: KeysOf<HostRoleView> = {
   appliedGeneration: true,
   state: true,
   message: true,
+  failures: true,
 };
 const ROLE_UPLOAD_KEYS: KeysOf<RoleUploadView> = { name: true, version: true, sha256: true };
 const ROLE_VIEW_KEYS: KeysOf<RoleView> = { name: true, versions: true };

@@ -250,7 +250,44 @@ for (const kind of DATABASE_KINDS) {
       const reconfigured = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '1.2.0', config: { a: 2 } });
       assert.deepEqual(reconfigured.body, { hostId, role: name, version: '1.2.0', generation: 3 });
       const detail = (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: unknown[] };
-      assert.deepEqual(detail.roles, [{ name, version: '1.2.0', config: { a: 2 }, desiredGeneration: 3, appliedGeneration: null, state: 'pending', message: null }]);
+      assert.deepEqual(detail.roles, [{ name, version: '1.2.0', config: { a: 2 }, desiredGeneration: 3, appliedGeneration: null, state: 'pending', message: null, failures: 0 }]);
+    });
+
+    test("failures in a row: stored as the host reports them and shown; a retry raises the role's token in the desired state, not the generation", async () => {
+      const name = `retry-${randomUUID().slice(0, 8)}`;
+      await uploadRole(name, '1.0.0');
+      const hostId = await authorizedHost();
+      const assigned = (await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, {})).body as { generation: number };
+      const roleView = async () => ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string; failures: number; message: string | null }> }).roles[0];
+      const status = (state: string, extra: Record<string, unknown>) =>
+        raw.publish('pf9.events', `host.${hostId}.role-status`, { hostId, role: name, version: '1.0.0', generation: assigned.generation, state, ...extra }, { type: 'role.status', messageId: randomUUID() });
+      await status('failed', { message: 'hook configure failed (exit 1)', failures: 3 });
+      await waitFor('3 failures shown', async () => (await roleView())?.failures === 3);
+      await status('failed', { message: 'from an agent that does not count' });
+      await waitFor('the report applied', async () => (await roleView())?.message === 'from an agent that does not count');
+      assert.equal((await roleView())?.failures, 3, 'a report without the count leaves it');
+      const invalid = randomUUID();
+      await raw.publish('pf9.events', `host.${hostId}.role-status`, { hostId, role: name, version: '1.0.0', generation: assigned.generation, state: 'failed', failures: -1 }, { type: 'role.status', messageId: invalid });
+      assert.match(String((await dead.next((m) => m.properties.messageId === invalid)).properties.headers?.['x-pf9-error']), /failures/);
+
+      const retried = await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`);
+      assert.deepEqual(retried, { ...retried, status: 200, body: { hostId, role: name, generation: assigned.generation, retry: 1 } });
+      const pushed = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { roles: Array<{ retry?: number }> }).roles[0]?.retry === 1);
+      assert.equal((pushed.body as { generation: number }).generation, assigned.generation, 'the generation stays');
+      assert.equal(((await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`)).body as { retry: number }).retry, 2);
+
+      await status('applied', {});
+      await waitFor('applied', async () => (await roleView())?.state === 'applied');
+      assert.equal((await roleView())?.failures, 0, 'applied means none, even from an agent that does not count');
+      await status('failed', { failures: 2 });
+      await waitFor('2 failures', async () => (await roleView())?.failures === 2);
+      await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { again: true } });
+      assert.equal((await roleView())?.failures, 0, 'a new assignment starts counting again');
+
+      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/not-${name}/retry`)), 'NOT_FOUND');
+      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${newHostId()}/roles/${name}/retry`)), 'NOT_FOUND');
+      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${await knownHost()}/roles/${name}/retry`)), 'HOST_NOT_AUTHORIZED');
+      assert.equal((await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/Bad.Name/retry`)).status, 400);
     });
 
     test('role.assign over pf9.api: reply, desired state on pf9.control, status reports, unassign and removal', async () => {

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsArray, IsIn, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, Matches } from 'class-validator';
 import { IsCount, IsJsonObject, Nested } from '../validation';
 import { HOST_ID_PATTERN, HOST_STATES, MAX_ROLES_PER_HOST, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
@@ -17,6 +17,11 @@ export class DesiredRole {
   @IsJsonObject() config!: Record<string, unknown>;
   /** The host generation at which this role's version or config last changed. */
   @IsCount() generation!: number;
+  /**
+   * Raised by the plane when an operator asks for another attempt (`hostplane role retry`):
+   * a role that failed at this generation is tried again at once. Absent: 0.
+   */
+  @IsOptional() @IsCount() retry?: number;
 }
 
 export class HostDesiredStateControl {

@@ -16,4 +16,6 @@ export class RoleStatusEvent {
 
   @IsOptional() @IsString() @MaxLength(4096) message?: string;
   @IsOptional() @IsString() @MaxLength(ROLE_STATUS_LOG_MAX_BYTES) log?: string;
+  /** Failed attempts in a row to apply this role's desired state (0 once applied); agents before it leave it out. */
+  @IsOptional() @IsCount() failures?: number;
 }

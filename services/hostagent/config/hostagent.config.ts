@@ -14,6 +14,8 @@ export class HostagentConfig {
   @IsString() @MinLength(1) root!: string;
   @IsInt() @Min(1) heartbeatIntervalS!: number;
   @IsInt() @Min(1) convergeIntervalS!: number;
+  /** A failed role is tried again after this long, doubling at each failure in a row, up to the converge interval. */
+  @IsInt() @Min(1) roleRetryInitialS!: number;
   @IsInt() @Min(1) hookTimeoutS!: number;
   @IsString() @MinLength(1) metricsHost!: string;
   @IsInt() @Min(0) @Max(65535) metricsPort!: number;
@@ -36,6 +38,7 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   root: 'PF9_ROOT',
   heartbeatIntervalS: 'PF9_HEARTBEAT_INTERVAL_S',
   convergeIntervalS: 'PF9_CONVERGE_INTERVAL_S',
+  roleRetryInitialS: 'PF9_ROLE_RETRY_INITIAL_S',
   hookTimeoutS: 'PF9_HOOK_TIMEOUT_S',
   metricsHost: 'PF9_AGENT_METRICS_HOST',
   metricsPort: 'PF9_AGENT_METRICS_PORT',
@@ -58,6 +61,7 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     root: resolve(env.PF9_ROOT ?? '/'),
     heartbeatIntervalS: integer(env.PF9_HEARTBEAT_INTERVAL_S, 30),
     convergeIntervalS: integer(env.PF9_CONVERGE_INTERVAL_S, 60),
+    roleRetryInitialS: integer(env.PF9_ROLE_RETRY_INITIAL_S, 5),
     hookTimeoutS: integer(env.PF9_HOOK_TIMEOUT_S, 600),
     metricsHost: env.PF9_AGENT_METRICS_HOST ?? '127.0.0.1',
     metricsPort: integer(env.PF9_AGENT_METRICS_PORT, 9091),

@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Param, Put } from '@nestjs/common';
-import { ROLE_ASSIGN, ROLE_UNASSIGN, RoleAssignBody, type RoleAssignResult, type RoleUnassignResult } from '#contracts';
+import { Body, Controller, Delete, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { ROLE_ASSIGN, ROLE_UNASSIGN, RoleAssignBody, type RoleAssignResult, type RoleRetryResult, type RoleUnassignResult } from '#contracts';
 import { bodyOf, commandOf } from '../http/contract-validation';
 import { AssignmentsService } from './assignments.service';
 
@@ -15,5 +15,12 @@ export class AssignmentsHttpController {
   @Delete(':role')
   unassign(@Param('id') id: string, @Param('role') role: string): Promise<RoleUnassignResult> {
     return this.assignments.unassign(commandOf(ROLE_UNASSIGN, { hostId: id, role }));
+  }
+
+  @Post(':role/retry')
+  @HttpCode(200)
+  retry(@Param('id') id: string, @Param('role') role: string): Promise<RoleRetryResult> {
+    // The same two path parameters as role.unassign, checked by the same class.
+    return this.assignments.retry(commandOf(ROLE_UNASSIGN, { hostId: id, role }));
   }
 }

@@ -3,6 +3,7 @@ import {
   ErrorCodes,
   type RoleAssignCommand,
   type RoleAssignResult,
+  type RoleRetryResult,
   type RoleUnassignCommand,
   type RoleUnassignResult,
 } from '#contracts';
@@ -72,6 +73,25 @@ export class AssignmentsService {
     });
     this.logger.info('role unassigned', { ...result });
     await this.desiredState.publishFor(command.hostId);
+    return result;
+  }
+
+  /**
+   * Asks the host to try the role again now (if its last attempt failed; otherwise the host
+   * does nothing). The generation stays: the role's retry token rises and the desired state
+   * carrying it goes to the host, which alone decides, as for any desired state it gets from the plane.
+   */
+  async retry(request: { hostId: string; role: string }): Promise<RoleRetryResult> {
+    const result = await this.hosts.transaction(async (tx) => {
+      const host = await this.hosts.find(request.hostId, tx);
+      if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${request.hostId} is not known`);
+      if (host.state !== 'authorized') throw new ApplicationError(ErrorCodes.hostNotAuthorized, `host ${request.hostId} is not authorized`);
+      const retry = await this.hosts.raiseRetry(tx, request.hostId, request.role, this.clock());
+      if (retry === null) throw new ApplicationError(ErrorCodes.notFound, `role ${request.role} is not assigned to host ${request.hostId}`);
+      return { hostId: request.hostId, role: request.role, generation: Number(host.generation), retry };
+    });
+    this.logger.info('role retry asked for', { ...result });
+    await this.desiredState.publishFor(request.hostId);
     return result;
   }
 }

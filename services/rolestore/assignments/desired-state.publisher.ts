@@ -1,5 +1,5 @@
 import { Exchanges, HOST_DESIRED_STATE, RoutingKeys, type HostDesiredStateControl } from '#contracts';
-import type { AmqpConnection } from '#amqp';
+import { UnroutableError, type AmqpConnection } from '#amqp';
 import type { Logger } from '#logging';
 import type { Queryable } from '../database/database';
 import type { HostsRepository } from '../hosts/hosts.repository';
@@ -29,6 +29,8 @@ export class DesiredStatePublisher {
           sha256: version.sha256,
           config: JSON.parse(row.config) as Record<string, unknown>,
           generation: Number(row.desired_generation),
+          // Only once an operator asked: agents that predate it see the document they know.
+          ...(Number(row.retry) > 0 ? { retry: Number(row.retry) } : {}),
         });
       }
     }
@@ -41,8 +43,13 @@ export class DesiredStatePublisher {
    */
   async publish(state: HostDesiredStateControl): Promise<void> {
     try {
-      await this.connection.publish(Exchanges.control, RoutingKeys.hostControl(state.hostId, 'desired-state'), HOST_DESIRED_STATE, state);
+      await this.connection.publish(Exchanges.control, RoutingKeys.hostControl(state.hostId, 'desired-state'), HOST_DESIRED_STATE, state, { mandatory: true });
     } catch (err) {
+      if (err instanceof UnroutableError) {
+        // The host declares its queue when it starts, and then asks for its desired state: nothing is lost.
+        this.logger.info('the host has no queue yet: it gets its desired state when it starts', { hostId: state.hostId, generation: state.generation });
+        return;
+      }
       this.logger.warn('could not send the desired state; the host will catch up at its next sync', { hostId: state.hostId, err: String(err) });
     }
   }

@@ -7,6 +7,8 @@ import { describeDetails, flattenErrors, type ValidationDetail } from '#contract
 export class RolestoreConfig {
   @IsString() @MinLength(1) amqpUrl!: string;
   @IsString() @MinLength(1) databaseUrl!: string;
+  /** The longest wait on the database (a connection, a statement, an answer) before it counts as unavailable. */
+  @IsInt() @Min(1) @Max(3600) databaseTimeoutS!: number;
   @IsString() @MinLength(1) dataDir!: string;
   @IsString() @MinLength(1) apiHost!: string;
   @IsInt() @Min(0) @Max(65535) apiPort!: number;
@@ -34,6 +36,7 @@ export class RolestoreConfig {
 const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   amqpUrl: 'AMQP_URL',
   databaseUrl: 'DATABASE_URL',
+  databaseTimeoutS: 'PF9_DATABASE_TIMEOUT_S',
   dataDir: 'PF9_DATA_DIR',
   apiHost: 'PF9_API_HOST',
   apiPort: 'PF9_API_PORT',
@@ -62,6 +65,7 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const plain = {
     amqpUrl,
     databaseUrl: env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'rolestore.db')}`,
+    databaseTimeoutS: integer(env.PF9_DATABASE_TIMEOUT_S, 10),
     dataDir,
     apiHost: env.PF9_API_HOST ?? '127.0.0.1',
     apiPort: integer(env.PF9_API_PORT, 8080),

@@ -1,4 +1,8 @@
-/** What the repositories need of a database: parameterised SQL ($1, $2 …) and transactions. */
+/**
+ * What the repositories need of a database: parameterised SQL ($1, $2 …) and transactions.
+ * Every call has a time limit; a database that is away or does not answer in time rejects
+ * with DatabaseUnavailableError, whatever the dialect.
+ */
 export interface Queryable {
   query<T extends object>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs a statement; answers how many rows it changed. */
@@ -8,6 +12,7 @@ export interface Queryable {
 export interface Database extends Queryable {
   readonly dialect: 'sqlite' | 'postgres';
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
-  ping(): Promise<void>;
+  /** Resolves when the database answers within `timeoutMs` (its own limit by default); rejects with DatabaseUnavailableError otherwise. */
+  ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }

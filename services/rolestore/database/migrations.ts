@@ -121,6 +121,16 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    name: 'role apply failures in a row, and operator retries',
+    statements: [
+      // What the host last reported: failed attempts in a row at the desired generation.
+      `ALTER TABLE host_roles ADD COLUMN failures INTEGER NOT NULL DEFAULT 0`,
+      // Raised by `hostplane role retry`; sent in the desired state, a new value asks the host for an attempt now.
+      `ALTER TABLE host_roles ADD COLUMN retry BIGINT NOT NULL DEFAULT 0`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

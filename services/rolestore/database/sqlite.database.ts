@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type { Database, Queryable } from './database';
+import { DatabaseUnavailableError } from './database-unavailable.error';
 
 /**
  * SQLite through node:sqlite. The driver is synchronous, so every statement is atomic;
@@ -12,10 +13,12 @@ export class SqliteDatabase implements Database {
   private readonly db: DatabaseSync;
   private lock: Promise<void> = Promise.resolve();
 
-  constructor(file: string) {
+  /** `timeoutMs`: how long a statement waits for another process's lock on the file. */
+  constructor(file: string, options: { timeoutMs?: number } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new DatabaseSync(file);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    const timeoutMs = Math.floor(options.timeoutMs ?? 5000);
+    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ${timeoutMs};`);
   }
 
   async query<T extends object>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -32,18 +35,19 @@ export class SqliteDatabase implements Database {
         query: async <R extends object>(sql: string, params: readonly unknown[] = []) => this.queryNow<R>(sql, params),
         execute: async (sql: string, params: readonly unknown[] = []) => this.executeNow(sql, params),
       };
-      this.db.exec('BEGIN IMMEDIATE');
+      this.exec('BEGIN IMMEDIATE');
       try {
         const result = await work(tx);
-        this.db.exec('COMMIT');
+        this.exec('COMMIT');
         return result;
       } catch (err) {
-        this.db.exec('ROLLBACK');
+        if (this.db.isTransaction) this.db.exec('ROLLBACK');
         throw err;
       }
     });
   }
 
+  /** The driver is synchronous: a ping answers at once or fails, so the time limit has nothing to bound. */
   async ping(): Promise<void> {
     await this.query('SELECT 1 AS one');
   }
@@ -52,12 +56,28 @@ export class SqliteDatabase implements Database {
     await this.exclusive(async () => this.db.close());
   }
 
+  private exec(sql: string): void {
+    try {
+      this.db.exec(sql);
+    } catch (err) {
+      unavailableOr(err);
+    }
+  }
+
   private queryNow<T extends object>(sql: string, params: readonly unknown[]): T[] {
-    return this.db.prepare(toSqlite(sql)).all(...params.map(toInput)) as T[];
+    try {
+      return this.db.prepare(toSqlite(sql)).all(...params.map(toInput)) as T[];
+    } catch (err) {
+      return unavailableOr(err);
+    }
   }
 
   private executeNow(sql: string, params: readonly unknown[]): number {
-    return Number(this.db.prepare(toSqlite(sql)).run(...params.map(toInput)).changes);
+    try {
+      return Number(this.db.prepare(toSqlite(sql)).run(...params.map(toInput)).changes);
+    } catch (err) {
+      return unavailableOr(err);
+    }
   }
 
   private async exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -71,6 +91,15 @@ export class SqliteDatabase implements Database {
       release();
     }
   }
+}
+
+/** SQLite's primary result codes that say the file is busy, full or failing, not that the statement is wrong. */
+const UNAVAILABLE_RESULT_CODES = new Set([5 /* BUSY */, 6 /* LOCKED */, 7 /* NOMEM */, 10 /* IOERR */, 13 /* FULL */, 14 /* CANTOPEN */, 15 /* PROTOCOL */]);
+
+function unavailableOr(err: unknown): never {
+  const errcode = err instanceof Error && 'errcode' in err && typeof err.errcode === 'number' ? err.errcode : undefined;
+  if (errcode !== undefined && UNAVAILABLE_RESULT_CODES.has(errcode & 0xff)) throw new DatabaseUnavailableError(err);
+  throw err;
 }
 
 /** $1 → ?1: SQLite numbers its parameters the same way, with another sigil. */

@@ -26,6 +26,8 @@ export interface HostRoleRow {
   log: string | null;
   desired_ms: number;
   updated_ms: number;
+  failures: number;
+  retry: number;
 }
 
 export interface HeartbeatRecord {
@@ -81,7 +83,7 @@ export class HostsRepository {
       `INSERT INTO host_roles (host_id, role, version, config, assigned, desired_generation, state, message, log, desired_ms, updated_ms)
        VALUES ($1, $2, $3, $4, 1, $5, NULL, NULL, NULL, $6, $6)
        ON CONFLICT (host_id, role) DO UPDATE SET version = excluded.version, config = excluded.config, assigned = 1,
-         desired_generation = excluded.desired_generation, state = NULL, message = NULL, log = NULL,
+         desired_generation = excluded.desired_generation, state = NULL, message = NULL, log = NULL, failures = 0,
          desired_ms = excluded.desired_ms, updated_ms = excluded.updated_ms`,
       [hostId, role, version, JSON.stringify(config), generation, now],
     );
@@ -104,17 +106,38 @@ export class HostsRepository {
     }
   }
 
+  /** `failures` null: unchanged (an agent that does not count them). */
   async recordRoleStatus(
     tx: Queryable,
-    status: { hostId: string; role: string; state: RoleState; message: string | null; log: string | null; appliedGeneration: number | null; appliedVersion: string | null },
+    status: {
+      hostId: string;
+      role: string;
+      state: RoleState;
+      message: string | null;
+      log: string | null;
+      appliedGeneration: number | null;
+      appliedVersion: string | null;
+      failures: number | null;
+    },
     now: number,
   ): Promise<void> {
     await tx.execute(
       `UPDATE host_roles SET state = $3, message = $4, log = $5,
-         applied_generation = COALESCE($6, applied_generation), applied_version = COALESCE($7, applied_version), updated_ms = $8
+         applied_generation = COALESCE($6, applied_generation), applied_version = COALESCE($7, applied_version), updated_ms = $8,
+         failures = COALESCE($9, failures)
        WHERE host_id = $1 AND role = $2`,
-      [status.hostId, status.role, status.state, status.message, status.log, status.appliedGeneration, status.appliedVersion, now],
+      [status.hostId, status.role, status.state, status.message, status.log, status.appliedGeneration, status.appliedVersion, now, status.failures],
     );
+  }
+
+  /** Raises the role's retry token; answers the new value, or null when the role is not assigned. */
+  async raiseRetry(tx: Queryable, hostId: string, role: string, now: number): Promise<number | null> {
+    const rows = await tx.query<{ retry: number }>(
+      'UPDATE host_roles SET retry = retry + 1, updated_ms = $3 WHERE host_id = $1 AND role = $2 AND assigned = 1 RETURNING retry',
+      [hostId, role, now],
+    );
+    const row = rows[0];
+    return row === undefined ? null : Number(row.retry);
   }
 
   async deleteRole(tx: Queryable, hostId: string, role: string): Promise<void> {

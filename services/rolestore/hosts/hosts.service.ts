@@ -42,6 +42,7 @@ export class HostsService {
       appliedGeneration: r.applied_generation === null ? null : Number(r.applied_generation),
       state: r.state ?? (r.assigned === 1 ? 'pending' : 'removing'),
       message: r.message,
+      failures: Number(r.failures),
     }));
     return { ...this.summary(row, this.clock()), info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent), roles };
   }

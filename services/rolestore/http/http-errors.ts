@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { ErrorCodes, type ErrorCode, type HttpErrorView } from '#contracts';
-import { ApplicationError } from '#amqp';
+import { ApplicationError, UnavailableError } from '#amqp';
 import type { Logger } from '#logging';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -22,14 +22,24 @@ export class ContractErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const { status, body } = toHttpError(exception);
-    if (status >= 500) this.logger.error('request failed', { err: exception instanceof Error ? exception.stack : String(exception) });
+    if (exception instanceof UnavailableError) {
+      this.logger.warn('request refused: a dependency is unavailable', { dependency: exception.dependency, err: exception.message });
+      response.setHeader('retry-after', String(RETRY_AFTER_S));
+    } else if (status >= 500) this.logger.error('request failed', { err: exception instanceof Error ? exception.stack : String(exception) });
     response.status(status).json(body);
   }
 }
 
+/** What a client is told to wait before trying again while the database is away. */
+const RETRY_AFTER_S = 5;
+
 export function toHttpError(exception: unknown): { status: number; body: HttpErrorView } {
   if (exception instanceof ApplicationError) {
     return { status: STATUS_BY_CODE[exception.code], body: { error: exception.toBody() } };
+  }
+  // Not the request's fault and not a bug: the contract has no code for it, so INTERNAL, with 503 saying "try again".
+  if (exception instanceof UnavailableError) {
+    return { status: 503, body: { error: { code: ErrorCodes.internal, message: exception.message, details: [] } } };
   }
   const parserError = bodyParserError(exception);
   if (parserError) return parserError;

@@ -1,4 +1,5 @@
 import type { HostHeartbeatEvent } from '#contracts';
+import { UnavailableError } from '#amqp';
 import type { Logger } from '#logging';
 import type { HeartbeatRecord, HostsRepository } from '../hosts/hosts.repository';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
@@ -56,6 +57,12 @@ export class HeartbeatIngester {
         this.settle(batch, null);
         this.metrics.heartbeatBatchSize.observe(batch.length);
       } catch (err) {
+        // A database that is away is logged where the messages wait (the consumer), and every message waits.
+        if (err instanceof UnavailableError) {
+          this.logger.debug('heartbeats wait: the database is unavailable', { batch: batch.length });
+          this.settle(batch, err);
+          return;
+        }
         this.logger.error('could not persist heartbeats', { err: String(err), batch: batch.length });
         await this.oneByOne(batch, err);
       }

@@ -1,5 +1,5 @@
 import { ErrorCodes, hostBrokerUser, type HostSyncEvent, type RoleStatusEvent } from '#contracts';
-import { ApplicationError, type MessageContext } from '#amqp';
+import { ApplicationError, UnavailableError, type MessageContext } from '#amqp';
 import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
 import type { HostsRepository } from '../hosts/hosts.repository';
@@ -21,8 +21,9 @@ export class HostEventsService {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** While the database is away a host's reports wait together, so that none overtakes an earlier one. */
   roleStatus(event: RoleStatusEvent): Promise<void> {
-    return this.perHost.run(event.hostId, () => this.applyRoleStatus(event));
+    return this.perHost.run(event.hostId, () => this.applyRoleStatus(event), (err) => err instanceof UnavailableError);
   }
 
   private async applyRoleStatus(event: RoleStatusEvent): Promise<void> {
@@ -46,6 +47,8 @@ export class HostEventsService {
           log: event.log ?? null,
           appliedGeneration: applied ? event.generation : null,
           appliedVersion: applied ? event.version : null,
+          // An agent that does not count failures: applied still means none.
+          failures: event.failures ?? (applied ? 0 : null),
         },
         this.clock(),
       );

@@ -37,12 +37,15 @@ export class RolestoreMetrics {
       buckets: [1, 10, 50, 100, 250, 500, 1000],
       registers: [this.registry],
     });
+    let online = 0;
     new Gauge({
       name: 'hostplane_hosts_online',
       help: 'Hosts whose last heartbeat is within the offline threshold',
       registers: [this.registry],
+      // While the database is away the gauge keeps its last value: /metrics still answers.
       async collect() {
-        this.set(await countOnline());
+        online = await countOnline().catch(() => online);
+        this.set(online);
       },
     });
   }
