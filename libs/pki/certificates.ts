@@ -66,7 +66,7 @@ export async function createCa(options: CreateCaOptions): Promise<CertifiedKey> 
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+  return { certPem: pemText(cert.toString('pem')), keyPem: await exportPrivateKey(keys.privateKey) };
 }
 
 /** A TLS server certificate (serverAuth) for the given DNS names and IP addresses, signed by `ca`. */
@@ -100,7 +100,7 @@ export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptio
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+  return { certPem: pemText(cert.toString('pem')), keyPem: await exportPrivateKey(keys.privateKey) };
 }
 
 /** A host's own key and its certificate request: CN=<hostId>, URI SAN urn:pf9:host:<hostId>. The key stays on the host. */
@@ -113,7 +113,7 @@ export async function createHostKeyAndCsr(hostId: string): Promise<{ keyPem: str
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }])],
   });
-  return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: csr.toString('pem') };
+  return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: pemText(csr.toString('pem')) };
 }
 
 /**
@@ -149,7 +149,7 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],
   });
-  return cert.toString('pem');
+  return pemText(cert.toString('pem'));
 }
 
 /** Something that holds a DER certificate: node:crypto's X509Certificate, or what TLSSocket.getPeerCertificate() answers. */
@@ -251,7 +251,15 @@ export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCerti
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],
   });
   // OpenSSL (and so node, HAProxy, nginx) reads CRLs under this label only.
-  return `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
+  return pemText(x509.PemConverter.encode(crl.rawData, 'X509 CRL'));
+}
+
+/**
+ * PEM text as files hold it: ending with a newline, so that files put one after the other
+ * (`cat ingress.crt ingress.key > haproxy.pem`) keep every BEGIN line on a line of its own.
+ */
+export function pemText(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 /** True when `certPem` was signed by the CA certificate `caCertPem`. */
@@ -310,7 +318,7 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
 
 async function exportPrivateKey(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return x509.PemConverter.encode(toArrayBuffer(der), 'PRIVATE KEY');
+  return pemText(x509.PemConverter.encode(toArrayBuffer(der), 'PRIVATE KEY'));
 }
 
 async function loadCa(ca: CertifiedKey): Promise<{ cert: x509.X509Certificate; key: webcrypto.CryptoKey }> {

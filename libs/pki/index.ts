@@ -10,6 +10,7 @@ export {
   isSignedBy,
   issueServerCert,
   keyMatchesCert,
+  pemText,
   PkiError,
   signHostCsr,
   signRenewalProof,

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { HOST_RENEW_PATH, type HostRenewRequest, type HostRenewResult } from '#contracts';
-import { certificateFacts, createHostKeyAndCsr, isSignedBy, signRenewalProof, writeFileAtomic } from '#pki';
+import { certificateFacts, createHostKeyAndCsr, isSignedBy, pemText, signRenewalProof, writeFileAtomic } from '#pki';
 import {
   certificateProblem,
   checkResult,
@@ -70,7 +70,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
     if (!renewalMayRecover(err)) await Promise.all([fs.rm(pending.key, { force: true }), fs.rm(pending.csr, { force: true })]);
     throw err;
   }
-  await writeFileAtomic(pending.cert, result.certificate, PUBLIC_MODE);
+  await writeFileAtomic(pending.cert, pemText(result.certificate), PUBLIC_MODE);
   if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
   const renewed = certificateFacts(result.certificate);
   return {

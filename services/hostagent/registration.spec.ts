@@ -120,6 +120,19 @@ describe('host registration', () => {
     assert.equal(await modeOf(files.dir), 0o700);
   });
 
+  it('writes every PEM file with a final newline, even when the plane sent its PEM without one', async () => {
+    server.respond = async (request) => {
+      const certificate = (await signHostCsr(ca, request.csr, request.hostId)).trimEnd();
+      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: ca.certPem.trimEnd(), broker: null };
+      return { status: 200, body: result };
+    };
+    await register();
+    const files = hostCertificateFiles(root);
+    for (const file of [files.cert, files.key, files.caCert]) assert.match(await readFile(file, 'utf8'), /-----\n$/, `${file} ends with a newline`);
+    const both = (await readFile(files.cert, 'utf8')) + (await readFile(files.key, 'utf8'));
+    assert.equal(both.match(/^-----BEGIN [A-Z ]+-----$/gm)?.length, 2, '`cat host.crt host.key` keeps both BEGIN lines whole');
+  });
+
   it('keeps a valid certificate and asks nothing, even without a token', async () => {
     await register();
     const again = await register({ token: undefined });

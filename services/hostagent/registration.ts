@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult, type HostRenewResult } from '#contracts';
-import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, writeFileAtomic } from '#pki';
+import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, pemText, writeFileAtomic } from '#pki';
 import { errnoCode } from './fs-primitives';
 
 export const PRIVATE_MODE = 0o600;
@@ -82,10 +82,10 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   const request: HostJoinRequest = { token, hostId: options.hostId, hostname: options.hostname, csr: csrPem };
   const result = await postToPlane(options, HOST_JOIN_PATH, request, isJoinResult, { refusal: 'the plane refused to register this host', result: 'a join result' });
   checkResult(result, options.hostId, keyPem);
-  await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
+  await writeFileAtomic(files.caCert, pemText(result.caCertificate), PUBLIC_MODE);
   if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
   // The certificate last: it is what says "registered" on the next start.
-  await writeFileAtomic(files.cert, result.certificate, PUBLIC_MODE);
+  await writeFileAtomic(files.cert, pemText(result.certificate), PUBLIC_MODE);
   return { registered: true, files };
 }
 
