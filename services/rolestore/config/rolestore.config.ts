@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { describeDetails, flattenErrors, type ValidationDetail } from '#contracts';
+import { parseDatabaseUrl } from '../database/database-url';
 
 /** The role store's environment (CONTRACT.md section 7), validated once at boot. */
 export class RolestoreConfig {
@@ -84,6 +85,8 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const errors = validateSync(config);
   const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
   details.push(...portClashes(config));
+  const database = parseDatabaseUrl(config.databaseUrl);
+  if (!database.ok && config.databaseUrl !== '') details.push({ path: 'DATABASE_URL', problems: [database.problem] });
   if (details.length > 0) throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
   return config;
 }
