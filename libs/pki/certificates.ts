@@ -10,8 +10,14 @@ x509.cryptoProvider.set(webcrypto);
 const KEY_ALGORITHM: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Certificates start a little in the past, so that a host whose clock lags still accepts them. */
-const BACKDATE_MS = 5 * 60 * 1000;
+/**
+ * Certificates and the CRL start this far in the past, so that a machine whose clock lags the
+ * plane's (a host, or an ingress on another machine than the role store) still accepts them:
+ * a day covers a clock kept in local time instead of UTC, the commonest error of hours.
+ */
+export const CERT_BACKDATE_MS = 24 * 60 * 60 * 1000;
+/** The longest span (notBefore to notAfter, backdating included) that Apple's rules accept for a TLS server certificate. */
+const MAX_SERVER_SPAN_DAYS = 825;
 const MAX_CSR_PEM_CHARS = 16 * 1024;
 /** id-ce-subjectAltName: a CSR finds its extensions by OID only. */
 const SUBJECT_ALT_NAME_OID = '2.5.29.17';
@@ -38,7 +44,7 @@ export interface CreateCaOptions {
 export interface ServerCertOptions {
   dnsNames: string[];
   ipAddresses?: string[];
-  /** Default 825, the longest that Apple's and browsers' rules accept. */
+  /** Default 825, the longest that Apple's and browsers' rules accept (the span never exceeds it, backdating included). */
   validityDays?: number;
 }
 
@@ -78,7 +84,7 @@ export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptio
   if (dnsNames.length + ipAddresses.length === 0) throw new PkiError('a server certificate needs at least one DNS name or IP address');
   const issuer = await loadCa(ca);
   const keys = await generateKeys();
-  const { notBefore, notAfter } = validity(options.validityDays, 825);
+  const { notBefore, notAfter } = validity(options.validityDays, MAX_SERVER_SPAN_DAYS, MAX_SERVER_SPAN_DAYS);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [dnsNames[0] ?? ipAddresses[0]] }],
@@ -243,7 +249,7 @@ export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCerti
   const issuer = await loadCa(ca);
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subjectName,
-    thisUpdate: new Date(now.getTime() - BACKDATE_MS),
+    thisUpdate: new Date(now.getTime() - CERT_BACKDATE_MS),
     nextUpdate: issuer.cert.notAfter,
     entries: revoked.map((entry) => ({ serialNumber: entry.serial, revocationDate: entry.revokedAt })),
     signingKey: issuer.key,
@@ -341,13 +347,15 @@ async function loadCa(ca: CertifiedKey): Promise<{ cert: x509.X509Certificate; k
   return { cert, key };
 }
 
-function validity(days: number | undefined, fallback: number): { notBefore: Date; notAfter: Date } {
+/** From CERT_BACKDATE_MS ago to `days` from now; no longer than `maxSpanDays` in all, when given. */
+function validity(days: number | undefined, fallback: number, maxSpanDays?: number): { notBefore: Date; notAfter: Date } {
   const validityDays = days ?? fallback;
   if (!Number.isInteger(validityDays) || validityDays < 1) throw new PkiError(`validityDays must be a positive whole number, not ${validityDays}`);
   const now = Date.now();
   // Whole seconds: X.509 times carry no fractions, and a rounded notAfter must not exceed the promise.
-  const start = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
-  return { notBefore: new Date(start), notAfter: new Date(Math.floor((now + validityDays * DAY_MS) / 1000) * 1000) };
+  const start = Math.floor((now - CERT_BACKDATE_MS) / 1000) * 1000;
+  const end = Math.floor((now + validityDays * DAY_MS) / 1000) * 1000;
+  return { notBefore: new Date(start), notAfter: new Date(maxSpanDays === undefined ? end : Math.min(end, start + maxSpanDays * DAY_MS)) };
 }
 
 /** 128 random bits, positive and without a leading zero octet (RFC 5280 4.1.2.2). */
