@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { errorCode, formatEndpoint, parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
+import { readStopWithParent } from '../../libs/lifetime';
 
 /** Where to go for the plane: through an HTTP proxy with CONNECT, when one is configured. */
 export interface ProxyConfig extends Endpoint {
@@ -30,6 +31,8 @@ export interface CommsConfig {
   /** Background probing of an unreachable plane. */
   backoff: BackoffOptions;
   logLevel: LogLevel;
+  /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the host agent that started comms is gone). */
+  stopWithParent: boolean;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +98,8 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
 
   const proxy = proxyFromEnv(env, value, planeHost ?? '', planePort, problems);
+  const stopWithParent = readStopWithParent(value('PF9_STOP_WITH_PARENT'));
+  if (!stopWithParent.ok) problems.push(`PF9_STOP_WITH_PARENT: ${stopWithParent.problem}`);
 
   if (problems.length > 0 || !listen.ok || !admin.ok || planeHost === undefined) throw new ConfigError(problems);
   return {
@@ -109,6 +114,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
     connectTimeoutMs,
     backoff: { initialMs: backoffInitialMs, maxMs: Math.max(backoffMaxMs, backoffInitialMs), factor: 2 },
     logLevel,
+    stopWithParent: stopWithParent.ok && stopWithParent.value,
   };
 }
 
