@@ -98,7 +98,8 @@ describe('a host behind pf9-comms and the ingress', () => {
     const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
     hosts.push(entry);
     const agent = await startHostagent({
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${comms.listeners.amqp}`,
+      // Through comms, on the plane's vhost (where the host's own broker user has its permissions).
+      AMQP_URL: `amqp://guest:guest@127.0.0.1:${comms.listeners.amqp}${new URL(brokerUrl()).pathname}`,
       PF9_API_URL: `http://127.0.0.1:${comms.listeners.http}`,
       PF9_JOIN_URL: `http://127.0.0.1:${comms.listeners.join}`,
       PF9_JOIN_TOKEN: token,
