@@ -89,13 +89,41 @@ describe('hosts commands', () => {
     assert.ok(lines.includes('CPU:             AMD EPYC 7B13, 8 cores'));
     assert.ok(lines.includes('Memory:          16.0 GiB total, 8.5 GiB available'));
     assert.ok(lines.includes('Addresses:       eth0 10.0.0.5/24'), 'loopback left out');
-    const table = lines.slice(lines.indexOf('') + 1);
+    const table = lines.slice(lines.findIndex((l) => l.startsWith('NAME ')));
     assert.deepEqual(table, [
       'NAME            VERSION  STATE    FAILURES  DESIRED-GEN  APPLIED-GEN  MESSAGE',
       'demo            1.0.0    applied  0         3            3',
       'keepalived-vip  1.0.0    failed   3         4            -            configure exited 1: keepalived-vip: config is missing prior…',
       '',
     ]);
+  });
+
+  it('hosts show prints the disks of the inventory: mount, file system, size, used', async () => {
+    const storage = [
+      { mount: '/', fs: 'ext4', totalBytes: 100 * 1024 ** 3, usedBytes: 25 * 1024 ** 3 },
+      { mount: '/var/lib/docker', fs: 'xfs', totalBytes: 2 * 1024 ** 4, usedBytes: 0 },
+    ];
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: { ...DETAIL, info: { ...DETAIL.info!, storage } } });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    const at = lines.indexOf('Disks:');
+    assert.ok(at > 0, run.stdout);
+    assert.deepEqual(lines.slice(at, at + 4), [
+      'Disks:',
+      'MOUNT            FS    SIZE       USED',
+      '/                ext4  100.0 GiB  25.0 GiB (25%)',
+      '/var/lib/docker  xfs   2.0 TiB    0 B (0%)',
+    ]);
+  });
+
+  it("hosts show prints what a host reports without its control characters: a host cannot drive the operator's terminal", async () => {
+    const storage = [{ mount: '/mnt/\u001b]0;owned\u0007\u001b[2J', fs: 'ext4', totalBytes: 0, usedBytes: 0 }];
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: { ...DETAIL, info: { ...DETAIL.info!, storage, hostname: 'a\u001b[31mred' } } });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(![...run.stdout].some((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f'))), JSON.stringify(run.stdout));
+    assert.match(run.stdout, /^\/mnt\/\?\]0;owned\?\?\[2J +ext4 +0 B +0 B$/m);
   });
 
   it('hosts show says so when the host has sent no heartbeat and has no roles', async () => {

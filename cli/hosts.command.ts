@@ -24,6 +24,7 @@ const hostsShow: Command = {
     const host = await ctx.api.getHost(hostId);
     if (ctx.json) return printJson(ctx.stdout, host);
     ctx.stdout.write(formatFields([...hostFields(host), ...inventoryFields(host.info)]));
+    if (host.info !== null) ctx.stdout.write(`\n${disks(host.info.storage)}`);
     ctx.stdout.write('\n');
     if (host.roles.length === 0) {
       ctx.stdout.write('Roles: none assigned\n');
@@ -90,6 +91,12 @@ function inventoryFields(info: HostHeartbeatEvent | null): [string, string][] {
     ['Addresses', addresses.length === 0 ? '-' : addresses.join(', ')],
     ['Agent', info.agentVersion],
   ];
+}
+
+function disks(storage: HostHeartbeatEvent['storage']): string {
+  if (storage.length === 0) return 'Disks: none reported\n';
+  const rows = storage.map((d) => [d.mount, d.fs, formatBytes(d.totalBytes), d.totalBytes > 0 ? `${formatBytes(d.usedBytes)} (${Math.round((d.usedBytes / d.totalBytes) * 100)}%)` : formatBytes(d.usedBytes)]);
+  return `Disks:\n${formatTable(['MOUNT', 'FS', 'SIZE', 'USED'], rows)}`;
 }
 
 function isLoopback(address: string): boolean {

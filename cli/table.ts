@@ -17,7 +17,11 @@ export function truncate(text: string, max: number): string {
   return line.length <= max ? line : `${line.slice(0, Math.max(0, max - 1))}…`;
 }
 
-/** Hook messages can span lines; a table cell cannot. */
+/**
+ * Hook messages can span lines; a table cell cannot. Other control characters become "?":
+ * what a host reports (its hostname, its mounts) must not drive the operator's terminal.
+ */
 function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n\t]+\s*/g, ' ');
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  return text.replace(/\s*[\r\n\t]+\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { access, constants, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,27 @@ import { inspectPackage } from '#role-package';
 import { buildExamples, findRepoRoot } from './build-examples';
 
 const ROLES_DIR = join(findRepoRoot(__dirname), 'examples', 'roles');
-const HAS_PYTHON3 = spawnSync('python3', ['--version']).status === 0;
+/** Where each awk this machine has lives (the hooks must run with any of them). */
+const AWKS = ['mawk', 'gawk', 'busybox']
+  .map((name) => ({ name, path: spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim() }))
+  .filter((awk) => awk.path !== '' && (awk.name !== 'busybox' || spawnSync(awk.path, ['awk', 'BEGIN{}']).status === 0));
+
+/**
+ * A PATH holding only what a minimal host (a Debian minbase, the project's image) has for
+ * sure: no python3, no perl, no node. `awk` is the given implementation.
+ */
+async function minimalPath(dir: string, awk: { name: string; path: string }): Promise<string> {
+  const bin = join(dir, `bin-${awk.name}`);
+  await mkdir(bin, { recursive: true });
+  for (const tool of ['dirname', 'mkdir', 'mv', 'rm', 'cat']) {
+    const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(found !== '', `${tool} is on this machine`);
+    await symlink(found, join(bin, tool));
+  }
+  if (awk.name === 'busybox') await writeFile(join(bin, 'awk'), `#!/bin/sh\nexec ${awk.path} awk "$@"\n`, { mode: 0o755 });
+  else await symlink(awk.path, join(bin, 'awk'));
+  return bin;
+}
 
 interface HookRun {
   code: number | null;
@@ -29,6 +49,10 @@ async function readRoleJson(folder: string): Promise<RoleJson> {
 
 /** Runs a hook the way the host agent does (CONTRACT.md section 6): from the role folder, with the PF9_ variables. */
 async function runHook(folder: string, hook: HookName, root: string, stdin = ''): Promise<HookRun> {
+  return runHookWith(folder, hook, root, stdin, process.env.PATH);
+}
+
+async function runHookWith(folder: string, hook: HookName, root: string, stdin: string, searchPath: string | undefined): Promise<HookRun> {
   const role = await readRoleJson(folder);
   const path = role.hooks[hook];
   assert.ok(path, `${folder} has no ${hook} hook`);
@@ -36,7 +60,7 @@ async function runHook(folder: string, hook: HookName, root: string, stdin = '')
   const child = spawn(join(dir, path), [], {
     cwd: dir,
     env: {
-      PATH: process.env.PATH,
+      PATH: searchPath,
       PF9_ROLE: role.name,
       PF9_ROLE_VERSION: role.version,
       PF9_ROLE_DIR: dir,
@@ -153,15 +177,19 @@ describe('demo role hooks', () => {
   });
 });
 
-describe('keepalived-vip role hooks', () => {
-  before(() => assert.ok(HAS_PYTHON3, 'python3 is needed by the keepalived-vip hooks'));
+it('there is an awk to run the keepalived-vip hooks with', () => assert.ok(AWKS.length > 0, 'mawk, gawk or busybox'));
+
+for (const awk of AWKS) describe(`keepalived-vip role hooks, with ${awk.name} and no python3`, () => {
   let root: string;
   let conf: string;
+  let path: string;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'hostplane-keepalived-'));
     conf = join(root, 'etc/keepalived/keepalived.conf');
+    path = await minimalPath(root, awk);
   });
   after(() => rm(root, { recursive: true, force: true }));
+  const runHook = (folder: string, hook: HookName, hookRoot: string, stdin = ''): Promise<HookRun> => runHookWith(folder, hook, hookRoot, stdin, path);
 
   const config = { vip: '10.0.0.100/24', interface: 'eth0', routerId: 51, priority: 100 };
 
@@ -197,6 +225,20 @@ describe('keepalived-vip role hooks', () => {
     ['an unknown field', JSON.stringify({ ...config, state: 'BACKUP' }), /config has unknown keys state/],
     ['a router id out of range', JSON.stringify({ ...config, routerId: 256 }), /routerId must be an integer from 1 to 255/],
     ['a bad interface name', JSON.stringify({ ...config, interface: 'eth0; rm -rf /' }), /interface must be an interface name/],
+    ['an interface name of 16 characters', JSON.stringify({ ...config, interface: 'a234567890123456' }), /interface must be an interface name/],
+    ['a vip that would add lines to the file', JSON.stringify({ ...config, vip: '10.0.0.1/24\n}\nvrrp_script x {' }), /vip must be an address with a prefix/],
+    ['an IPv4 address out of range', JSON.stringify({ ...config, vip: '10.0.0.256/24' }), /vip must be an address with a prefix/],
+    ['a prefix too long', JSON.stringify({ ...config, vip: '10.0.0.1/33' }), /vip must be an address with a prefix/],
+    ['an IPv6 address with two "::"', JSON.stringify({ ...config, vip: 'fd00::1::2/64' }), /vip must be an address with a prefix/],
+    ['a vip that is not a string', JSON.stringify({ ...config, vip: ['10.0.0.100/24'] }), /vip must be an address with a prefix/],
+    ['a router id written as a string', JSON.stringify({ ...config, routerId: '51' }), /routerId must be an integer from 1 to 255/],
+    ['a fractional priority', '{"vip":"10.0.0.100/24","interface":"eth0","routerId":51,"priority":100.0}', /priority must be an integer from 1 to 255/],
+    ['a boolean priority', JSON.stringify({ ...config, priority: true }), /priority must be an integer from 1 to 255/],
+    ['an array', '[1, 2]', /config must be a JSON object/],
+    ['text after the object', `${JSON.stringify(config)} x`, /config on stdin is not JSON/],
+    ['a raw control character in a string', '{"vip":"10.0.0.100/24","interface":"eth\u00010","routerId":51,"priority":100}', /config on stdin is not JSON/],
+    ['an object that does not end', '{"vip":"10.0.0.100/24"', /config on stdin is not JSON/],
+    ['nothing', '', /config on stdin is not JSON/],
   ] as const) {
     it(`refuses ${label} and keeps the running config`, async () => {
       const run = await runHook('keepalived', 'configure', root, bad);
@@ -206,6 +248,27 @@ describe('keepalived-vip role hooks', () => {
       assert.equal(await exists(`${conf}.tmp`), false);
     });
   }
+
+  it('takes any JSON layout of the same config: whitespace, key order, escapes', async () => {
+    const layout = '{\n  "priority" : 100,\t"routerId":51,\r\n "\\u0076ip": "10.0.0.100\\/24", "interface": "eth0"\n}\n';
+    assert.deepEqual(JSON.parse(layout), config, 'the same config, as JSON reads it');
+    const run = await runHook('keepalived', 'configure', root, layout);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse((await runHook('keepalived', 'getConfig', root)).stdout), config);
+  });
+
+  it('takes an IPv6 VIP, and reads back whatever a hand edit wrote as valid JSON', async () => {
+    for (const vip of ['fd00::100/64', '2001:db8:0:0:0:0:2:1/128', '::ffff:10.0.0.1/120', '::/0']) {
+      const v6 = { ...config, vip };
+      const run = await runHook('keepalived', 'configure', root, JSON.stringify(v6));
+      assert.equal(run.code, 0, `${vip}: ${run.stderr}`);
+      assert.deepEqual(JSON.parse((await runHook('keepalived', 'getConfig', root)).stdout), v6);
+    }
+    const text = await readFile(conf, 'utf8');
+    await writeFile(conf, text.replace('interface eth0', 'interface et"h\\0').replace('priority 100', 'priority 0100'));
+    assert.deepEqual(JSON.parse((await runHook('keepalived', 'getConfig', root)).stdout), { ...config, vip: '::/0', interface: 'et"h\\0', priority: 100 });
+    assert.equal((await runHook('keepalived', 'configure', root, JSON.stringify(config))).code, 0);
+  });
 
   it('stops and removes', async () => {
     assert.equal((await runHook('keepalived', 'stop', root)).code, 0);

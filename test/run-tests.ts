@@ -2,27 +2,24 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { provisionService, type ProvisionProbes, type ServiceNeed } from './support/service-provisioning';
 
 /**
  * `npm test`: finds the broker and PostgreSQL the tests need (AMQP_URL and DATABASE_URL
- * when set; otherwise containers started with Testcontainers where Docker runs; otherwise
- * the usual local ports), then runs every compiled spec with node's test runner.
- * Where none can be had, it stops with a message that says so: nothing is skipped.
+ * when set; otherwise what answers at the usual local ports; otherwise containers started
+ * with Testcontainers where Docker runs: support/service-provisioning.ts), then runs every
+ * compiled spec with node's test runner. Where none can be had, it stops with a message
+ * that says so: nothing is skipped.
  */
 const root = resolve(__dirname, '..', '..');
 const dist = join(root, 'dist');
 
-interface Provisioned {
-  url: string;
-  stop?: () => Promise<void>;
-}
-
 async function main(): Promise<number> {
   const stops: Array<() => Promise<void>> = [];
   try {
-    const broker = await provisionBroker();
+    const broker = await provisionService(brokerNeed(), probes);
     if (broker.stop) stops.push(broker.stop);
-    const postgres = await provisionPostgres();
+    const postgres = await provisionService(postgresNeed(), probes);
     if (postgres.stop) stops.push(postgres.stop);
     const files = specFiles(process.argv.slice(2));
     if (files.length === 0) {
@@ -39,53 +36,47 @@ async function main(): Promise<number> {
   }
 }
 
-async function provisionBroker(): Promise<Provisioned> {
-  const fromEnv = process.env.AMQP_URL;
-  if (fromEnv) {
-    await requireReachable(fromEnv, 5672, 'AMQP_URL');
-    return { url: fromEnv };
-  }
-  if (dockerRuns()) {
-    const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
-    const container = await new RabbitMQContainer('rabbitmq:3.13-management').start();
-    // The management API (per-host broker users) is mapped to another port than 15672.
-    process.env.PF9_BROKER_MANAGEMENT_URL ??= `http://guest:guest@${container.getHost()}:${container.getMappedPort(15672)}`;
-    return { url: container.getAmqpUrl(), stop: async () => void (await container.stop()) };
-  }
-  if (await reachable('127.0.0.1', 5672)) return { url: 'amqp://guest:guest@127.0.0.1:5672' };
-  throw new Error(
-    'no RabbitMQ broker: AMQP_URL is not set, Docker is not running (so Testcontainers cannot start one), and nothing answers on 127.0.0.1:5672. ' +
-      'Set AMQP_URL, start Docker, or run a broker locally (docker compose up -d rabbitmq, or your distribution\'s rabbitmq-server package).',
-  );
+const probes: ProvisionProbes = { reachable, dockerRuns };
+
+function brokerNeed(): ServiceNeed {
+  return {
+    name: 'RabbitMQ broker',
+    variable: 'AMQP_URL',
+    fromEnv: process.env.AMQP_URL || undefined,
+    defaultPort: 5672,
+    localUrl: 'amqp://guest:guest@127.0.0.1:5672',
+    async startContainer() {
+      const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
+      const container = await new RabbitMQContainer('rabbitmq:3.13-management').start();
+      // The management API (per-host broker users) is mapped to another port than 15672.
+      process.env.PF9_BROKER_MANAGEMENT_URL ??= `http://guest:guest@${container.getHost()}:${container.getMappedPort(15672)}`;
+      return { url: container.getAmqpUrl(), stop: async () => void (await container.stop()) };
+    },
+    remedy: "Set AMQP_URL, or run a broker locally (docker compose up -d rabbitmq, or your distribution's rabbitmq-server package).",
+  };
 }
 
-async function provisionPostgres(): Promise<Provisioned> {
+function postgresNeed(): ServiceNeed {
   const fromEnv = process.env.DATABASE_URL;
-  if (fromEnv && /^postgres(ql)?:\/\//.test(fromEnv)) {
-    await requireReachable(fromEnv, 5432, 'DATABASE_URL');
-    return { url: fromEnv };
-  }
-  if (dockerRuns()) {
-    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-    const container = await new PostgreSqlContainer('postgres:16').start();
-    return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
-  }
-  if (await reachable('127.0.0.1', 5432)) return { url: 'postgres://postgres@127.0.0.1:5432/postgres' };
-  throw new Error(
-    'no PostgreSQL: DATABASE_URL is not set to postgres://…, Docker is not running (so Testcontainers cannot start one), and nothing answers on 127.0.0.1:5432. ' +
-      'The role store is tested on both SQLite and PostgreSQL: set DATABASE_URL, start Docker, or run PostgreSQL locally (docker compose up -d postgres).',
-  );
+  return {
+    name: 'PostgreSQL',
+    variable: 'DATABASE_URL',
+    // A sqlite: DATABASE_URL is the role store's, not a database for the tests.
+    fromEnv: fromEnv && /^postgres(ql)?:\/\//.test(fromEnv) ? fromEnv : undefined,
+    defaultPort: 5432,
+    localUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+    async startContainer() {
+      const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+      const container = await new PostgreSqlContainer('postgres:16').start();
+      return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+    },
+    remedy: 'The role store is tested on both SQLite and PostgreSQL: set DATABASE_URL=postgres://…, or run PostgreSQL locally (docker compose up -d postgres).',
+  };
 }
 
 function dockerRuns(): boolean {
   const result = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000, stdio: 'ignore' });
   return result.status === 0;
-}
-
-async function requireReachable(url: string, defaultPort: number, name: string): Promise<void> {
-  const parsed = new URL(url);
-  const port = parsed.port === '' ? defaultPort : Number(parsed.port);
-  if (!(await reachable(parsed.hostname, port))) throw new Error(`${name} is set, but nothing answers at ${parsed.hostname}:${port}`);
 }
 
 function reachable(host: string, port: number): Promise<boolean> {

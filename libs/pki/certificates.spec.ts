@@ -84,7 +84,8 @@ describe('pki certificates', () => {
     assert.equal(cert.checkIP('::1'), '::1');
     assert.equal(cert.checkIP('10.0.0.1'), undefined);
     assert.deepEqual(cert.keyUsage, [SERVER_AUTH]);
-    assert.ok(Math.abs(validityDays(cert) - 825) < 1);
+    const spanDays = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / DAY_MS;
+    assert.ok(spanDays <= 825 && spanDays > 824, `825 days in all, backdating included: ${spanDays}`);
     assert.ok(keyMatchesCert(server.keyPem, server.certPem));
     const aki = new x509.X509Certificate(server.certPem).getExtension(x509.AuthorityKeyIdentifierExtension);
     const ski = new x509.X509Certificate(ca.certPem).getExtension(x509.SubjectKeyIdentifierExtension);
@@ -332,6 +333,29 @@ describe('pki certificates', () => {
     });
     after(async () => {
       await rm(dir, { recursive: true, force: true });
+    });
+
+    it("clocks differ: a verifier whose clock runs hours behind the plane's accepts the CA, the certificates and the CRL", async () => {
+      const host = await createHostKeyAndCsr('host-skew');
+      const hostCert = await signHostCsr(ca, host.csrPem, 'host-skew');
+      const server = await issueServerCert(ca, { dnsNames: ['localhost'] });
+      await writeFile(join(dir, 'skew-ca.crt'), ca.certPem);
+      await writeFile(join(dir, 'skew-host.crt'), hostCert);
+      await writeFile(join(dir, 'skew-server.crt'), server.certPem);
+      await writeFile(join(dir, 'skew.crl'), await createCrl(ca, []));
+      const run = promisify(execFile);
+      const hour = 3600;
+      const now = Math.floor(Date.now() / 1000);
+      for (const behind of [1 * hour, 12 * hour]) {
+        // -crl_check: the CRL's thisUpdate must not lie in the verifier's future either.
+        const ok = await run('openssl', ['verify', '-attime', String(now - behind), '-crl_check', '-CRLfile', join(dir, 'skew.crl'), '-CAfile', join(dir, 'skew-ca.crt'), join(dir, 'skew-host.crt'), join(dir, 'skew-server.crt')]);
+        assert.match(ok.stdout, /skew-host\.crt: OK\n.*skew-server\.crt: OK/s, `${behind / hour} h behind`);
+      }
+      for (const pem of [ca.certPem, hostCert, server.certPem]) {
+        assert.ok(Date.parse(new X509Certificate(pem).validFrom) <= Date.now() - 12 * hour * 1000, 'notBefore at least 12 hours back');
+      }
+      const span = (pem: string): number => (Date.parse(new X509Certificate(pem).validTo) - Date.parse(new X509Certificate(pem).validFrom)) / DAY_MS;
+      assert.ok(span(server.certPem) <= 825, `the server certificate spans ${span(server.certPem)} days: Apple's limit is 825, backdating included`);
     });
 
     it('openssl verify accepts the host and server certificates and checks their purposes and names', async () => {

@@ -10,8 +10,14 @@ x509.cryptoProvider.set(webcrypto);
 const KEY_ALGORITHM: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGNING_ALGORITHM: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Certificates start a little in the past, so that a host whose clock lags still accepts them. */
-const BACKDATE_MS = 5 * 60 * 1000;
+/**
+ * Certificates and the CRL start this far in the past, so that a machine whose clock lags the
+ * plane's (a host, or an ingress on another machine than the role store) still accepts them:
+ * a day covers a clock kept in local time instead of UTC, the commonest error of hours.
+ */
+export const CERT_BACKDATE_MS = 24 * 60 * 60 * 1000;
+/** The longest span (notBefore to notAfter, backdating included) that Apple's rules accept for a TLS server certificate. */
+const MAX_SERVER_SPAN_DAYS = 825;
 const MAX_CSR_PEM_CHARS = 16 * 1024;
 /** id-ce-subjectAltName: a CSR finds its extensions by OID only. */
 const SUBJECT_ALT_NAME_OID = '2.5.29.17';
@@ -38,7 +44,7 @@ export interface CreateCaOptions {
 export interface ServerCertOptions {
   dnsNames: string[];
   ipAddresses?: string[];
-  /** Default 825, the longest that Apple's and browsers' rules accept. */
+  /** Default 825, the longest that Apple's and browsers' rules accept (the span never exceeds it, backdating included). */
   validityDays?: number;
 }
 
@@ -66,7 +72,7 @@ export async function createCa(options: CreateCaOptions): Promise<CertifiedKey> 
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+  return { certPem: pemText(cert.toString('pem')), keyPem: await exportPrivateKey(keys.privateKey) };
 }
 
 /** A TLS server certificate (serverAuth) for the given DNS names and IP addresses, signed by `ca`. */
@@ -81,7 +87,7 @@ export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptio
   if (dnsNames.length + ipAddresses.length === 0) throw new PkiError('a server certificate needs at least one DNS name or IP address');
   const issuer = await loadCa(ca);
   const keys = await generateKeys();
-  const { notBefore, notAfter } = validity(options.validityDays, 825);
+  const { notBefore, notAfter } = validity(options.validityDays, MAX_SERVER_SPAN_DAYS, MAX_SERVER_SPAN_DAYS);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [dnsNames[0] ?? ipAddresses[0]] }],
@@ -103,7 +109,7 @@ export async function issueServerCert(ca: CertifiedKey, options: ServerCertOptio
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportPrivateKey(keys.privateKey) };
+  return { certPem: pemText(cert.toString('pem')), keyPem: await exportPrivateKey(keys.privateKey) };
 }
 
 /** A host's own key and its certificate request: CN=<hostId>, URI SAN urn:pf9:host:<hostId>. The key stays on the host. */
@@ -116,7 +122,7 @@ export async function createHostKeyAndCsr(hostId: string): Promise<{ keyPem: str
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: hostUri(hostId) }])],
   });
-  return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: csr.toString('pem') };
+  return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: pemText(csr.toString('pem')) };
 }
 
 /**
@@ -156,7 +162,7 @@ export async function signHostCsr(ca: CertifiedKey, csrPem: string, hostId: stri
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
     ],
   });
-  return cert.toString('pem');
+  return pemText(cert.toString('pem'));
 }
 
 /** Something that holds a DER certificate: node:crypto's X509Certificate, or what TLSSocket.getPeerCertificate() answers. */
@@ -250,7 +256,7 @@ export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCerti
   const issuer = await loadCa(ca);
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subjectName,
-    thisUpdate: new Date(now.getTime() - BACKDATE_MS),
+    thisUpdate: new Date(now.getTime() - CERT_BACKDATE_MS),
     nextUpdate: issuer.cert.notAfter,
     entries: revoked.map((entry) => ({ serialNumber: entry.serial, revocationDate: entry.revokedAt })),
     signingKey: issuer.key,
@@ -258,7 +264,15 @@ export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCerti
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],
   });
   // OpenSSL (and so node, HAProxy, nginx) reads CRLs under this label only.
-  return `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
+  return pemText(x509.PemConverter.encode(crl.rawData, 'X509 CRL'));
+}
+
+/**
+ * PEM text as files hold it: ending with a newline, so that files put one after the other
+ * (`cat ingress.crt ingress.key > haproxy.pem`) keep every BEGIN line on a line of its own.
+ */
+export function pemText(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 /** True when `certPem` was signed by the CA certificate `caCertPem`. */
@@ -317,7 +331,7 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
 
 async function exportPrivateKey(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return x509.PemConverter.encode(toArrayBuffer(der), 'PRIVATE KEY');
+  return pemText(x509.PemConverter.encode(toArrayBuffer(der), 'PRIVATE KEY'));
 }
 
 async function loadCa(ca: CertifiedKey): Promise<{ cert: x509.X509Certificate; key: webcrypto.CryptoKey }> {
@@ -340,13 +354,15 @@ async function loadCa(ca: CertifiedKey): Promise<{ cert: x509.X509Certificate; k
   return { cert, key };
 }
 
-function validity(days: number | undefined, fallback: number): { notBefore: Date; notAfter: Date } {
+/** From CERT_BACKDATE_MS ago to `days` from now; no longer than `maxSpanDays` in all, when given. */
+function validity(days: number | undefined, fallback: number, maxSpanDays?: number): { notBefore: Date; notAfter: Date } {
   const validityDays = days ?? fallback;
   if (!Number.isInteger(validityDays) || validityDays < 1) throw new PkiError(`validityDays must be a positive whole number, not ${validityDays}`);
   const now = Date.now();
   // Whole seconds: X.509 times carry no fractions, and a rounded notAfter must not exceed the promise.
-  const start = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
-  return { notBefore: new Date(start), notAfter: new Date(Math.floor((now + validityDays * DAY_MS) / 1000) * 1000) };
+  const start = Math.floor((now - CERT_BACKDATE_MS) / 1000) * 1000;
+  const end = Math.floor((now + validityDays * DAY_MS) / 1000) * 1000;
+  return { notBefore: new Date(start), notAfter: new Date(maxSpanDays === undefined ? end : Math.min(end, start + maxSpanDays * DAY_MS)) };
 }
 
 /** 128 random bits, positive and without a leading zero octet (RFC 5280 4.1.2.2). */

@@ -1,6 +1,7 @@
 // Host identity the plane can trust: a small CA (ECDSA P-256, SHA-256, PEM), the ingress's
 // server certificate, hosts' keys and CSRs, and host certificates naming urn:pf9:host:<hostId>.
 export {
+  CERT_BACKDATE_MS,
   certificateFacts,
   certificateIsForCsr,
   createCa,
@@ -10,6 +11,7 @@ export {
   isSignedBy,
   issueServerCert,
   keyMatchesCert,
+  pemText,
   PkiError,
   signHostCsr,
   signRenewalProof,

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { initPlanePki, isSignedBy, keyMatchesCert, loadPlanePki, planePkiPaths, PlanePkiExistsError, PlanePkiMissingError } from './index';
 
 async function modeOf(path: string): Promise<number> {
@@ -43,6 +45,21 @@ describe('plane PKI files', () => {
     const ingress = new X509Certificate(pki.ingress.certPem);
     assert.equal(ingress.checkHost('localhost'), 'localhost');
     assert.equal(ingress.checkIP('127.0.0.1'), '127.0.0.1');
+  });
+
+  it('every PEM file ends with a newline, so `cat ingress.crt ingress.key > haproxy.pem` gives two PEM blocks openssl reads', async () => {
+    const paths = await initPlanePki(dataDir);
+    for (const file of [paths.caCert, paths.caKey, paths.ingressCert, paths.ingressKey, paths.hostCrl]) {
+      assert.match(await readFile(file, 'utf8'), /-----\n$/, `${file} ends with a newline`);
+    }
+    const combined = join(dataDir, 'haproxy.pem');
+    await writeFile(combined, (await readFile(paths.ingressCert, 'utf8')) + (await readFile(paths.ingressKey, 'utf8')));
+    assert.equal((await readFile(combined, 'utf8')).match(/^-----BEGIN [A-Z ]+-----$/gm)?.length, 2, 'each BEGIN line on a line of its own');
+    const run = promisify(execFile);
+    const cert = await run('openssl', ['x509', '-in', combined, '-noout', '-fingerprint', '-sha256']);
+    assert.equal(cert.stdout.trim(), `sha256 Fingerprint=${new X509Certificate(await readFile(paths.ingressCert)).fingerprint256}`);
+    const key = await run('openssl', ['pkey', '-in', combined, '-pubout']);
+    assert.equal(key.stdout, new X509Certificate(await readFile(paths.ingressCert)).publicKey.export({ type: 'spki', format: 'pem' }));
   });
 
   it('initPlanePki puts the given names and addresses in the ingress certificate', async () => {

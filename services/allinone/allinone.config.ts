@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { readStopWithParent } from '../../libs/lifetime';
+import type { PlannedPort } from './port-check';
 
 /**
  * The all-in-one's own settings. The plane's and the host's own variables are passed on
@@ -23,6 +25,8 @@ export interface AllInOneConfig {
   readyTimeoutMs: number;
   /** Starts the local rabbitmq-server when nothing answers at AMQP_URL (loopback only). */
   startLocalBroker: boolean;
+  /** PF9_STOP_WITH_PARENT=1 (set by `npm start`): stop when the pipe on standard input ends. */
+  stopWithParent: boolean;
 }
 
 export function loadAllInOneConfig(env: Record<string, string | undefined>): AllInOneConfig {
@@ -31,6 +35,8 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     if (!Number.isInteger(value) || value <= 0 || value > 65535) throw new Error(`${name} must be a port number, not '${env[name]}'`);
     return value;
   };
+  const stopWithParent = readStopWithParent(env.PF9_STOP_WITH_PARENT);
+  if (!stopWithParent.ok) throw new Error(`PF9_STOP_WITH_PARENT: ${stopWithParent.problem}`);
   return {
     amqpUrl: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     dataDir: resolve(env.PF9_DATA_DIR ?? './.data/plane'),
@@ -47,5 +53,22 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
+    stopWithParent: stopWithParent.value,
   };
+}
+
+/** Every local port the all-in-one's pieces listen on, by the variable that sets it. */
+export function plannedPorts(config: AllInOneConfig): PlannedPort[] {
+  return [
+    { variable: 'PF9_API_PORT', port: config.apiPort },
+    { variable: 'PF9_JOIN_PORT', port: config.joinPort },
+    { variable: 'PF9_HOST_API_PORT', port: config.hostApiPort },
+    { variable: 'PF9_INGRESS_PORT', port: config.ingressPort },
+    { variable: 'PF9_INGRESS_ADMIN_PORT', port: config.ingressAdminPort },
+    { variable: 'PF9_COMMS_AMQP_PORT', port: config.commsAmqpPort },
+    { variable: 'PF9_COMMS_HTTP_PORT', port: config.commsHttpPort },
+    { variable: 'PF9_COMMS_JOIN_PORT', port: config.commsJoinPort },
+    { variable: 'PF9_COMMS_ADMIN_PORT', port: config.commsAdminPort },
+    { variable: 'PF9_AGENT_METRICS_PORT', port: config.agentMetricsPort },
+  ];
 }

@@ -4,8 +4,10 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PkiFiles } from '#contracts';
 import { initPlanePki } from '#pki';
-import { loadAllInOneConfig, type AllInOneConfig } from './allinone.config';
+import { STOP_WITH_PARENT_VARIABLE, stopWithParent } from '../../libs/lifetime';
+import { loadAllInOneConfig, plannedPorts, type AllInOneConfig } from './allinone.config';
 import { brokerAddress, ensureBroker, managementApiAnswers } from './broker-check';
+import { portsInUse } from './port-check';
 
 /**
  * `npm start`: the plane (role store and ingress) and one host (host agent, which runs
@@ -30,10 +32,16 @@ interface Child {
 const children: Child[] = [];
 let stopping = false;
 
+/**
+ * Starts a piece in this process group (so that a signal to the group reaches it), with a
+ * pipe on its standard input that nothing is written to: when this process is gone,
+ * however it went, the pipe ends and the piece stops (PF9_STOP_WITH_PARENT).
+ */
 function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string): Child {
   const log = join(logDir, `${name}.log`);
   const out = createWriteStream(log, { flags: 'a' });
-  const child = spawn(process.execPath, [join(distRoot, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(distRoot, script)], { env: { ...env, [STOP_WITH_PARENT_VARIABLE]: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined);
   child.stdout.pipe(out);
   child.stderr.pipe(out);
   const entry = { name, process: child, log };
@@ -73,8 +81,15 @@ async function waitUntil<T>(what: string, deadline: number, probe: () => Promise
 }
 
 async function main(config: AllInOneConfig): Promise<void> {
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  // Ctrl-C, a service manager's SIGTERM, a closed terminal's SIGHUP: one orderly stop (a
+  // signal again meanwhile changes nothing; the stop is bounded anyway).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
+  if (config.stopWithParent) stopWithParent(say);
+  // A port held already (a pf9-comms an earlier run left, another program) is said, not adopted.
+  const busy = await portsInUse(plannedPorts(config));
+  if (busy.length > 0) {
+    throw new Error(`${busy.join('; ')}: stop it first (a service left by an earlier run?), or choose other ports`);
+  }
   await ensureBroker(config.amqpUrl, config.startLocalBroker, say);
   const logDir = resolve(config.dataDir, '..', 'logs');
   await mkdir(logDir, { recursive: true });

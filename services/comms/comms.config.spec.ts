@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_TUNNEL_CIPHERS } from '../../libs/tunnel';
@@ -116,6 +118,40 @@ describe('comms configuration', () => {
     assert.equal(noProxyMatches('[fd00::]:443, fd00::/8', 'fd00::5', 443), true);
     assert.equal(noProxyMatches('*', 'anything', 1), true);
     assert.equal(noProxyMatches('', 'plane', 443), false);
+  });
+
+  test('a listener on an address other than loopback needs PF9_COMMS_ALLOW_REMOTE_LISTEN=1: whoever reaches it speaks to the plane as this host', () => {
+    const base = { PF9_PLANE_HOST: 'plane.example.com' };
+    for (const listen of ['amqp=127.0.0.1:5672,http=127.0.0.2:9080', 'amqp=[::1]:5672', 'join=localhost:9079']) {
+      assert.deepEqual(problems({ ...base, PF9_COMMS_LISTEN: listen }), [], listen);
+    }
+    assert.deepEqual(problems({ ...base, PF9_COMMS_LISTEN: 'amqp=127.0.0.1:5672,http=0.0.0.0:9080,join=[::]:9079' }), [
+      "PF9_COMMS_LISTEN: http on 0.0.0.0:9080 and join on [::]:9079 are not loopback addresses: anyone who reaches them speaks to the plane as this host; set PF9_COMMS_ALLOW_REMOTE_LISTEN=1 if that is meant",
+    ]);
+    assert.deepEqual(problems({ ...base, PF9_COMMS_LISTEN: 'amqp=host.example:5672' }), [
+      'PF9_COMMS_LISTEN: amqp on host.example:5672 is not a loopback address: anyone who reaches it speaks to the plane as this host; set PF9_COMMS_ALLOW_REMOTE_LISTEN=1 if that is meant',
+    ]);
+    const allowed = loadCommsConfig({ ...base, PF9_COMMS_LISTEN: 'amqp=0.0.0.0:5672', PF9_COMMS_ALLOW_REMOTE_LISTEN: '1' });
+    assert.deepEqual(allowed.listen, [{ service: 'amqp', host: '0.0.0.0', port: 5672 }]);
+    assert.deepEqual(problems({ ...base, PF9_COMMS_ALLOW_REMOTE_LISTEN: 'yes please' }), ["PF9_COMMS_ALLOW_REMOTE_LISTEN: 'yes please' is not 1 or 0"]);
+  });
+
+  test('a CA file that is there but cannot be read stops comms at boot, PF9_CA_FILE or the default one', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'comms-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const base = { PF9_PLANE_HOST: 'plane.example.com', PF9_ROOT: dir };
+    assert.deepEqual(problems(base), [], 'no CA file at all: the system CAs, as documented');
+    // A directory where the file should be: unreadable for root too (EISDIR).
+    const caDir = join(dir, 'etc/pf9/certs/ca.crt');
+    mkdirSync(caDir, { recursive: true });
+    assert.deepEqual(problems(base), [`PF9_CA_FILE: the default CA file ${caDir} is there but cannot be read (EISDIR); comms would otherwise trust the system's CAs instead`]);
+    assert.deepEqual(problems({ ...base, PF9_CA_FILE: caDir }), [`PF9_CA_FILE: ${caDir} cannot be read (EISDIR)`]);
+    if (process.getuid?.() !== 0) {
+      const locked = join(dir, 'locked.crt');
+      writeFileSync(locked, 'x');
+      chmodSync(locked, 0o000);
+      assert.deepEqual(problems({ ...base, PF9_CA_FILE: locked }), [`PF9_CA_FILE: ${locked} cannot be read (EACCES)`]);
+    }
   });
 
   test('main exits with the list of bad variables', async () => {

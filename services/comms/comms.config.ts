@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import { errorCode, formatEndpoint, parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
+import { readStopWithParent } from '../../libs/lifetime';
 
 /** Where to go for the plane: through an HTTP proxy with CONNECT, when one is configured. */
 export interface ProxyConfig extends Endpoint {
@@ -29,6 +31,8 @@ export interface CommsConfig {
   /** Background probing of an unreachable plane. */
   backoff: BackoffOptions;
   logLevel: LogLevel;
+  /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the host agent that started comms is gone). */
+  stopWithParent: boolean;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +58,8 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   const services = Object.keys(TunnelServices) as TunnelService[];
   const listen = parseEndpointList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services, { allowPortZero: true });
   if (!listen.ok) problems.push(...listen.problems.map((p) => `PF9_COMMS_LISTEN: ${p}`));
+  const allowRemoteListen = flag(value('PF9_COMMS_ALLOW_REMOTE_LISTEN'), 'PF9_COMMS_ALLOW_REMOTE_LISTEN', problems);
+  if (listen.ok && !allowRemoteListen) problems.push(...remoteListeners(listen.value));
 
   const planeHost = value('PF9_PLANE_HOST');
   if (planeHost === undefined) problems.push('PF9_PLANE_HOST: required (the plane ingress host name or address)');
@@ -64,6 +70,14 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   const root = resolve(value('PF9_ROOT') ?? '/');
   const caOverride = value('PF9_CA_FILE');
   const ca = caOverride !== undefined ? { file: resolve(caOverride), required: true } : { file: join(root, PkiFiles.host.caCert), required: false };
+  const caUnreadable = unreadableFile(ca.file);
+  if (caUnreadable !== undefined) {
+    problems.push(
+      caOverride !== undefined
+        ? `PF9_CA_FILE: ${ca.file} cannot be read (${caUnreadable})`
+        : `PF9_CA_FILE: the default CA file ${ca.file} is there but cannot be read (${caUnreadable}); comms would otherwise trust the system's CAs instead`,
+    );
+  }
   const hostCert = {
     certFile: resolve(value('PF9_CERT_FILE') ?? join(root, PkiFiles.host.cert)),
     keyFile: resolve(value('PF9_KEY_FILE') ?? join(root, PkiFiles.host.key)),
@@ -84,6 +98,8 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
 
   const proxy = proxyFromEnv(env, value, planeHost ?? '', planePort, problems);
+  const stopWithParent = readStopWithParent(value('PF9_STOP_WITH_PARENT'));
+  if (!stopWithParent.ok) problems.push(`PF9_STOP_WITH_PARENT: ${stopWithParent.problem}`);
 
   if (problems.length > 0 || !listen.ok || !admin.ok || planeHost === undefined) throw new ConfigError(problems);
   return {
@@ -98,7 +114,46 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
     connectTimeoutMs,
     backoff: { initialMs: backoffInitialMs, maxMs: Math.max(backoffMaxMs, backoffInitialMs), factor: 2 },
     logLevel,
+    stopWithParent: stopWithParent.ok && stopWithParent.value,
   };
+}
+
+/**
+ * Listeners on anything but loopback: whoever reaches such a port speaks to the plane with
+ * this host's certificate, so it takes PF9_COMMS_ALLOW_REMOTE_LISTEN=1 to mean it.
+ */
+function remoteListeners(listen: ReadonlyArray<{ name: string } & Endpoint>): string[] {
+  const remote = listen.filter((l) => !isLoopback(l.host)).map((l) => `${l.name} on ${formatEndpoint(l)}`);
+  if (remote.length === 0) return [];
+  const which = remote.length === 1 ? `${remote[0]} is not a loopback address` : `${remote.slice(0, -1).join(', ')} and ${remote.at(-1)} are not loopback addresses`;
+  return [`PF9_COMMS_LISTEN: ${which}: anyone who reaches ${remote.length === 1 ? 'it' : 'them'} speaks to the plane as this host; set PF9_COMMS_ALLOW_REMOTE_LISTEN=1 if that is meant`];
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const loopback = new BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('::1', 'ipv6');
+  const family = isIP(host);
+  return family !== 0 && loopback.check(host, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Why a file that is there cannot be read (EACCES, EISDIR, …); undefined when it reads, or is not there. */
+function unreadableFile(file: string): string | undefined {
+  try {
+    readFileSync(file);
+    return undefined;
+  } catch (err) {
+    const code = errorCode(err) ?? String(err);
+    return code === 'ENOENT' ? undefined : code;
+  }
+}
+
+function flag(text: string | undefined, name: string, problems: string[]): boolean {
+  if (text === undefined || text === '0') return false;
+  if (text === '1') return true;
+  problems.push(`${name}: '${text}' is not 1 or 0`);
+  return false;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import type { Logger } from '#logging';
-import { classicalGroups, errorMessage, fileStamps } from '../../libs/tunnel';
+import { classicalGroups, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
 import type { CommsConfig } from './comms.config';
 
 export type CredentialsProblem = { cause: 'cert-missing' | 'cert-invalid' | 'ca-missing'; message: string };
@@ -79,9 +79,14 @@ export class PlaneCredentials {
 
   private trust(): { ok: true; ca: string[] | undefined } | { ok: false; problem: CredentialsProblem } {
     const { file, required } = this.config.ca;
-    const pem = readIfPresent(file);
-    if (pem !== undefined) return { ok: true, ca: [pem] };
-    if (required) return { ok: false, problem: { cause: 'ca-missing', message: `the CA bundle ${file} (PF9_CA_FILE) cannot be read` } };
+    try {
+      return { ok: true, ca: [readFileSync(file, 'utf8')] };
+    } catch (err) {
+      const code = errorCode(err);
+      // Only a file that is not there means "the system's CAs": one that cannot be read is a fault to report.
+      if (code !== 'ENOENT') return { ok: false, problem: { cause: 'ca-missing', message: `the CA bundle ${file} cannot be read (${code ?? errorMessage(err)})` } };
+      if (required) return { ok: false, problem: { cause: 'ca-missing', message: `the CA bundle ${file} (PF9_CA_FILE) cannot be read` } };
+    }
     const system = getCACertificates('system');
     this.logger.info('no plane CA bundle: trusting the system CAs', { caFile: file, systemCas: system.length });
     // Node's bundled roots when the system has none.

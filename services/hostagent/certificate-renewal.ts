@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { HOST_RENEW_PATH, type HostRenewRequest, type HostRenewResult } from '#contracts';
-import { certificateFacts, createHostKeyAndCsr, isSignedBy, signRenewalProof, writeFileAtomic } from '#pki';
+import { certificateFacts, createHostKeyAndCsr, isSignedBy, pemText, signRenewalProof, writeFileAtomic } from '#pki';
+import { hostClockLead, recordCertificateReceipt } from './certificate-receipt';
 import {
   certificateProblem,
   checkResult,
@@ -27,6 +28,7 @@ export interface RenewalOptions extends Pick<RegistrationOptions, 'root' | 'host
 export type RenewalOutcome =
   /** No usable certificate: registration's business, not renewal's. */
   | { state: 'no-certificate'; problem: string }
+  /** dueAt by this host's clock: the plane's due time moved by how far this host's clock runs ahead (certificate-receipt.ts). */
   | { state: 'not-due'; notAfter: Date; dueAt: Date }
   | { state: 'renewed'; notAfter: Date; dueAt: Date; previousSerial: string; serial: string };
 
@@ -41,13 +43,14 @@ export type RenewalOutcome =
  */
 export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcome> {
   const files = hostCertificateFiles(options.root);
-  const now = (options.clock ?? Date.now)();
+  const clock = options.clock ?? Date.now;
+  const now = clock();
   await finishInterruptedRenewal(files);
   const problem = await certificateProblem(files, options.hostId, now);
   if (problem !== null) return { state: 'no-certificate', problem };
   const [currentCert, currentKey] = await Promise.all([fs.readFile(files.cert, 'utf8'), fs.readFile(files.key, 'utf8')]);
   const current = certificateFacts(currentCert);
-  const dueAt = renewalDueAt(current.notBefore, current.notAfter, options.renewBeforeDays);
+  const dueAt = shifted(renewalDueAt(current.notBefore, current.notAfter, options.renewBeforeDays), await hostClockLead(files.receipt, current, now));
   if (now < dueAt.getTime()) return { state: 'not-due', notAfter: current.notAfter, dueAt };
 
   const pending = pendingRenewalFiles(files);
@@ -70,13 +73,15 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
     if (!renewalMayRecover(err)) await Promise.all([fs.rm(pending.key, { force: true }), fs.rm(pending.csr, { force: true })]);
     throw err;
   }
-  await writeFileAtomic(pending.cert, result.certificate, PUBLIC_MODE);
+  await writeFileAtomic(pending.cert, pemText(result.certificate), PUBLIC_MODE);
   if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
+  const receivedAt = clock();
+  await recordCertificateReceipt(files.receipt, result.certificate, receivedAt);
   const renewed = certificateFacts(result.certificate);
   return {
     state: 'renewed',
     notAfter: renewed.notAfter,
-    dueAt: renewalDueAt(renewed.notBefore, renewed.notAfter, options.renewBeforeDays),
+    dueAt: shifted(renewalDueAt(renewed.notBefore, renewed.notAfter, options.renewBeforeDays), await hostClockLead(files.receipt, renewed, receivedAt)),
     previousSerial: current.serial,
     serial: renewed.serial,
   };
@@ -93,7 +98,12 @@ async function pendingRequest(pending: { key: string; csr: string }, hostId: str
   return made;
 }
 
-/** When a certificate valid from notBefore to notAfter is due for renewal. */
+/** A time of the plane's clock, read on this host's (which runs `leadMs` ahead). */
+function shifted(planeTime: Date, leadMs: number): Date {
+  return new Date(planeTime.getTime() + leadMs);
+}
+
+/** When a certificate valid from notBefore to notAfter is due for renewal (by the plane's clock). */
 export function renewalDueAt(notBefore: Date, notAfter: Date, renewBeforeDays?: number): Date {
   const lead = renewBeforeDays !== undefined ? renewBeforeDays * DAY_MS : (notAfter.getTime() - notBefore.getTime()) / 3;
   return new Date(notAfter.getTime() - lead);

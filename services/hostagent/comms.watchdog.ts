@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { CommsStatus } from '#contracts';
 import type { Logger } from '#logging';
+import { STOP_WITH_PARENT_VARIABLE } from '../../libs/lifetime';
 
 export interface CommsWatchdogOptions {
   /** Started with `sh -c`: a long-running comms (supervised here) or a restart command such as `systemctl restart pf9-comms`. */
@@ -15,7 +16,11 @@ export interface CommsWatchdogOptions {
 /**
  * Watches pf9-comms: when it dies or stops answering its health check, it is started
  * again (Platform9's hostagent does the same). A restart kills the whole process group
- * of what the command started, so a hung comms cannot linger.
+ * of what the command started, so a hung comms cannot linger. What the command starts
+ * runs in a session of its own (so that the group can be killed whole), which no signal to
+ * the agent's group reaches: so it is stopped on every exit of the agent, and it gets a pipe
+ * on its standard input with PF9_STOP_WITH_PARENT=1, which pf9-comms takes to stop when
+ * the agent is gone however it went (SIGKILL included).
  */
 export class CommsWatchdog {
   private child: ChildProcess | null = null;
@@ -26,6 +31,11 @@ export class CommsWatchdog {
   private lastRestartReason: string | undefined;
   private state: CommsStatus['state'] = 'down';
   private stopped = false;
+  /** Runs as the agent's process exits, whatever the path: the last chance to stop comms. */
+  private readonly onExit = (): void => {
+    const pid = this.child?.pid;
+    if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) signalGroup(pid, 'SIGTERM');
+  };
 
   constructor(
     private readonly options: CommsWatchdogOptions,
@@ -34,8 +44,11 @@ export class CommsWatchdog {
 
   /** Starts comms unless one already answers (e.g. started by systemd), then watches it. */
   async start(): Promise<void> {
-    if (await this.probe()) this.state = 'running';
-    else this.launch();
+    process.on('exit', this.onExit);
+    if (await this.probe()) {
+      this.state = 'running';
+      this.logger.info('pf9-comms answers already (started by another supervisor): watching it, not starting one', { healthUrl: this.options.healthUrl });
+    } else this.launch();
     this.schedule();
   }
 
@@ -43,6 +56,7 @@ export class CommsWatchdog {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.killChild();
+    process.off('exit', this.onExit);
   }
 
   /** The process the command started, while it runs. */
@@ -107,8 +121,14 @@ export class CommsWatchdog {
   }
 
   private launch(): void {
-    const child = spawn('/bin/sh', ['-c', this.options.command], { env: this.options.env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('/bin/sh', ['-c', this.options.command], {
+      env: { ...this.options.env, [STOP_WITH_PARENT_VARIABLE]: '1' },
+      detached: true,
+      // Nothing is written to it: its end, when this process is gone, is the message.
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
     child.on('error', (err) => this.logger.error('cannot start pf9-comms', { err: String(err) }));
+    child.stdin?.on('error', () => undefined);
     this.child = child;
   }
 

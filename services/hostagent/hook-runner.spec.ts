@@ -1,5 +1,6 @@
 import 'reflect-metadata'; // class-transformer's decorators in #contracts need it loaded first
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,6 +37,14 @@ describe('HookRunner', () => {
       return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
     } catch {
       return true;
+    }
+  }
+
+  function readFileIfThere(file: string): string | null {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return null;
     }
   }
 
@@ -200,6 +209,44 @@ describe('HookRunner', () => {
     const result = await new HookRunner().run(options(await script('echo fine'), { logFile: path.join(blocker, 'x.log') }));
     assert.equal(result.succeeded, true);
     assert.equal(result.tail, 'fine\n');
+  });
+
+  describe('when the agent is gone while a hook runs', () => {
+    /** An agent stand-in: runs one hook with the HookRunner, then waits (or exits when done). */
+    function agent(hook: string, exitWhenDone: boolean): ChildProcess {
+      const runner = JSON.stringify(path.join(__dirname, 'hook-runner.js'));
+      const code = `const { HookRunner } = require(${runner});
+        new HookRunner({ killGraceMs: 1000 }).run(${JSON.stringify(options(hook))}).then(() => ${exitWhenDone ? 'process.exit(0)' : 'undefined'});
+        setInterval(() => undefined, 1000);`;
+      return spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+    }
+
+    it('SIGKILL of the agent: the hook and what it started go too', async () => {
+      const pids = path.join(dir, 'hook-pids');
+      const child = agent(await script(`sleep 60 & echo $$ $! > ${pids}.tmp; mv ${pids}.tmp ${pids}; wait`), false);
+      await waitUntil('the hook to run', () => readFileIfThere(pids) !== null, 10_000);
+      const [hookPid, sleepPid] = readFileIfThere(pids)!.trim().split(' ').map(Number);
+      assert.ok(!processGone(hookPid!) && !processGone(sleepPid!));
+      child.kill('SIGKILL');
+      try {
+        await waitUntil('the hook and its sleep to be gone', () => processGone(hookPid!) && processGone(sleepPid!), 10_000);
+      } finally {
+        for (const pid of [hookPid!, sleepPid!]) if (!processGone(pid)) process.kill(pid, 'SIGKILL');
+      }
+    });
+
+    it('a hook that finished before: what it left running on purpose (a daemon) stays', async () => {
+      const pids = path.join(dir, 'daemon-pid');
+      const child = agent(await script(`sleep 60 >/dev/null 2>&1 & echo $! > ${pids}.tmp; mv ${pids}.tmp ${pids}`), true);
+      await new Promise((resolve) => child.once('exit', resolve));
+      const daemon = Number(readFileIfThere(pids));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      try {
+        assert.ok(!processGone(daemon), 'the daemon runs on');
+      } finally {
+        process.kill(daemon, 'SIGKILL');
+      }
+    });
   });
 
   it('finishes when writing the log file fails midway (ENOSPC)', async () => {

@@ -130,7 +130,12 @@ export class HookRunner {
         detached: true, // its own process group, so a timeout can kill everything it started
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      outcome = await this.supervise(child, opts, onOutput, note, onStdout);
+      const leash = child.pid === undefined ? null : leashHook(child.pid, this.killGraceMs);
+      try {
+        outcome = await this.supervise(child, opts, onOutput, note, onStdout);
+      } finally {
+        leash?.release();
+      }
     } catch (err) {
       // spawn() throws synchronously for bad arguments (e.g. a NUL byte in the environment).
       outcome = { exitCode: null, signal: null, timedOut: false, spawnError: describeError(err) };
@@ -260,6 +265,27 @@ export class HookRunner {
     }, GROUP_POLL_MS);
     return poll;
   }
+}
+
+/**
+ * A hook runs in a group of its own, which no signal to the agent reaches: a watcher (a
+ * shell, in a session of its own) holds a pipe from the agent and kills the hook's group
+ * when that pipe ends without a word, i.e. when the agent is gone however it went (SIGKILL
+ * included) while the hook runs. `release` says the word once the hook is done: what it
+ * left running on purpose (a role's daemon) stays.
+ */
+function leashHook(pgid: number, graceMs: number): { release(): void } {
+  const graceS = Math.max(1, Math.ceil(graceMs / 1000));
+  const watcher = spawn('/bin/sh', ['-c', `read -r _ || { kill -s TERM -- "-$1"; sleep ${graceS}; kill -s KILL -- "-$1"; }`, 'pf9-hook-leash', String(pgid)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watcher.on('error', () => undefined);
+  watcher.stdin?.on('error', () => undefined);
+  // Neither the watcher nor its pipe keeps the agent alive.
+  watcher.unref();
+  (watcher.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
+  return { release: () => void watcher.stdin?.end('done\n') };
 }
 
 /** ESRCH (the group is already gone) is success; EPERM can only be reported, not fixed, from here. */

@@ -120,6 +120,19 @@ describe('host registration', () => {
     assert.equal(await modeOf(files.dir), 0o700);
   });
 
+  it('writes every PEM file with a final newline, even when the plane sent its PEM without one', async () => {
+    server.respond = async (request) => {
+      const certificate = (await signHostCsr(ca, request.csr, request.hostId)).trimEnd();
+      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: ca.certPem.trimEnd(), broker: null };
+      return { status: 200, body: result };
+    };
+    await register();
+    const files = hostCertificateFiles(root);
+    for (const file of [files.cert, files.key, files.caCert]) assert.match(await readFile(file, 'utf8'), /-----\n$/, `${file} ends with a newline`);
+    const both = (await readFile(files.cert, 'utf8')) + (await readFile(files.key, 'utf8'));
+    assert.equal(both.match(/^-----BEGIN [A-Z ]+-----$/gm)?.length, 2, '`cat host.crt host.key` keeps both BEGIN lines whole');
+  });
+
   it('keeps a valid certificate and asks nothing, even without a token', async () => {
     await register();
     const again = await register({ token: undefined });
@@ -303,6 +316,59 @@ describe('host registration', () => {
       await assert.rejects(renew({ renewBeforeDays: 400 }), /not signed by the CA this host trusts/);
       assert.deepEqual(await readPair(), before);
       assert.equal(await readFile(hostCertificateFiles(root).caCert, 'utf8'), ca.certPem);
+    });
+
+    describe('when the clocks of host and plane differ', () => {
+      const HOUR_MS = 60 * 60 * 1000;
+      /** Checks `times` times an hour apart from `from` on; answers the states seen. */
+      async function checkHourly(clock: { now: number }, times: number): Promise<string[]> {
+        const states: string[] = [];
+        for (let i = 0; i < times; i++) {
+          clock.now += HOUR_MS;
+          states.push((await renew({ clock: () => clock.now })).state);
+        }
+        return states;
+      }
+
+      it('a host whose clock runs months ahead does not renew its fresh certificate at every check, and renews it when it is really due', async () => {
+        // 300 days ahead: by the host's clock alone a fresh 365-day certificate is past two thirds of its life.
+        const clock = { now: Date.now() + 300 * DAY_MS };
+        await register({ clock: () => clock.now });
+        const states = await checkHourly(clock, 48);
+        assert.deepEqual(new Set(states), new Set(['not-due']), 'two days of hourly checks renew nothing');
+        assert.equal(server.requests.length, 1, 'the join only');
+
+        // 245 days on (the plane's certificate has a third of its life left): due, renewed once, then quiet again.
+        clock.now += 245 * DAY_MS;
+        assert.equal((await renew({ clock: () => clock.now })).state, 'renewed');
+        assert.deepEqual(new Set(await checkHourly(clock, 24)), new Set(['not-due']));
+        assert.deepEqual(server.requests.map((r) => r.path), ['/v1/join', '/v1/renew']);
+      });
+
+      it('a host whose clock runs months behind renews when the plane would, not months late', async () => {
+        const clock = { now: Date.now() - 200 * DAY_MS };
+        await register({ clock: () => clock.now });
+        clock.now += 240 * DAY_MS;
+        assert.equal((await renew({ clock: () => clock.now })).state, 'not-due');
+        clock.now += 5 * DAY_MS;
+        assert.equal((await renew({ clock: () => clock.now })).state, 'renewed', 'due at two thirds of its life by the plane, though the host sees it as 45 days old');
+      });
+
+      it('a certificate that looks expired by a clock more than its lifetime ahead is kept, not thrown away for a new join', async () => {
+        const clock = { now: Date.now() + 400 * DAY_MS };
+        await register({ clock: () => clock.now });
+        assert.equal((await register({ token: undefined, clock: () => clock.now + HOUR_MS })).registered, false);
+        assert.equal((await renew({ clock: () => clock.now + HOUR_MS })).state, 'not-due');
+      });
+
+      it('once the clock is set back right, the certificate is judged by it again', async () => {
+        const clock = { now: Date.now() + 300 * DAY_MS };
+        await register({ clock: () => clock.now });
+        clock.now = Date.now() + 200 * DAY_MS; // set right (and 200 days pass)
+        assert.equal((await renew({ clock: () => clock.now })).state, 'not-due');
+        clock.now += 45 * DAY_MS;
+        assert.equal((await renew({ clock: () => clock.now })).state, 'renewed');
+      });
     });
 
     it('an agent stopped between moving the new key and the new certificate in place finishes on its next start', async () => {

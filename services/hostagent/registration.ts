@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult, type HostRenewResult } from '#contracts';
-import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, writeFileAtomic } from '#pki';
+import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, pemText, writeFileAtomic, type CertificateFacts } from '#pki';
+import { hostClockLead, recordCertificateReceipt } from './certificate-receipt';
 import { errnoCode } from './fs-primitives';
 
 export const PRIVATE_MODE = 0o600;
@@ -15,6 +16,8 @@ export interface HostCertificateFiles {
   key: string;
   caCert: string;
   broker: string;
+  /** When the certificate was put in place, by this host's clock (certificate-receipt.ts). */
+  receipt: string;
 }
 
 export interface RegistrationOptions {
@@ -51,7 +54,14 @@ export class RegistrationError extends Error {
 
 export function hostCertificateFiles(root: string): HostCertificateFiles {
   const h = PkiFiles.host;
-  return { dir: join(root, h.dir), cert: join(root, h.cert), key: join(root, h.key), caCert: join(root, h.caCert), broker: join(root, h.broker) };
+  return {
+    dir: join(root, h.dir),
+    cert: join(root, h.cert),
+    key: join(root, h.key),
+    caCert: join(root, h.caCert),
+    broker: join(root, h.broker),
+    receipt: join(root, 'var/lib/pf9/hostagent/certificate-receipt.json'),
+  };
 }
 
 /**
@@ -82,10 +92,11 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   const request: HostJoinRequest = { token, hostId: options.hostId, hostname: options.hostname, csr: csrPem };
   const result = await postToPlane(options, HOST_JOIN_PATH, request, isJoinResult, { refusal: 'the plane refused to register this host', result: 'a join result' });
   checkResult(result, options.hostId, keyPem);
-  await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
+  await writeFileAtomic(files.caCert, pemText(result.caCertificate), PUBLIC_MODE);
   if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
   // The certificate last: it is what says "registered" on the next start.
-  await writeFileAtomic(files.cert, result.certificate, PUBLIC_MODE);
+  await writeFileAtomic(files.cert, pemText(result.certificate), PUBLIC_MODE);
+  await recordCertificateReceipt(files.receipt, result.certificate, clock());
   return { registered: true, files };
 }
 
@@ -122,15 +133,16 @@ export async function certificateProblem(files: HostCertificateFiles, hostId: st
   const certPem = await readOptional(files.cert);
   const keyPem = await readOptional(files.key);
   if (certPem === null || keyPem === null) return `${certPem === null ? files.cert : files.key} is missing`;
-  let notAfter: Date;
+  let facts: CertificateFacts;
   try {
-    notAfter = certificateFacts(certPem).notAfter;
+    facts = certificateFacts(certPem);
   } catch {
     return `${files.cert} is not a certificate`;
   }
   const named = hostIdOfCert(certPem);
   if (named !== hostId) return `${files.cert} names host ${named ?? '(none)'}, not ${hostId}`;
-  if (notAfter.getTime() <= now) return `${files.cert} expired at ${notAfter.toISOString()}`;
+  // Expired by the plane's clock, which is the one the ingress judges by.
+  if (facts.notAfter.getTime() <= now - (await hostClockLead(files.receipt, facts, now))) return `${files.cert} expired at ${facts.notAfter.toISOString()}`;
   if (!keyMatchesCert(keyPem, certPem)) return `${files.key} is not the key of ${files.cert}`;
   return null;
 }

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelProtocol } from '../../libs/tunnel';
 import { parseLogLevel, type LogLevel } from '#logging';
+import { readStopWithParent } from '../../libs/lifetime';
 
 export interface IngressRoute extends Endpoint {
   protocol: TunnelProtocol;
@@ -23,6 +24,8 @@ export interface IngressConfig {
   /** How often the certificate, key and CA files are looked at for changes. */
   certRecheckMs: number;
   logLevel: LogLevel;
+  /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started it is gone). */
+  stopWithParent: boolean;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +81,8 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
   const logLevelText = value('PF9_LOG_LEVEL');
   const logLevel = parseLogLevel(logLevelText);
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
+  const stopWithParent = readStopWithParent(value('PF9_STOP_WITH_PARENT'));
+  if (!stopWithParent.ok) problems.push(`PF9_STOP_WITH_PARENT: ${stopWithParent.problem}`);
 
   if (problems.length > 0 || !listen.ok || !admin.ok) throw new ConfigError(problems);
   return {
@@ -91,6 +96,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     connectTimeoutMs,
     certRecheckMs,
     logLevel,
+    stopWithParent: stopWithParent.ok && stopWithParent.value,
   };
 }
 

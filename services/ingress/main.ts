@@ -1,3 +1,4 @@
+import { stopWithParent } from '../../libs/lifetime';
 import { tuneHeapForStreaming } from '../../libs/tunnel';
 import { startIngress } from './ingress.app';
 import { ConfigError, loadIngressConfig } from './ingress.config';
@@ -8,7 +9,10 @@ guardUnhandledRejections(new Logger('ingress'));
 // The plane's ingress: TLS on one port, each connection routed by ALPN to its backend.
 async function main(): Promise<void> {
   tuneHeapForStreaming();
-  const ingress = await startIngress(loadIngressConfig());
+  const config = loadIngressConfig();
+  // First: a parent gone while the ingress starts must not leave it running.
+  if (config.stopWithParent) stopWithParent((message) => process.stderr.write(`ingress: ${message}\n`));
+  const ingress = await startIngress(config);
   const stop = (): void => {
     void ingress.close().then(() => process.exit(0));
   };

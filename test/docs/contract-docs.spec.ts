@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { getMetadataStorage } from 'class-validator';
@@ -373,9 +377,56 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml healthchecks', () => {
+  const services = asObject(compose.services);
+  /** The variable each service's health port comes from. */
+  const PORT_VARIABLES: Record<string, string> = { rolestore: 'PF9_API_PORT', hostagent: 'PF9_AGENT_METRICS_PORT' };
+
+  for (const [name, variable] of Object.entries(PORT_VARIABLES)) {
+    it(`${name}: the healthcheck asks the port ${variable} says, so that changing it does not make the service unhealthy`, async (t) => {
+      const test = asArray(get(services, name, 'healthcheck', 'test')).map(String);
+      assert.deepEqual(test.slice(0, 3), ['CMD', 'node', '-e'], `${name}: a node one-liner (the image has no curl)`);
+      assert.ok(!test[3]!.includes('$'), 'nothing for compose to interpolate');
+      let answering = true;
+      const server = createServer((req, res) => res.writeHead(req.url === '/healthz' && answering ? 200 : 503).end());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      t.after(() => server.close());
+      const port = String((server.address() as AddressInfo).port);
+      const environment = Object.fromEntries(Object.entries(asObject(get(services, name, 'environment'))).map(([k, v]) => [k, String(v)]));
+      const check = (): Promise<number> =>
+        promisify(execFile)(process.execPath, ['-e', test[3]!], { env: { ...environment, [variable]: port }, timeout: 10_000 }).then(
+          () => 0,
+          (err: { code?: number }) => err.code ?? 1,
+        );
+      assert.equal(await check(), 0, `healthy when ${variable}=${port} answers`);
+      answering = false;
+      assert.equal(await check(), 1, `unhealthy when ${variable}=${port} does not answer`);
+    });
+  }
+});
+
 describe('docker/Dockerfile', () => {
   const dockerfile = readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8');
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
+  it('needs no registry but the base image\'s: no syntax directive (BuildKit would fetch a frontend image for it)', () => {
+    assert.doesNotMatch(dockerfile, /^#\s*syntax\s*=/im);
+  });
+
+  it('carries no compiled tests, specs or benchmarks: the image is compiled from tsconfig.build.json, which leaves them out', async () => {
+    const build = dockerfile.slice(0, dockerfile.indexOf('\nFROM ', dockerfile.indexOf('AS build')));
+    assert.match(build, /tsc -p tsconfig\.build\.json/);
+    assert.doesNotMatch(build, /npm run build|tsc -p tsconfig\.json/, 'nothing else is compiled into dist/');
+    assert.match(runtime, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const { stdout } = await promisify(execFile)(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    const own = stdout.split('\n').filter((f) => f.startsWith(`${ROOT}/`) && !f.includes('/node_modules/')).map((f) => f.slice(ROOT.length + 1));
+    const leaked = own.filter((f) => /^(test|bench)\//.test(f) || /\.(spec|testing|fixtures)\.ts$/.test(f));
+    assert.deepEqual(leaked, []);
+    for (const main of ['services/rolestore/main.ts', 'services/hostagent/main.ts', 'services/comms/main.ts', 'services/ingress/main.ts', 'services/allinone/main.ts', 'cli/main.ts', 'examples/build-examples.ts']) {
+      assert.ok(own.includes(main), `${main} is in the image`);
+    }
+  });
 
   it('builds on Node.js 24 and runs the role store as node, by default, as a non-root user', () => {
     assert.match(dockerfile, /node:24-bookworm-slim/);

@@ -1,4 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,8 +40,9 @@ export class Proc {
   stdout = '';
   stderr = '';
 
-  constructor(script: string, env: NodeJS.ProcessEnv, cwd: string) {
-    this.child = spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `detached`: a session and process group of its own, as a service manager starts it. */
+  constructor(script: string, env: NodeJS.ProcessEnv, cwd: string, options: { detached?: boolean } = {}) {
+    this.child = spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
     this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
   }
@@ -67,4 +69,35 @@ export class Proc {
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.child.exitCode === null) this.child.kill(signal);
   }
+}
+
+/**
+ * Live processes (zombies aside) that work in `dir` (their working directory is in it) or
+ * were given it (their environment names it): what a test's services left running.
+ */
+export function processesUsing(dir: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const cwd = readlinkSync(`/proc/${name}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`) || readFileSync(`/proc/${name}/environ`, 'utf8').includes(dir)) {
+        found.push({ pid: Number(name), cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() });
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Whether nothing listens on 127.0.0.1:port. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }

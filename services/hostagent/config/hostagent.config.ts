@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
 import { describeDetails, flattenErrors } from '#contracts';
+import { readStopWithParent } from '../../../libs/lifetime';
 
 /**
  * The host agent's environment, validated once at boot. The broker and the plane's
@@ -30,6 +31,8 @@ export class HostagentConfig {
   @IsInt() @Min(1) @Max(1_209_600) certRenewCheckS!: number;
   /** Renew once fewer days are left; unset: once a third of the certificate's lifetime is left. */
   @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
+  /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started the agent is gone). */
+  @IsBoolean({ message: "must be 1 or 0" }) stopWithParent!: boolean;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -50,11 +53,13 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   joinToken: 'PF9_JOIN_TOKEN',
   certRenewCheckS: 'PF9_CERT_RENEW_CHECK_S',
   certRenewBeforeDays: 'PF9_CERT_RENEW_BEFORE_DAYS',
+  stopWithParent: 'PF9_STOP_WITH_PARENT',
 };
 
 export class ConfigError extends Error {}
 
 export function loadHostagentConfig(env: Record<string, string | undefined>): HostagentConfig {
+  const stopWithParent = readStopWithParent(env.PF9_STOP_WITH_PARENT);
   const plain = {
     amqpUrl: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     apiUrl: env.PF9_API_URL ?? `http://127.0.0.1:${env.PF9_API_PORT ?? '8080'}`,
@@ -73,6 +78,8 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     joinToken: env.PF9_JOIN_TOKEN ?? '',
     certRenewCheckS: integer(env.PF9_CERT_RENEW_CHECK_S, 3600),
     certRenewBeforeDays: env.PF9_CERT_RENEW_BEFORE_DAYS === undefined || env.PF9_CERT_RENEW_BEFORE_DAYS === '' ? undefined : integer(env.PF9_CERT_RENEW_BEFORE_DAYS, 0),
+    // What is not 1 or 0 stays text, for the validator to name.
+    stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);

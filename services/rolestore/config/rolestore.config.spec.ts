@@ -23,3 +23,28 @@ describe('role store configuration: its three listeners', () => {
     assert.throws(() => loadRolestoreConfig({ PF9_HOST_API_PORT: '8079' }), /PF9_HOST_API_PORT: port 8079 is PF9_JOIN_PORT's too/);
   });
 });
+
+describe('role store configuration: DATABASE_URL', () => {
+  test('postgres://, postgresql:// and sqlite:<file> are taken; the default is SQLite under PF9_DATA_DIR', () => {
+    for (const url of ['postgres://u:p@db:5432/plane', 'postgresql://db/plane?schema=s', 'sqlite:/var/lib/hostplane/rolestore.db', 'sqlite:rolestore.db']) {
+      assert.equal(loadRolestoreConfig({ DATABASE_URL: url }).databaseUrl, url);
+    }
+    assert.equal(loadRolestoreConfig({ PF9_DATA_DIR: '/srv/plane' }).databaseUrl, 'sqlite:/srv/plane/rolestore.db');
+  });
+
+  test('an unknown scheme, no scheme or an ambiguous sqlite URL stops the role store at boot, naming DATABASE_URL and never repeating a password', () => {
+    for (const [url, problem] of [
+      ['postgress://hostplane:s3cret@db:5432/plane', "DATABASE_URL: has the unknown scheme 'postgress:'"],
+      ['mysql://db/plane', "DATABASE_URL: has the unknown scheme 'mysql:'"],
+      ['/var/lib/hostplane/rolestore.db', 'DATABASE_URL: has no scheme'],
+      ['sqlite:///rolestore.db', "DATABASE_URL: 'sqlite:///rolestore.db' is ambiguous"],
+      ['sqlite:', "DATABASE_URL: 'sqlite:' names no file"],
+    ] as const) {
+      assert.throws(
+        () => loadRolestoreConfig({ DATABASE_URL: url }),
+        (err: unknown) => err instanceof ConfigError && err.message.startsWith(`invalid role store configuration: ${problem}`) && !err.message.includes('s3cret'),
+        url,
+      );
+    }
+  });
+});

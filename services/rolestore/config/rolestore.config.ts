@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
-import { IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { describeDetails, flattenErrors, type ValidationDetail } from '#contracts';
+import { readStopWithParent } from '../../../libs/lifetime';
+import { parseDatabaseUrl } from '../database/database-url';
 
 /** The role store's environment (CONTRACT.md section 7), validated once at boot. */
 export class RolestoreConfig {
@@ -31,6 +33,8 @@ export class RolestoreConfig {
   @IsIn(['on', 'off']) hostBrokerUsers!: 'on' | 'off';
   /** How long a deauthorized host keeps its broker access to report its roles removed (at most a day: a timer's range). */
   @IsInt() @Min(1) @Max(86_400) deauthorizedGraceS!: number;
+  /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started it is gone). */
+  @IsBoolean({ message: 'must be 1 or 0' }) stopWithParent!: boolean;
 }
 
 const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
@@ -52,6 +56,7 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   brokerVhost: 'AMQP_URL',
   hostBrokerUsers: 'PF9_HOST_BROKER_USERS',
   deauthorizedGraceS: 'PF9_HOST_DEAUTHORIZED_GRACE_S',
+  stopWithParent: 'PF9_STOP_WITH_PARENT',
 };
 
 export type Environment = Record<string, string | undefined>;
@@ -62,6 +67,7 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const dataDir = resolve(env.PF9_DATA_DIR ?? './.data/plane');
   const heartbeatIntervalS = integer(env.PF9_HEARTBEAT_INTERVAL_S, 30);
   const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const stopWithParent = readStopWithParent(env.PF9_STOP_WITH_PARENT);
   const plain = {
     amqpUrl,
     databaseUrl: env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'rolestore.db')}`,
@@ -83,11 +89,15 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     // Off until the host agent connects with its own user (it is then switched on by default).
     hostBrokerUsers: env.PF9_HOST_BROKER_USERS ?? 'off',
     deauthorizedGraceS: integer(env.PF9_HOST_DEAUTHORIZED_GRACE_S, 120),
+    // What is not 1 or 0 stays text, for the validator to name.
+    stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
   };
   const config = plainToInstance(RolestoreConfig, plain);
   const errors = validateSync(config);
   const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
   details.push(...portClashes(config));
+  const database = parseDatabaseUrl(config.databaseUrl);
+  if (!database.ok && config.databaseUrl !== '') details.push({ path: 'DATABASE_URL', problems: [database.problem] });
   if (details.length > 0) throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
   return config;
 }
