@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import { parseHostPort, parseListenList, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type ListenAddress, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
 
@@ -12,8 +12,11 @@ export interface ProxyConfig extends Endpoint {
   display: string;
 }
 
+/** A local listener: a TCP port, or a Unix socket (`path`) in a folder only comms's user may enter. */
+export type CommsListener = { service: TunnelService } & ListenAddress;
+
 export interface CommsConfig {
-  listen: Array<{ service: TunnelService } & Endpoint>;
+  listen: CommsListener[];
   plane: Endpoint & { servername: string };
   /** The CA bundle that the plane's certificate must chain to; when not `required`, the system's CAs while the file is absent. */
   ca: { file: string; required: boolean };
@@ -52,7 +55,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   };
 
   const services = Object.keys(TunnelServices) as TunnelService[];
-  const listen = parseEndpointList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services, { allowPortZero: true });
+  const listen = parseListenList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services);
   if (!listen.ok) problems.push(...listen.problems.map((p) => `PF9_COMMS_LISTEN: ${p}`));
 
   const planeHost = value('PF9_PLANE_HOST');
@@ -87,7 +90,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
 
   if (problems.length > 0 || !listen.ok || !admin.ok || planeHost === undefined) throw new ConfigError(problems);
   return {
-    listen: listen.value.map(({ name, host, port: p }) => ({ service: name, host, port: p })),
+    listen: listen.value.map(({ name, ...address }) => ({ service: name, ...address })),
     plane: { host: planeHost, port: planePort, servername },
     ca,
     hostCert,
