@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 import { describeDetails, flattenErrors } from '#contracts';
 
 /**
- * The host agent's environment, validated once at boot. The broker and the plane's
- * HTTP address are kept here alone, so that pointing the agent at pf9-comms's local
- * ports later is a change of two defaults.
+ * The host agent's environment, validated once at boot. The broker and the plane's HTTP
+ * addresses are kept here alone: TCP URLs (straight to a broker in development), or
+ * pf9-comms's Unix sockets (PF9_COMMS_SOCKET_DIR) on a host.
  */
 export class HostagentConfig {
   @IsString() @MinLength(1) amqpUrl!: string;
@@ -28,6 +28,13 @@ export class HostagentConfig {
   @IsInt() @Min(1) @Max(1_209_600) certRenewCheckS!: number;
   /** Renew once fewer days are left; unset: once a third of the certificate's lifetime is left. */
   @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
+  /**
+   * pf9-comms's socket folder: when set, the agent reaches the broker, the packages and
+   * registration through `amqp.sock`, `http.sock` and `join.sock` there, not over TCP.
+   */
+  @IsString() @Matches(/^(|\/.*)$/, { message: 'must be an absolute path, or empty for TCP' }) commsSocketDir!: string;
+  /** The user pf9-comms runs as (a name or uid:gid): it gets the host's key and certificates, and may own the socket folder. */
+  @IsString() commsUser!: string;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -47,6 +54,8 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   joinToken: 'PF9_JOIN_TOKEN',
   certRenewCheckS: 'PF9_CERT_RENEW_CHECK_S',
   certRenewBeforeDays: 'PF9_CERT_RENEW_BEFORE_DAYS',
+  commsSocketDir: 'PF9_COMMS_SOCKET_DIR',
+  commsUser: 'PF9_COMMS_USER',
 };
 
 export class ConfigError extends Error {}
@@ -69,6 +78,8 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     joinToken: env.PF9_JOIN_TOKEN ?? '',
     certRenewCheckS: integer(env.PF9_CERT_RENEW_CHECK_S, 3600),
     certRenewBeforeDays: env.PF9_CERT_RENEW_BEFORE_DAYS === undefined || env.PF9_CERT_RENEW_BEFORE_DAYS === '' ? undefined : integer(env.PF9_CERT_RENEW_BEFORE_DAYS, 0),
+    commsSocketDir: (env.PF9_COMMS_SOCKET_DIR ?? '').trim().replace(/(.)\/+$/, '$1'),
+    commsUser: (env.PF9_COMMS_USER ?? '').trim(),
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);
