@@ -28,6 +28,12 @@ export interface AmqpConnectionOptions {
   declareTopology?: boolean;
   /** Sets user_id on every message; the broker refuses it unless it is the connection's user. */
   userId?: string | (() => string | undefined);
+  /**
+   * Reach the broker through this Unix socket instead of the URL's host and port (the URL
+   * then gives the credentials and the vhost). Asked at every (re)connect, so that it can
+   * check the socket first: a rejection is a failed attempt, tried again with backoff.
+   */
+  socketPath?: () => Promise<string>;
 }
 
 export interface PublishOptions {
@@ -191,8 +197,13 @@ export class AmqpConnection extends EventEmitter {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    let where = redactUrl(this.url());
     try {
+      const path = this.options.socketPath === undefined ? undefined : await this.options.socketPath();
+      if (path !== undefined) where = `${where} through ${path}`;
       const connection = await amqp.connect(withHeartbeat(this.url(), this.options.heartbeatS ?? 15), {
+        // net.connect takes `path` over host and port.
+        ...(path === undefined ? {} : { path }),
         noDelay: true,
         timeout: this.options.connectTimeoutMs ?? 10_000,
         clientProperties: { connection_name: this.options.appId },
@@ -221,11 +232,11 @@ export class AmqpConnection extends EventEmitter {
       const wasReconnect = this.everConnected;
       this.everConnected = true;
       this.attempt = 0;
-      this.logger.info('connected to the broker', { url: redactUrl(this.url()) });
+      this.logger.info('connected to the broker', { url: where });
       this.emit('connected');
       if (wasReconnect) this.emit('reconnected');
     } catch (err) {
-      this.logger.warn('cannot connect to the broker', { url: redactUrl(this.url()), err: String(err) });
+      this.logger.warn('cannot connect to the broker', { url: where, err: String(err) });
       if (this.connection) await this.connection.close().catch(() => undefined);
       this.connection = null;
       this.publishChannel = null;

@@ -47,3 +47,23 @@ export const PkiFiles = {
   plane: { dir: 'pki', caCert: 'pki/ca.crt', caKey: 'pki/ca.key', ingressCert: 'pki/ingress.crt', ingressKey: 'pki/ingress.key', hostCrl: 'pki/hosts.crl' },
   host: { dir: 'etc/pf9/certs', caCert: 'etc/pf9/certs/ca.crt', cert: 'etc/pf9/certs/host.crt', key: 'etc/pf9/certs/host.key', broker: 'etc/pf9/broker.json' },
 } as const;
+
+/**
+ * pf9-comms's Unix sockets, which the host agent reaches it on: `<service>.sock` in a folder
+ * only comms's user (and root) may enter; by default `run/pf9-comms` under PF9_ROOT (the
+ * systemd units: /run/pf9-comms, comms's RuntimeDirectory).
+ */
+export const CommsSockets = {
+  dir: 'run/pf9-comms',
+  /** The services the host agent reaches through comms. */
+  services: ['amqp', 'http', 'join'],
+} as const satisfies { dir: string; services: readonly TunnelService[] };
+
+export function commsSocketFile(service: TunnelService): string {
+  return `${service}.sock`;
+}
+
+/** PF9_COMMS_LISTEN for comms's sockets in `dir`, one per service the agent reaches. */
+export function commsSocketListen(dir: string): string {
+  return CommsSockets.services.map((service) => `${service}=unix:${dir.replace(/\/+$/, '')}/${commsSocketFile(service)}`).join(',');
+}

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatEndpoint, parseEndpointList, parseHostPort } from './endpoint-list';
+import { formatEndpoint, parseEndpointList, parseHostPort, parseListenList } from './endpoint-list';
 
 describe('host:port lists', () => {
   test('parses host:port, [v6]:port, and refuses port 0 unless allowed', () => {
@@ -30,6 +30,19 @@ describe('host:port lists', () => {
       "'join' is not name=host:port",
     ]);
     assert.equal(parseEndpointList(' , ', names).ok, false);
+  });
+
+  test('parses listener lists: host:port (port 0 allowed) or unix:/path', () => {
+    const names = ['amqp', 'join'] as const;
+    assert.deepEqual(parseListenList('amqp=unix:/run/pf9-comms/amqp.sock, join=127.0.0.1:0', names), {
+      ok: true,
+      value: [
+        { name: 'amqp', path: '/run/pf9-comms/amqp.sock' },
+        { name: 'join', host: '127.0.0.1', port: 0 },
+      ],
+    });
+    const bad = parseListenList('amqp=unix:amqp.sock,join', names);
+    assert.deepEqual(!bad.ok && bad.problems, ["amqp: 'amqp.sock' is not an absolute path (unix:/…)", "'join' is not name=host:port or name=unix:/path"]);
   });
 
   test('formats IPv6 endpoints in brackets', () => {

@@ -6,7 +6,7 @@
 // without the rest of the contract: comms loads no validators (it has a memory budget).
 export { HOST_CERT_URI_PREFIX, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
 export { HOST_ID_PATTERN } from '../contracts/wire';
-export { formatEndpoint, parseEndpointList, parseHostPort, type Endpoint, type Parsed } from './endpoint-list';
+export { formatEndpoint, parseEndpointList, parseHostPort, parseListenAddress, parseListenList, type Endpoint, type ListenAddress, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
 export { KEEPALIVE_INITIAL_DELAY_MS, SOCKET_BUFFER_BYTES, tuneSocket } from './socket-tuning';
 export { errorCode, errorMessage, failureCause, peerAlert, TunnelError, type FailureCause } from './failure-cause';

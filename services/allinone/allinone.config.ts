@@ -16,10 +16,7 @@ export interface AllInOneConfig {
   hostApiPort: number;
   ingressPort: number;
   ingressAdminPort: number;
-  /** pf9-comms's local ports; AMQP is not 5672 here, where the broker itself may listen. */
-  commsAmqpPort: number;
-  commsHttpPort: number;
-  commsJoinPort: number;
+  /** pf9-comms's health and metrics (the agent reaches comms itself on Unix sockets under PF9_ROOT). */
   commsAdminPort: number;
   agentMetricsPort: number;
   readyTimeoutMs: number;
@@ -46,9 +43,6 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     hostApiPort: port('PF9_HOST_API_PORT', 8078),
     ingressPort: port('PF9_INGRESS_PORT', 8443),
     ingressAdminPort: port('PF9_INGRESS_ADMIN_PORT', 9093),
-    commsAmqpPort: port('PF9_COMMS_AMQP_PORT', 5673),
-    commsHttpPort: port('PF9_COMMS_HTTP_PORT', 9080),
-    commsJoinPort: port('PF9_COMMS_JOIN_PORT', 9079),
     commsAdminPort: port('PF9_COMMS_ADMIN_PORT', 9092),
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
@@ -65,9 +59,6 @@ export function plannedPorts(config: AllInOneConfig): PlannedPort[] {
     { variable: 'PF9_HOST_API_PORT', port: config.hostApiPort },
     { variable: 'PF9_INGRESS_PORT', port: config.ingressPort },
     { variable: 'PF9_INGRESS_ADMIN_PORT', port: config.ingressAdminPort },
-    { variable: 'PF9_COMMS_AMQP_PORT', port: config.commsAmqpPort },
-    { variable: 'PF9_COMMS_HTTP_PORT', port: config.commsHttpPort },
-    { variable: 'PF9_COMMS_JOIN_PORT', port: config.commsJoinPort },
     { variable: 'PF9_COMMS_ADMIN_PORT', port: config.commsAdminPort },
     { variable: 'PF9_AGENT_METRICS_PORT', port: config.agentMetricsPort },
   ];

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { PkiFiles } from '#contracts';
+import { commsSocketFile, CommsSockets, commsSocketListen, PkiFiles } from '#contracts';
 import { initPlanePki } from '#pki';
 import { STOP_WITH_PARENT_VARIABLE, stopWithParent } from '../../libs/lifetime';
+import { MAX_SOCKET_PATH_BYTES } from '#private-fs';
 import { loadAllInOneConfig, plannedPorts, type AllInOneConfig } from './allinone.config';
 import { brokerAddress, ensureBroker, managementApiAnswers } from './broker-check';
 import { portsInUse } from './port-check';
@@ -150,18 +151,23 @@ async function main(config: AllInOneConfig): Promise<void> {
     if (!res.ok) throw new Error(`could not create a join token: ${res.status} ${await res.text()}`);
     joinToken = ((await res.json()) as { token: string }).token;
   }
-  const comms = `http://127.0.0.1`;
+  // The agent and comms meet on Unix sockets in a folder only this user may enter, as on a
+  // real host: no other local user can reach them or listen in their place.
+  const sockets = join(config.hostRoot, CommsSockets.dir);
+  if (Buffer.byteLength(join(sockets, commsSocketFile('amqp'))) > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(`the host's sockets would be in ${sockets}, too long a path for Unix sockets: set PF9_ROOT to a shorter folder`);
+  }
   const hostEnv = {
     ...process.env,
     PF9_ROOT: config.hostRoot,
-    AMQP_URL: withPort(config.amqpUrl, config.commsAmqpPort),
-    PF9_API_URL: `${comms}:${config.commsHttpPort}`,
-    PF9_JOIN_URL: `${comms}:${config.commsJoinPort}`,
+    // Through the sockets only the credentials and the vhost of the broker's URL count.
+    AMQP_URL: config.amqpUrl,
+    PF9_COMMS_SOCKET_DIR: sockets,
     PF9_JOIN_TOKEN: joinToken,
     PF9_AGENT_METRICS_PORT: String(config.agentMetricsPort),
     PF9_COMMS_COMMAND: `exec "${process.execPath}" "${join(distRoot, 'comms/main.js')}"`,
-    PF9_COMMS_HEALTH_URL: `${comms}:${config.commsAdminPort}/healthz`,
-    PF9_COMMS_LISTEN: `amqp=127.0.0.1:${config.commsAmqpPort},http=127.0.0.1:${config.commsHttpPort},join=127.0.0.1:${config.commsJoinPort}`,
+    PF9_COMMS_HEALTH_URL: `http://127.0.0.1:${config.commsAdminPort}/healthz`,
+    PF9_COMMS_LISTEN: commsSocketListen(sockets),
     PF9_COMMS_ADMIN: `127.0.0.1:${config.commsAdminPort}`,
     PF9_PLANE_HOST: '127.0.0.1',
     PF9_PLANE_PORT: String(config.ingressPort),
@@ -177,14 +183,6 @@ async function main(config: AllInOneConfig): Promise<void> {
     return body.lastHeartbeatAt !== null ? true : undefined;
   });
   process.stdout.write(`hostplane ready: api=${api} host=${hostId}\n`);
-}
-
-/** The broker URL with another port: the host reaches the broker through comms. */
-function withPort(url: string, port: number): string {
-  const parsed = new URL(url);
-  parsed.hostname = '127.0.0.1';
-  parsed.port = String(port);
-  return parsed.toString();
 }
 
 let config: AllInOneConfig;

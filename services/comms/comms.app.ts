@@ -1,4 +1,6 @@
+import { chmod } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { prepareSocketPath, SOCKET_MODE } from '#private-fs';
 import { Logger } from '#logging';
 import {
   errorCode,
@@ -24,8 +26,10 @@ export interface RunningComms {
   /** Stops listening, ends every tunnel, stops the admin server and the probing. */
   close(): Promise<void>;
   adminUrl: string;
-  /** Port actually bound per configured service (useful with port 0). */
+  /** Port actually bound per configured TCP service (useful with port 0). */
   listeners: Partial<Record<TunnelService, number>>;
+  /** Unix socket per configured socket service. */
+  sockets: Partial<Record<TunnelService, string>>;
   /** Whether the plane answers, as /healthz reports it. */
   planeState(): PlaneState;
 }
@@ -34,6 +38,8 @@ export interface CommsHealth {
   status: 'ok' | 'degraded';
   plane: PlaneState;
   listeners: Partial<Record<TunnelService, number>>;
+  /** There when some services listen on Unix sockets. */
+  sockets?: Partial<Record<TunnelService, string>>;
   connectionsOpen: number;
 }
 
@@ -123,19 +129,29 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
 
   const servers: Server[] = [];
   const listeners: Partial<Record<TunnelService, number>> = {};
+  const socketPaths: Partial<Record<TunnelService, string>> = {};
   try {
     for (const entry of config.listen) {
       const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_BUFFER_BYTES }, (socket) => accept(entry.service, socket));
+      // A socket goes in a folder that is comms's own and closed to others, or nowhere.
+      if ('path' in entry) await prepareSocketPath(entry.path);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(entry.port, entry.host, () => {
+        const listening = (): void => {
           server.off('error', reject);
           resolve();
-        });
+        };
+        if ('path' in entry) server.listen(entry.path, listening);
+        else server.listen(entry.port, entry.host, listening);
       });
       server.on('error', (err) => logger.error('listener error', { tunnel: entry.service, err: errorMessage(err) }));
       servers.push(server);
-      listeners[entry.service] = (server.address() as AddressInfo).port;
+      if ('path' in entry) {
+        await chmod(entry.path, SOCKET_MODE);
+        socketPaths[entry.service] = entry.path;
+      } else {
+        listeners[entry.service] = (server.address() as AddressInfo).port;
+      }
     }
   } catch (err) {
     for (const server of servers) server.close();
@@ -146,6 +162,7 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
     status: reachability.state === 'reachable' ? 'ok' : 'degraded',
     plane: reachability.state,
     listeners,
+    ...(Object.keys(socketPaths).length > 0 ? { sockets: socketPaths } : {}),
     connectionsOpen: metrics.openConnections,
   });
   let admin;
@@ -157,7 +174,9 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
   }
   reachability.start();
   logger.info('pf9-comms listening', {
-    listeners: Object.fromEntries(config.listen.map((l) => [l.service, `${formatEndpoint({ host: l.host, port: listeners[l.service] ?? l.port })} -> ${TunnelServices[l.service]}`])),
+    listeners: Object.fromEntries(
+      config.listen.map((l) => [l.service, `${'path' in l ? `unix:${l.path}` : formatEndpoint({ host: l.host, port: listeners[l.service] ?? l.port })} -> ${TunnelServices[l.service]}`]),
+    ),
     plane: dialer.describe(),
     servername: config.plane.servername,
     admin: admin.url,
@@ -167,6 +186,7 @@ export async function startComms(config: CommsConfig, deps: { logger?: Logger } 
   return {
     adminUrl: admin.url,
     listeners,
+    sockets: socketPaths,
     planeState: () => reachability.state,
     close: () =>
       (closing ??= (async () => {

@@ -86,6 +86,20 @@ describe('comms configuration', () => {
     );
   });
 
+  test('listeners on Unix sockets (unix:/path) beside TCP ones; a relative or too long path is refused', () => {
+    const config = loadCommsConfig({ PF9_PLANE_HOST: 'plane', PF9_COMMS_LISTEN: 'amqp=unix:/run/pf9-comms/amqp.sock,join=unix:/run/pf9-comms/join.sock,sidekick=127.0.0.1:0' });
+    assert.deepEqual(config.listen, [
+      { service: 'amqp', path: '/run/pf9-comms/amqp.sock' },
+      { service: 'join', path: '/run/pf9-comms/join.sock' },
+      { service: 'sidekick', host: '127.0.0.1', port: 0 },
+    ]);
+    assert.deepEqual(problems({ PF9_PLANE_HOST: 'plane', PF9_COMMS_LISTEN: `amqp=unix:run/amqp.sock,http=unix:/${'x'.repeat(120)}.sock,join=unix:` }), [
+      "PF9_COMMS_LISTEN: amqp: 'run/amqp.sock' is not an absolute path (unix:/…)",
+      `PF9_COMMS_LISTEN: http: '/${'x'.repeat(120)}.sock' is longer than a Unix socket path may be (107 bytes)`,
+      "PF9_COMMS_LISTEN: join: '' is not an absolute path (unix:/…)",
+    ]);
+  });
+
   test('the proxy: HTTPS_PROXY with credentials, NO_PROXY, and PF9_COMMS_PROXY first', () => {
     const base = { PF9_PLANE_HOST: 'plane.example.com' };
     assert.deepEqual(loadCommsConfig({ ...base, https_proxy: 'http://bob:p%40ss@proxy.corp:3128' }).proxy, {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { errorCode, formatEndpoint, parseEndpointList, parseHostPort, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type TunnelService } from '../../libs/tunnel';
+import { errorCode, formatEndpoint, parseHostPort, parseListenList, PkiFiles, readTlsCiphers, readTlsGroups, TunnelServices, type Endpoint, type ListenAddress, type TunnelService } from '../../libs/tunnel';
 import type { BackoffOptions } from '../../libs/amqp/backoff';
 import { parseLogLevel, type LogLevel } from '#logging';
 import { readStopWithParent } from '../../libs/lifetime';
@@ -14,8 +14,11 @@ export interface ProxyConfig extends Endpoint {
   display: string;
 }
 
+/** A local listener: a TCP port, or a Unix socket (`path`) in a folder only comms's user may enter. */
+export type CommsListener = { service: TunnelService } & ListenAddress;
+
 export interface CommsConfig {
-  listen: Array<{ service: TunnelService } & Endpoint>;
+  listen: CommsListener[];
   plane: Endpoint & { servername: string };
   /** The CA bundle that the plane's certificate must chain to; when not `required`, the system's CAs while the file is absent. */
   ca: { file: string; required: boolean };
@@ -56,7 +59,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
   };
 
   const services = Object.keys(TunnelServices) as TunnelService[];
-  const listen = parseEndpointList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services, { allowPortZero: true });
+  const listen = parseListenList(value('PF9_COMMS_LISTEN') ?? DEFAULT_LISTEN, services);
   if (!listen.ok) problems.push(...listen.problems.map((p) => `PF9_COMMS_LISTEN: ${p}`));
   const allowRemoteListen = flag(value('PF9_COMMS_ALLOW_REMOTE_LISTEN'), 'PF9_COMMS_ALLOW_REMOTE_LISTEN', problems);
   if (listen.ok && !allowRemoteListen) problems.push(...remoteListeners(listen.value));
@@ -103,7 +106,7 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
 
   if (problems.length > 0 || !listen.ok || !admin.ok || planeHost === undefined) throw new ConfigError(problems);
   return {
-    listen: listen.value.map(({ name, host, port: p }) => ({ service: name, host, port: p })),
+    listen: listen.value.map(({ name, ...address }) => ({ service: name, ...address })),
     plane: { host: planeHost, port: planePort, servername },
     ca,
     hostCert,
@@ -122,8 +125,9 @@ export function loadCommsConfig(env: Record<string, string | undefined> = proces
  * Listeners on anything but loopback: whoever reaches such a port speaks to the plane with
  * this host's certificate, so it takes PF9_COMMS_ALLOW_REMOTE_LISTEN=1 to mean it.
  */
-function remoteListeners(listen: ReadonlyArray<{ name: string } & Endpoint>): string[] {
-  const remote = listen.filter((l) => !isLoopback(l.host)).map((l) => `${l.name} on ${formatEndpoint(l)}`);
+/** TCP listeners off loopback (a Unix socket is local by nature). */
+function remoteListeners(listen: ReadonlyArray<{ name: string } & ListenAddress>): string[] {
+  const remote = listen.flatMap((l) => ('host' in l && !isLoopback(l.host) ? [`${l.name} on ${formatEndpoint(l)}`] : []));
   if (remote.length === 0) return [];
   const which = remote.length === 1 ? `${remote[0]} is not a loopback address` : `${remote.slice(0, -1).join(', ')} and ${remote.at(-1)} are not loopback addresses`;
   return [`PF9_COMMS_LISTEN: ${which}: anyone who reaches ${remote.length === 1 ? 'it' : 'them'} speaks to the plane as this host; set PF9_COMMS_ALLOW_REMOTE_LISTEN=1 if that is meant`];

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { CERT_BACKDATE_MS, certificateFacts, writeFileAtomic, type CertificateFacts } from '#pki';
-import { errnoCode } from './fs-primitives';
+import { CERT_BACKDATE_MS, certificateFacts, type CertificateFacts } from '#pki';
+import { ensurePrivateDir, errnoCode, writeFileAtomic } from '#private-fs';
+import { HostFileModes } from './host-files';
 
 /**
  * When this host put its certificate in place, by its own clock. The plane dates a
@@ -18,8 +19,8 @@ interface CertificateReceipt {
 
 export async function recordCertificateReceipt(file: string, certPem: string, now: number): Promise<void> {
   const receipt: CertificateReceipt = { serial: certificateFacts(certPem).serial, receivedAt: now };
-  await fs.mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify(receipt)}\n`, 0o644);
+  await ensurePrivateDir(dirname(file), HostFileModes.stateDir);
+  await writeFileAtomic(file, `${JSON.stringify(receipt)}\n`, HostFileModes.state);
 }
 
 /**

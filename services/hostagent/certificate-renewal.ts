@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
 import { HOST_RENEW_PATH, type HostRenewRequest, type HostRenewResult } from '#contracts';
-import { certificateFacts, createHostKeyAndCsr, isSignedBy, pemText, signRenewalProof, writeFileAtomic } from '#pki';
+import { certificateFacts, createHostKeyAndCsr, isSignedBy, pemText, signRenewalProof } from '#pki';
+import { writeFileAtomic, type FileOwner } from '#private-fs';
 import { hostClockLead, recordCertificateReceipt } from './certificate-receipt';
+import { HostFileModes } from './host-files';
 import {
   certificateProblem,
   checkResult,
@@ -10,8 +12,6 @@ import {
   isIssuedCertificate,
   pendingRenewalFiles,
   postToPlane,
-  PRIVATE_MODE,
-  PUBLIC_MODE,
   readOptional,
   RegistrationError,
   type RegistrationOptions,
@@ -19,7 +19,7 @@ import {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export interface RenewalOptions extends Pick<RegistrationOptions, 'root' | 'hostId' | 'joinUrl' | 'fetch' | 'timeoutMs'> {
+export interface RenewalOptions extends Pick<RegistrationOptions, 'root' | 'hostId' | 'joinUrl' | 'fetch' | 'timeoutMs' | 'commsOwner'> {
   /** Renew once fewer than this many days are left; undefined: once a third of the certificate's lifetime is left. */
   renewBeforeDays?: number;
   clock?: () => number;
@@ -54,7 +54,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
   if (now < dueAt.getTime()) return { state: 'not-due', notAfter: current.notAfter, dueAt };
 
   const pending = pendingRenewalFiles(files);
-  const { keyPem, csrPem } = await pendingRequest(pending, options.hostId);
+  const { keyPem, csrPem } = await pendingRequest(pending, options.hostId, options.commsOwner);
   const request: HostRenewRequest = { hostId: options.hostId, certificate: currentCert, csr: csrPem, proof: signRenewalProof(currentKey, currentCert, csrPem) };
   let result: HostRenewResult;
   try {
@@ -73,7 +73,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
     if (!renewalMayRecover(err)) await Promise.all([fs.rm(pending.key, { force: true }), fs.rm(pending.csr, { force: true })]);
     throw err;
   }
-  await writeFileAtomic(pending.cert, pemText(result.certificate), PUBLIC_MODE);
+  await writeFileAtomic(pending.cert, pemText(result.certificate), HostFileModes.cert, { owner: options.commsOwner });
   if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
   const receivedAt = clock();
   await recordCertificateReceipt(files.receipt, result.certificate, receivedAt);
@@ -88,13 +88,13 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
 }
 
 /** The new key and request of a renewal that got no answer yet, or new ones (the key written first). */
-async function pendingRequest(pending: { key: string; csr: string }, hostId: string): Promise<{ keyPem: string; csrPem: string }> {
+async function pendingRequest(pending: { key: string; csr: string }, hostId: string, owner: FileOwner | undefined): Promise<{ keyPem: string; csrPem: string }> {
   const [keyPem, csrPem] = await Promise.all([readOptional(pending.key), readOptional(pending.csr)]);
   if (keyPem !== null && csrPem !== null) return { keyPem, csrPem };
   const made = await createHostKeyAndCsr(hostId);
   // The key before asking: once the plane has signed, the certificate is useless without it.
-  await writeFileAtomic(pending.key, made.keyPem, PRIVATE_MODE);
-  await writeFileAtomic(pending.csr, made.csrPem, PUBLIC_MODE);
+  await writeFileAtomic(pending.key, made.keyPem, HostFileModes.key, { owner });
+  await writeFileAtomic(pending.csr, made.csrPem, HostFileModes.cert, { owner });
   return made;
 }
 

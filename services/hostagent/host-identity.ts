@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { HOST_ID_PATTERN } from '#contracts';
-import { errnoCode, syncDirectory } from './fs-primitives';
+import { errnoCode, writeFileAtomic } from '#private-fs';
 
 const SECTION = 'hostagent';
 const KEY = 'host_id';
+export const HOST_ID_MODE = 0o644;
 
 /** Where a host keeps its identity, under PF9_ROOT. */
 export function hostIdFilePath(root: string): string {
@@ -72,34 +73,11 @@ async function readHostIdFile(file: string): Promise<string | null> {
 }
 
 async function createHostIdFile(file: string, hostId: string): Promise<string> {
-  const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    const handle = await fs.open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(formatHostIdConf(hostId), 'utf8');
-      await handle.chmod(0o644); // the umask may have narrowed the mode given to open
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    // link() refuses to replace an existing file, so when two agents start at once the first
-    // one's id wins and both return it; rename() is the fallback where hard links are not supported.
-    try {
-      await fs.link(tmp, file);
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'EEXIST') {
-        const winner = await readHostIdFile(file);
-        if (winner !== null) return winner;
-      }
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
-      await fs.rename(tmp, file);
-    }
-    await syncDirectory(dir);
-    return hostId;
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  // Not a secret (the host's certificate names it too): readable by the host's other services.
+  // The first writer wins, so when two agents start at once both return its id.
+  if (await writeFileAtomic(file, formatHostIdConf(hostId), HOST_ID_MODE, { noReplace: true })) return hostId;
+  const winner = await readHostIdFile(file);
+  if (winner === null) throw new Error(`host identity file ${file} vanished while it was being created`);
+  return winner;
 }

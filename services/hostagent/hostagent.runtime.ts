@@ -1,8 +1,11 @@
 import { join } from 'node:path';
-import { Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type SyncReason } from '#contracts';
+import { commsSocketFile, Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type SyncReason, type TunnelService } from '#contracts';
 import { AmqpConnection, declareHostQueue, MessageConsumer, readHostBrokerUser, withBrokerUser, type HostBrokerUser } from '#amqp';
 import type { Logger } from '#logging';
-import type { HostagentConfig } from './config/hostagent.config';
+import { resolveLocalUser, trustedSocketPath, type LocalUser } from '#private-fs';
+import { ConfigError, type HostagentConfig } from './config/hostagent.config';
+import { agentOwner, hostStateFiles, secureHostFiles } from './host-files';
+import { socketFetch } from './socket-fetch';
 import { HeartbeatPublisher } from './heartbeat.publisher';
 import { HookRunner } from './hook-runner';
 import { AgentMetrics } from './hostagent.metrics';
@@ -40,6 +43,10 @@ export class HostagentRuntime {
   private stopped = false;
   private connectedOnce = false;
   private brokerUser: HostBrokerUser | null = null;
+  /** The user pf9-comms runs as (PF9_COMMS_USER), when it is not the agent's. */
+  private readonly commsOwner: LocalUser | undefined;
+  /** How the agent reaches the plane's join endpoint: a URL, and a fetch through comms's socket when there is one. */
+  private readonly joinVia: { joinUrl: string; fetch?: typeof fetch };
 
   constructor(
     readonly config: HostagentConfig,
@@ -47,9 +54,14 @@ export class HostagentRuntime {
     private readonly logger: Logger,
     env: NodeJS.ProcessEnv = {},
   ) {
-    const stateDir = join(config.root, 'var/lib/pf9/hostagent');
+    this.commsOwner = commsUserOf(config);
+    const sockets = config.commsSocketDir !== '';
+    // Over comms's sockets the URLs' hosts mean nothing: only their paths (and AMQP_URL's vhost and credentials) are used.
+    this.joinVia = sockets ? { joinUrl: 'http://localhost', fetch: socketFetch(() => this.commsSocket('join')) } : { joinUrl: config.joinUrl };
+    const state = hostStateFiles(config.root);
     this.connection = new AmqpConnection({
       url: () => withBrokerUser(config.amqpUrl, this.brokerUser),
+      socketPath: sockets ? () => this.commsSocket('amqp') : undefined,
       // A host's own broker user may not declare exchanges: the plane does.
       declareTopology: false,
       userId: () => this.brokerUser?.username,
@@ -64,7 +76,7 @@ export class HostagentRuntime {
             { command: config.commsCommand, healthUrl: config.commsHealthUrl, checkIntervalMs: config.commsCheckIntervalS * 1000, failuresBeforeRestart: 3, env },
             logger.child({ component: 'comms-watchdog' }),
           );
-    this.outbox = new Outbox(join(stateDir, 'outbox'), { logger });
+    this.outbox = new Outbox(state.outbox, { logger });
     this.reporter = new StatusReporter(hostId, this.outbox, this.connection, logger, this.metrics);
     this.engine = new RoleEngine(
       {
@@ -74,8 +86,8 @@ export class HostagentRuntime {
         retryInitialMs: Math.min(config.roleRetryInitialS, config.convergeIntervalS) * 1000,
         retryMaxMs: config.convergeIntervalS * 1000,
       },
-      new RoleStateStore(join(stateDir, 'state.json')),
-      new HttpPackageFetcher(config.apiUrl),
+      new RoleStateStore(state.state),
+      sockets ? new HttpPackageFetcher('http://localhost', undefined, socketFetch(() => this.commsSocket('http'))) : new HttpPackageFetcher(config.apiUrl),
       new HookRunner({ logger }),
       this.reporter,
       logger,
@@ -95,6 +107,8 @@ export class HostagentRuntime {
 
   async start(): Promise<void> {
     await removeTempFiles(this.config.root, this.logger);
+    // Before comms starts: it reads the host's key and certificates as its own user.
+    await secureHostFiles(this.config.root, this.commsOwner);
     if (this.comms) {
       await this.comms.start();
       await this.comms.healthy(30_000).catch((err: unknown) => this.logger.warn('pf9-comms is not healthy yet', { err: String(err) }));
@@ -145,7 +159,7 @@ export class HostagentRuntime {
   private async register(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const outcome = await ensureRegistered({ root: this.config.root, hostId: this.hostId, hostname: hostname(), joinUrl: this.config.joinUrl, token: this.config.joinToken });
+        const outcome = await ensureRegistered({ root: this.config.root, hostId: this.hostId, hostname: hostname(), token: this.config.joinToken, commsOwner: this.commsOwner, ...this.joinVia });
         if (outcome.registered) this.logger.info('registered with the plane: certificate issued', { cert: outcome.files.cert });
         return;
       } catch (err) {
@@ -179,7 +193,7 @@ export class HostagentRuntime {
   private async renewCertificate(): Promise<number> {
     const checkMs = this.config.certRenewCheckS * 1000;
     try {
-      const outcome = await renewIfDue({ root: this.config.root, hostId: this.hostId, joinUrl: this.config.joinUrl, renewBeforeDays: this.config.certRenewBeforeDays });
+      const outcome = await renewIfDue({ root: this.config.root, hostId: this.hostId, renewBeforeDays: this.config.certRenewBeforeDays, commsOwner: this.commsOwner, ...this.joinVia });
       if (outcome.state === 'no-certificate') {
         this.logger.debug('no host certificate to renew', { problem: outcome.problem });
         return checkMs;
@@ -208,6 +222,16 @@ export class HostagentRuntime {
     }
   }
 
+  /**
+   * The path of comms's socket for `service`, once its folder proved to be comms's or root's
+   * and closed to others: a socket anyone else could have put there is never used (it would
+   * get the join token or the broker password, or hand the agent a desired state of its own).
+   */
+  private commsSocket(service: TunnelService): Promise<string> {
+    const owners = [agentOwner().uid, ...(this.commsOwner ? [this.commsOwner.uid] : [])];
+    return trustedSocketPath(this.config.commsSocketDir, commsSocketFile(service), owners);
+  }
+
   /** Asks the plane for the whole desired state. */
   async requestSync(reason: SyncReason): Promise<void> {
     try {
@@ -232,5 +256,14 @@ export class HostagentRuntime {
       await this.engine.converge();
       if (this.convergeTimer) this.scheduleConverge();
     }, this.config.convergeIntervalS * 1000);
+  }
+}
+
+function commsUserOf(config: HostagentConfig): LocalUser | undefined {
+  if (config.commsUser === '') return undefined;
+  try {
+    return resolveLocalUser(config.commsUser);
+  } catch (err) {
+    throw new ConfigError(`invalid host agent configuration: PF9_COMMS_USER: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

@@ -213,6 +213,26 @@ describe('Outbox', () => {
     assert.equal(outbox.size(), 0);
   });
 
+  it("keeps the reports the agent's alone: 0600 entries in a 0700 folder, also one an older agent made 0755, and so the folder of entries set aside", async () => {
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    await fs.chmod(dir, 0o755);
+    const umask = process.umask(0);
+    try {
+      const outbox = await opened();
+      for (let i = 1; i <= 2; i++) await outbox.append(entry(i));
+      await fs.truncate(path.join(dir, '0000000000000001.json'), 5);
+      assert.deepEqual(await drainAll(outbox), ['m-2']);
+      await outbox.append(entry(3));
+    } finally {
+      process.umask(umask);
+    }
+    const modeOf = async (p: string): Promise<number> => (await fs.stat(p)).mode & 0o7777;
+    assert.equal(await modeOf(dir), 0o700);
+    assert.equal(await modeOf(path.join(dir, '0000000000000003.json')), 0o600);
+    assert.equal(await modeOf(path.join(dir, 'corrupt')), 0o700);
+    assert.deepEqual(await fs.readdir(path.join(dir, 'corrupt')), ['0000000000000001.json']);
+  });
+
   it('must be opened first', () => {
     const outbox = new Outbox(dir);
     assert.throws(() => void outbox.append(entry(1)), /before open\(\)/);

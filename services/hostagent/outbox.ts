@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '#logging';
-import { errnoCode, syncDirectory } from './fs-primitives';
+import { ensurePrivateDir, errnoCode, writeFileAtomic } from '#private-fs';
+import { HostFileModes } from './host-files';
 
 /** A message waiting for the broker: enough to publish it exactly as it was meant. */
 export interface OutboxEntry {
@@ -50,7 +51,7 @@ export class Outbox {
 
   async open(): Promise<void> {
     if (this.opened) return;
-    await fs.mkdir(this.dir, { recursive: true });
+    await ensurePrivateDir(this.dir, HostFileModes.outboxDir);
     const names = await fs.readdir(this.dir);
     // Temp files are appends that crashed before their rename: they were never acknowledged.
     await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => fs.rm(path.join(this.dir, n), { force: true })));
@@ -102,22 +103,7 @@ export class Outbox {
 
   private async write(json: string): Promise<void> {
     const seq = this.nextSeq++;
-    const name = entryName(seq);
-    const tmp = path.join(this.dir, `.${name}.tmp`);
-    try {
-      const handle = await fs.open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(json, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(tmp, path.join(this.dir, name));
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-    await syncDirectory(this.dir);
+    await writeFileAtomic(path.join(this.dir, entryName(seq)), json, HostFileModes.outboxEntry);
     this.queue.push(seq);
     await this.enforceLimit();
   }
@@ -178,7 +164,7 @@ export class Outbox {
     const target = path.join(this.dir, CORRUPT_DIR, name);
     this.forget(seq);
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      await ensurePrivateDir(path.dirname(target), HostFileModes.outboxDir);
       await fs.rename(path.join(this.dir, name), target);
       this.logger.warn('outbox: corrupt entry set aside', { file: target, problem });
     } catch (err) {

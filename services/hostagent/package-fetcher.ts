@@ -16,13 +16,15 @@ export class HttpPackageFetcher implements PackageSource {
   constructor(
     private readonly apiUrl: string,
     private readonly options: { timeoutMs: number; maxBytes: number } = { timeoutMs: 120_000, maxBytes: 512 * 1024 * 1024 },
+    /** How to reach the plane (through pf9-comms's socket on a host). */
+    private readonly doFetch: typeof fetch = (input, init) => fetch(input, init),
   ) {}
 
   async fetch(name: string, version: string, expectedSha256: string): Promise<Buffer> {
     const url = `${this.apiUrl.replace(/\/$/, '')}/v1/roles/${encodeURIComponent(name)}/${encodeURIComponent(version)}/package`;
     let response: Response;
     try {
-      response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+      response = await this.doFetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
     } catch (err) {
       throw new PackageDownloadError(`cannot download ${name} ${version} from ${url}: ${(err as Error).cause ?? (err as Error).message}`);
     }

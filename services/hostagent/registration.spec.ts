@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -131,6 +132,33 @@ describe('host registration', () => {
     for (const file of [files.cert, files.key, files.caCert]) assert.match(await readFile(file, 'utf8'), /-----\n$/, `${file} ends with a newline`);
     const both = (await readFile(files.cert, 'utf8')) + (await readFile(files.key, 'utf8'));
     assert.equal(both.match(/^-----BEGIN [A-Z ]+-----$/gm)?.length, 2, '`cat host.crt host.key` keeps both BEGIN lines whole');
+  });
+
+  it("gives pf9-comms's user the key, the certificates and their folder (made 0755 by hand, the CA in it), closed to all others; broker.json stays the agent's; so do renewals", async () => {
+    assert.equal(process.geteuid?.(), 0, "giving files to pf9-comms's user needs root: run this test as root");
+    const id = (flag: string): number => Number(execFileSync('id', [flag, 'nobody'], { encoding: 'utf8' }).trim());
+    const comms = { uid: id('-u'), gid: id('-g') };
+    const files = hostCertificateFiles(root);
+    await mkdir(files.dir, { recursive: true, mode: 0o755 });
+    await chmod(files.dir, 0o755);
+    await writeFile(files.caCert, ca.certPem, { mode: 0o644 });
+    const options = { token: TOKEN, commsOwner: comms };
+    assert.equal((await register(options)).registered, true);
+    const owned = async (path: string): Promise<[number, number, number]> => {
+      const info = await stat(path);
+      return [info.uid, info.gid, info.mode & 0o7777];
+    };
+    assert.deepEqual(await owned(files.dir), [comms.uid, comms.gid, 0o700]);
+    assert.deepEqual(await owned(files.key), [comms.uid, comms.gid, 0o600]);
+    assert.deepEqual(await owned(files.cert), [comms.uid, comms.gid, 0o644]);
+    assert.deepEqual(await owned(files.caCert), [comms.uid, comms.gid, 0o644]);
+    assert.deepEqual(await owned(files.broker), [0, 0, 0o600]);
+
+    const renewal = { renewBeforeDays: 400, commsOwner: comms };
+    assert.equal((await renewIfDue({ root, hostId: 'h', joinUrl: server.url, ...renewal })).state, 'renewed');
+    assert.deepEqual(await owned(files.key), [comms.uid, comms.gid, 0o600]);
+    assert.deepEqual(await owned(files.cert), [comms.uid, comms.gid, 0o644]);
+    assert.deepEqual((await readdir(files.dir)).sort(), ['ca.crt', 'host.crt', 'host.key']);
   });
 
   it('keeps a valid certificate and asks nothing, even without a token', async () => {

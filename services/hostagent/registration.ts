@@ -1,24 +1,14 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { HOST_JOIN_PATH, PkiFiles, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult, type HostRenewResult } from '#contracts';
-import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, pemText, writeFileAtomic, type CertificateFacts } from '#pki';
+import { HOST_JOIN_PATH, type HostBrokerAccount, type HostJoinRequest, type HostJoinResult, type HostRenewResult } from '#contracts';
+import { createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, certificateFacts, pemText, type CertificateFacts } from '#pki';
+import { ensurePrivateDir, errnoCode, writeFileAtomic, type FileOwner } from '#private-fs';
 import { hostClockLead, recordCertificateReceipt } from './certificate-receipt';
-import { errnoCode } from './fs-primitives';
+import { hostCertificateFiles, HostFileModes, pendingRenewalFiles, type HostCertificateFiles } from './host-files';
 
-export const PRIVATE_MODE = 0o600;
-export const PUBLIC_MODE = 0o644;
+export { hostCertificateFiles, pendingRenewalFiles, type HostCertificateFiles } from './host-files';
+
 const DEFAULT_TIMEOUT_MS = 30_000;
-
-/** Where a host keeps its identity material, under PF9_ROOT (PkiFiles.host). */
-export interface HostCertificateFiles {
-  dir: string;
-  cert: string;
-  key: string;
-  caCert: string;
-  broker: string;
-  /** When the certificate was put in place, by this host's clock (certificate-receipt.ts). */
-  receipt: string;
-}
 
 export interface RegistrationOptions {
   /** PF9_ROOT. */
@@ -32,6 +22,8 @@ export interface RegistrationOptions {
   fetch?: typeof fetch;
   clock?: () => number;
   timeoutMs?: number;
+  /** The user pf9-comms runs as (PF9_COMMS_USER): the key and certificates are given to it, as comms reads them. */
+  commsOwner?: FileOwner;
 }
 
 export interface RegistrationOutcome {
@@ -50,18 +42,6 @@ export class RegistrationError extends Error {
   ) {
     super(message);
   }
-}
-
-export function hostCertificateFiles(root: string): HostCertificateFiles {
-  const h = PkiFiles.host;
-  return {
-    dir: join(root, h.dir),
-    cert: join(root, h.cert),
-    key: join(root, h.key),
-    caCert: join(root, h.caCert),
-    broker: join(root, h.broker),
-    receipt: join(root, 'var/lib/pf9/hostagent/certificate-receipt.json'),
-  };
 }
 
 /**
@@ -85,24 +65,21 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   }
 
   await fs.mkdir(join(options.root, 'etc', 'pf9'), { recursive: true });
-  await fs.mkdir(files.dir, { recursive: true, mode: 0o700 });
+  const owner = options.commsOwner;
+  await ensurePrivateDir(files.dir, HostFileModes.certsDir, owner);
   const { keyPem, csrPem } = await createHostKeyAndCsr(options.hostId);
   // The key first: once the plane has signed, the certificate is useless without it.
-  await writeFileAtomic(files.key, keyPem, PRIVATE_MODE);
+  await writeFileAtomic(files.key, keyPem, HostFileModes.key, { owner });
   const request: HostJoinRequest = { token, hostId: options.hostId, hostname: options.hostname, csr: csrPem };
   const result = await postToPlane(options, HOST_JOIN_PATH, request, isJoinResult, { refusal: 'the plane refused to register this host', result: 'a join result' });
   checkResult(result, options.hostId, keyPem);
-  await writeFileAtomic(files.caCert, pemText(result.caCertificate), PUBLIC_MODE);
-  if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
+  await writeFileAtomic(files.caCert, pemText(result.caCertificate), HostFileModes.cert, { owner });
+  // The broker password is the agent's alone: comms never needs it.
+  if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, HostFileModes.broker);
   // The certificate last: it is what says "registered" on the next start.
-  await writeFileAtomic(files.cert, pemText(result.certificate), PUBLIC_MODE);
+  await writeFileAtomic(files.cert, pemText(result.certificate), HostFileModes.cert, { owner });
   await recordCertificateReceipt(files.receipt, result.certificate, clock());
   return { registered: true, files };
-}
-
-/** Where a renewal keeps its new key and request, and the new certificate, until they are in place. */
-export function pendingRenewalFiles(files: HostCertificateFiles): { key: string; csr: string; cert: string } {
-  return { key: `${files.key}.next`, csr: `${files.cert}.next.csr`, cert: `${files.cert}.next` };
 }
 
 /**

@@ -1,6 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DesiredRole, HostState, RoleState } from '#contracts';
+import { ensurePrivateDir, writeFileAtomic } from '#private-fs';
+import { HostFileModes } from './host-files';
 
 /** A role as it is on this host now. */
 export interface InstalledRole {
@@ -41,9 +43,10 @@ export function emptyState(): AgentState {
   return { hostState: 'unauthorized', desiredGeneration: 0, desired: [], installed: {}, failed: {} };
 }
 
-/** The agent's own record of desired and installed roles, kept across restarts (written atomically). */
+/** The agent's own record of desired and installed roles, kept across restarts (written atomically; the roles' configs in it are the agent's alone). */
 export class RoleStateStore {
   private writes: Promise<void> = Promise.resolve();
+  private dirReady = false;
 
   constructor(private readonly file: string) {}
 
@@ -63,10 +66,9 @@ export class RoleStateStore {
   save(state: AgentState): Promise<void> {
     const text = JSON.stringify(state, null, 2);
     const write = this.writes.then(async () => {
-      await mkdir(dirname(this.file), { recursive: true });
-      const temp = `${this.file}.tmp`;
-      await writeFile(temp, text, { flush: true });
-      await rename(temp, this.file);
+      if (!this.dirReady) await ensurePrivateDir(dirname(this.file), HostFileModes.stateDir);
+      this.dirReady = true;
+      await writeFileAtomic(this.file, text, HostFileModes.state);
     });
     this.writes = write.catch(() => undefined);
     return write;

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { tempDir } from '../support/fixtures';
@@ -33,9 +33,6 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
       PF9_HOST_API_PORT: String(await freePort()),
       PF9_INGRESS_PORT: String(await freePort()),
       PF9_INGRESS_ADMIN_PORT: String(await freePort()),
-      PF9_COMMS_AMQP_PORT: String(await freePort()),
-      PF9_COMMS_HTTP_PORT: String(await freePort()),
-      PF9_COMMS_JOIN_PORT: String(await freePort()),
       PF9_COMMS_ADMIN_PORT: String(await freePort()),
       PF9_HEARTBEAT_INTERVAL_S: '1',
       PF9_CONVERGE_INTERVAL_S: '2',
@@ -79,6 +76,17 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
     await waitFor('the heartbeat to report comms running', async () => (await show()).info.comms?.state === 'running');
     const broker = JSON.parse(await readFile(join(cwd, '.data/host/etc/pf9/broker.json'), 'utf8')) as { username: string };
     assert.equal(broker.username, `pf9-host-${hostId}`);
+    // The agent meets comms on Unix sockets in a folder closed to other users, not on TCP ports.
+    const sockets = join(cwd, '.data/host/run/pf9-comms');
+    assert.equal((await stat(sockets)).mode & 0o7777, 0o700);
+    for (const name of ['amqp.sock', 'http.sock', 'join.sock']) {
+      const socket = await lstat(join(sockets, name));
+      assert.ok(socket.isSocket(), name);
+      assert.equal(socket.mode & 0o7777, 0o600, name);
+    }
+    for (const [path, mode] of [['etc/pf9/certs', 0o700], ['etc/pf9/certs/host.key', 0o600], ['etc/pf9/broker.json', 0o600], ['var/lib/pf9/hostagent', 0o700]] as const) {
+      assert.equal((await stat(join(cwd, '.data/host', path))).mode & 0o7777, mode, path);
+    }
   });
 
   test('authorize, upload the keepalived example, assign it; the host applies it and corrects a hand edit', async () => {

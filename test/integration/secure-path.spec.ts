@@ -6,15 +6,17 @@ import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import * as amqp from 'amqplib';
 import { join } from 'node:path';
-import { PkiFiles } from '#contracts';
-import { initPlanePki, keyMatchesCert } from '#pki';
-import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
+import { CommsSockets, commsSocketListen, PkiFiles } from '#contracts';
+import { keyMatchesCert } from '#pki';
+import type { RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { startIngress, type RunningIngress } from '../../services/ingress/ingress.app';
-import { loadIngressConfig, type IngressConfig } from '../../services/ingress/ingress.config';
+import type { IngressConfig } from '../../services/ingress/ingress.config';
 import { startComms, type RunningComms } from '../../services/comms/comms.app';
 import { loadCommsConfig } from '../../services/comms/comms.config';
 import { startHostagent, type RunningHostagent } from '../../services/hostagent/hostagent.app';
+import { socketFetch } from '../../services/hostagent/socket-fetch';
 import { buildRole, fileRole, tempDir } from '../support/fixtures';
+import { startHostPlane } from '../support/host-plane';
 import { freePort } from '../support/processes';
 import { RawAmqp } from '../support/raw-amqp';
 import { brokerUrl } from '../support/test-env';
@@ -45,28 +47,7 @@ describe('a host behind pf9-comms and the ingress', () => {
     await raw.purge('pf9.rolestore.api');
     await raw.purge('pf9.rolestore.events');
     await raw.close();
-    dataDir = await tempDir('secure-plane');
-    await initPlanePki(dataDir, { ingressNames: ['localhost'], ingressIps: ['127.0.0.1'] });
-    rs = await startRolestore(
-      {
-        AMQP_URL: brokerUrl(),
-        PF9_DATA_DIR: dataDir,
-        PF9_API_PORT: '0',
-        PF9_JOIN_PORT: '0',
-        PF9_HOST_BROKER_USERS: 'on',
-        PF9_BROKER_MANAGEMENT_URL: process.env.PF9_BROKER_MANAGEMENT_URL,
-        PF9_LOG_LEVEL: 'error',
-      },
-      { waitForBrokerMs: 15_000 },
-    );
-    const broker = new URL(brokerUrl());
-    ingressConfig = loadIngressConfig({
-      PF9_DATA_DIR: dataDir,
-      PF9_INGRESS_LISTEN: `127.0.0.1:${await freePort()}`,
-      PF9_INGRESS_ADMIN: '127.0.0.1:0',
-      PF9_INGRESS_ROUTES: `pf9-amqp=${broker.hostname}:${broker.port || 5672},pf9-http=${new URL(rs.hostApiUrl).host},pf9-join=${new URL(rs.joinUrl).host}`,
-      PF9_LOG_LEVEL: 'error',
-    });
+    ({ dataDir, rs, ingressConfig } = await startHostPlane('secure-plane', `127.0.0.1:${await freePort()}`));
   });
 
   after(async () => {
@@ -83,10 +64,11 @@ describe('a host behind pf9-comms and the ingress', () => {
     const root = await tempDir('secure-host');
     await mkdir(join(root, PkiFiles.host.dir), { recursive: true });
     await copyFile(join(dataDir, PkiFiles.plane.caCert), join(root, PkiFiles.host.caCert));
+    const sockets = join(root, CommsSockets.dir);
     const comms = await startComms(
       loadCommsConfig({
         PF9_ROOT: root,
-        PF9_COMMS_LISTEN: 'amqp=127.0.0.1:0,http=127.0.0.1:0,join=127.0.0.1:0',
+        PF9_COMMS_LISTEN: commsSocketListen(sockets),
         PF9_PLANE_HOST: '127.0.0.1',
         PF9_PLANE_PORT: String(planePort),
         PF9_PLANE_SERVERNAME: 'localhost',
@@ -97,14 +79,10 @@ describe('a host behind pf9-comms and the ingress', () => {
     const token = ((await (await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
     const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
     hosts.push(entry);
-    // The broker through comms: the test broker's vhost, on comms's local port.
-    const throughComms = new URL(brokerUrl());
-    throughComms.hostname = '127.0.0.1';
-    throughComms.port = String(comms.listeners.amqp);
     const agent = await startHostagent({
-      AMQP_URL: throughComms.toString(),
-      PF9_API_URL: `http://127.0.0.1:${comms.listeners.http}`,
-      PF9_JOIN_URL: `http://127.0.0.1:${comms.listeners.join}`,
+      // Through comms's sockets: the broker URL gives the vhost (and, before registration, the credentials).
+      AMQP_URL: brokerUrl(),
+      PF9_COMMS_SOCKET_DIR: sockets,
       PF9_JOIN_TOKEN: token,
       PF9_ROOT: root,
       PF9_HEARTBEAT_INTERVAL_S: '1',
@@ -116,6 +94,9 @@ describe('a host behind pf9-comms and the ingress', () => {
     entry.agent = agent;
     return { agent, comms, root };
   }
+
+  /** HTTP through comms's package socket, as the agent downloads. */
+  const viaComms = (comms: RunningComms): typeof fetch => socketFetch(async () => comms.sockets.http ?? assert.fail('comms has no http socket'));
 
   const role = async (hostId: string, name: string) =>
     ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: RoleView[] }).roles.find((r) => r.name === name);
@@ -170,8 +151,8 @@ describe('a host behind pf9-comms and the ingress', () => {
     const pkg = await buildRole(fileRole('after-renewal', '1.0.0'));
     const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
     assert.ok(upload.status === 201 || upload.status === 409);
-    const packageUrl = `http://127.0.0.1:${comms.listeners.http}/v1/roles/after-renewal/1.0.0/package`;
-    await waitFor('the plane reached through comms', async () => (await fetch(packageUrl).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
+    const packageUrl = 'http://localhost/v1/roles/after-renewal/1.0.0/package';
+    await waitFor('the plane reached through comms', async () => (await viaComms(comms)(packageUrl).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
     assert.equal(/outcome="failed"\} [1-9]/.test(await metrics()), false);
   });
 
@@ -185,18 +166,18 @@ describe('a host behind pf9-comms and the ingress', () => {
     assert.ok(upload.status === 201 || upload.status === 409);
     const sha256 = createHash('sha256').update(pkg).digest('hex');
 
-    const viaComms = `http://127.0.0.1:${comms.listeners.http}`;
-    const got = await fetch(`${viaComms}/v1/roles/packages-only/1.0.0/package`);
+    const through = viaComms(comms);
+    const got = await through('http://localhost/v1/roles/packages-only/1.0.0/package');
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('x-pf9-sha256'), sha256);
     assert.equal(createHash('sha256').update(Buffer.from(await got.arrayBuffer())).digest('hex'), sha256);
-    assert.equal((await fetch(`${viaComms}/v1/roles/packages-only/9.9.9/package`)).status, 404);
+    assert.equal((await through('http://localhost/v1/roles/packages-only/9.9.9/package')).status, 404);
     // What would let a host (or anyone on it) command the fleet: not there.
     const refused = [
-      await fetch(`${viaComms}/v1/hosts`),
-      await fetch(`${viaComms}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
-      await fetch(`${viaComms}/v1/hosts/${id}/roles/packages-only`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }),
-      await fetch(`${viaComms}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg }),
+      await through('http://localhost/v1/hosts'),
+      await through('http://localhost/v1/join-tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      await through(`http://localhost/v1/hosts/${id}/roles/packages-only`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      await through('http://localhost/v1/roles', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg }),
     ];
     assert.deepEqual(refused.map((r) => r.status), [404, 404, 404, 404]);
     assert.equal((await fetch(`${rs.url}/v1/hosts/${id}`).then((r) => r.json() as Promise<{ roles: unknown[] }>)).roles.length, 0, 'nothing was assigned');

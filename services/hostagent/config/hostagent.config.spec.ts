@@ -28,3 +28,12 @@ describe('host agent configuration: certificate renewal', () => {
     }
   });
 });
+
+describe("host agent configuration: pf9-comms's sockets and user", () => {
+  test('TCP URLs and no comms user unless told otherwise; a socket folder must be an absolute path', () => {
+    assert.deepEqual([loadHostagentConfig({}).commsSocketDir, loadHostagentConfig({}).commsUser], ['', '']);
+    const config = loadHostagentConfig({ PF9_COMMS_SOCKET_DIR: '/run/pf9-comms/', PF9_COMMS_USER: 'pf9' });
+    assert.deepEqual([config.commsSocketDir, config.commsUser], ['/run/pf9-comms', 'pf9']);
+    assert.throws(() => loadHostagentConfig({ PF9_COMMS_SOCKET_DIR: 'run/pf9-comms' }), (err: unknown) => err instanceof ConfigError && /PF9_COMMS_SOCKET_DIR/.test(err.message));
+  });
+});

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 import { describeDetails, flattenErrors } from '#contracts';
 import { readStopWithParent } from '../../../libs/lifetime';
 
 /**
- * The host agent's environment, validated once at boot. The broker and the plane's
- * HTTP address are kept here alone, so that pointing the agent at pf9-comms's local
- * ports later is a change of two defaults.
+ * The host agent's environment, validated once at boot. The broker and the plane's HTTP
+ * addresses are kept here alone: TCP URLs (straight to a broker in development), or
+ * pf9-comms's Unix sockets (PF9_COMMS_SOCKET_DIR) on a host.
  */
 export class HostagentConfig {
   @IsString() @MinLength(1) amqpUrl!: string;
@@ -33,6 +33,13 @@ export class HostagentConfig {
   @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
   /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started the agent is gone). */
   @IsBoolean({ message: "must be 1 or 0" }) stopWithParent!: boolean;
+  /**
+   * pf9-comms's socket folder: when set, the agent reaches the broker, the packages and
+   * registration through `amqp.sock`, `http.sock` and `join.sock` there, not over TCP.
+   */
+  @IsString() @Matches(/^(|\/.*)$/, { message: 'must be an absolute path, or empty for TCP' }) commsSocketDir!: string;
+  /** The user pf9-comms runs as (a name or uid:gid): it gets the host's key and certificates, and may own the socket folder. */
+  @IsString() commsUser!: string;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -54,6 +61,8 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   certRenewCheckS: 'PF9_CERT_RENEW_CHECK_S',
   certRenewBeforeDays: 'PF9_CERT_RENEW_BEFORE_DAYS',
   stopWithParent: 'PF9_STOP_WITH_PARENT',
+  commsSocketDir: 'PF9_COMMS_SOCKET_DIR',
+  commsUser: 'PF9_COMMS_USER',
 };
 
 export class ConfigError extends Error {}
@@ -80,6 +89,8 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     certRenewBeforeDays: env.PF9_CERT_RENEW_BEFORE_DAYS === undefined || env.PF9_CERT_RENEW_BEFORE_DAYS === '' ? undefined : integer(env.PF9_CERT_RENEW_BEFORE_DAYS, 0),
     // What is not 1 or 0 stays text, for the validator to name.
     stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
+    commsSocketDir: (env.PF9_COMMS_SOCKET_DIR ?? '').trim().replace(/(.)\/+$/, '$1'),
+    commsUser: (env.PF9_COMMS_USER ?? '').trim(),
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);
