@@ -128,12 +128,10 @@ export function parseNodeConfig(sources: Array<{ file: string; text: string }>, 
 }
 
 function parseFile(file: string, text: string, problems: ConfigProblem[]): Array<[string, Scalar]> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const at = error.linePos?.[0];
-      problems.push({ file, key: '', expected: 'valid YAML', got: `${error.message.split('\n')[0]}${at ? ` (line ${at.line}, column ${at.col})` : ''}` });
-    }
+    // With prettyErrors the first line of each message ends "at line L, column C:".
+    for (const error of doc.errors) problems.push({ file, key: '', expected: 'valid YAML', got: error.message.split('\n')[0].replace(/:$/, '') });
     return [];
   }
   let value: unknown;

@@ -60,6 +60,14 @@ const DRAIN_MS = 300;
  * wrapper (which first moves itself into the status cgroup, so everything the check starts
  * is limited), killed with its children past its time limit, answering by its exit code.
  */
+function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+  });
+}
+
 export class PhaseRunner implements PhaseExecutor {
   private readonly path: string;
   private readonly nodePath: string;
@@ -122,11 +130,14 @@ export class PhaseRunner implements PhaseExecutor {
         clearTimeout(timer);
         if (killTimer) clearTimeout(killTimer);
         // Something the phase left running may hold the pipes: read a little longer, then let go.
-        setTimeout(() => {
+        const done = (): void => {
+          clearTimeout(drain);
           child.stdout.destroy();
           child.stderr.destroy();
           resolve(value);
-        }, child.stdout.readableEnded && child.stderr.readableEnded ? 0 : DRAIN_MS);
+        };
+        const drain = setTimeout(done, DRAIN_MS);
+        Promise.all([ended(child.stdout), ended(child.stderr)]).then(done, done);
       };
       let killTimer: NodeJS.Timeout | null = null;
       const timer = setTimeout(() => {
