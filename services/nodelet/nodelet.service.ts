@@ -31,6 +31,8 @@ export class NodeletService {
   private readonly statusFile: StatusFile;
   private config: NodeConfig | null = null;
   private configError: string | null = null;
+  /** The error in force came from the phase folder at a loop, not from the configuration files. */
+  private catalogRefused = false;
   private cgroup: CpuCgroup | null = null;
   private cgroupKey = '';
   private clusterKey: Buffer | null = null;
@@ -40,6 +42,8 @@ export class NodeletService {
   /** Raised by every configuration that changed what runs; a loop that ran with it settles it. */
   configGeneration = 0;
   settledGeneration = 0;
+  /** Loop iterations run (for tests and operators: a held node still loops, doing nothing). */
+  loops = 0;
   /** Asked to run the loop soon (the daemon sets it). */
   wake: () => void = () => undefined;
 
@@ -129,6 +133,7 @@ export class NodeletService {
     this.config = config;
     if (this.configError !== null) this.logger.info('configuration valid again', { files: config.files.length });
     this.configError = null;
+    this.catalogRefused = false;
     this.engine.setConfigError(null);
     if (changed) {
       this.configGeneration += 1;
@@ -143,14 +148,22 @@ export class NodeletService {
 
   /** One loop iteration: phase folder looked at again, then the engine. */
   async loopOnce(): Promise<void> {
+    this.loops += 1;
     const config = this.config;
     if (!config) return;
     const generation = this.configGeneration;
     try {
       const phases = phasesFor(await readPhaseCatalog(config.phasesDir), config.role);
       if (!samePhases(this.engine.phases(), phases)) this.engine.configure(config, phases);
+      if (this.catalogRefused) {
+        this.catalogRefused = false;
+        this.configError = null;
+        this.engine.setConfigError(null);
+        this.logger.info('the phases are readable again');
+      }
     } catch (err) {
       if (!(err instanceof PhaseCatalogError)) throw err;
+      this.catalogRefused = true;
       await this.refuse(err.message.replace(/\n\s*/g, ' '));
       return;
     }
@@ -212,6 +225,7 @@ export class NodeletService {
       status: this.currentStatus(),
       configGeneration: this.configGeneration,
       settledGeneration: this.settledGeneration,
+      loops: this.loops,
       busy: this.busyWith,
       configError: this.configError,
       kubeServiceState: this.config?.kubeServiceState ?? null,

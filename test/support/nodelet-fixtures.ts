@@ -10,12 +10,13 @@ import { DIST, Proc, REPO_ROOT } from './processes';
 import { waitFor } from './wait';
 
 export type StandIn = [order: number, name: string, roles?: string];
+type Control = 'fail-start' | 'hang' | 'busy' | 'up' | 'slow';
 
 /**
  * A host root (PF9_ROOT) with stand-in phase scripts: each records `name op` in ops.log
  * and is "up" while a marker file exists; files beside them script failures
- * (`<name>.fail-start`: a count or `always`), a hanging check (`<name>.hang`) or a busy
- * one (`<name>.busy`: seconds of spinning).
+ * (`<name>.fail-start`: a count or `always`), a hanging check (`<name>.hang`), a busy
+ * one (`<name>.busy`: seconds of spinning) or a slow start (`<name>.slow`: seconds).
  */
 export class NodeletWorld {
   readonly phasesDir: string;
@@ -46,6 +47,7 @@ N='${name}'
 echo "$N $1" >> "$W/ops.log"
 case "$1" in
   start)
+    if [ -f "$W/$N.slow" ]; then sleep "$(cat "$W/$N.slow")"; fi
     if [ -f "$W/$N.fail-start" ]; then
       left=$(cat "$W/$N.fail-start")
       if [ "$left" = always ]; then echo "$N: start failed (always)"; exit 1; fi
@@ -129,11 +131,11 @@ esac
     await rm(join(this.world, 'ops.log'), { force: true });
   }
 
-  async set(name: string, control: 'fail-start' | 'hang' | 'busy' | 'up', value = ''): Promise<void> {
+  async set(name: string, control: Control, value = ''): Promise<void> {
     await writeFile(join(this.world, `${name}.${control}`), value);
   }
 
-  async unset(name: string, control: 'fail-start' | 'hang' | 'busy' | 'up'): Promise<void> {
+  async unset(name: string, control: Control): Promise<void> {
     await rm(join(this.world, `${name}.${control}`), { force: true });
   }
 
