@@ -33,8 +33,8 @@ export interface EtcdClientTls {
   key?: string;
 }
 
-const SNAPSHOT_NAME = /^etcd-snapshot-(\d{8}T\d{6}Z)\.db$/;
-const TOOL_TIMEOUT_MS = 5 * 60_000;
+const SNAPSHOT_NAME = /^etcd-snapshot-(\d{8}T\d{6}\.\d{3}Z)\.db$/;
+const TOOL_TIMEOUT_MS = 11 * 60_000;
 /** A failed backup is tried again this soon (or at the next schedule, if sooner). */
 const RETRY_AFTER_MS = 5 * 60_000;
 
@@ -63,12 +63,15 @@ export function findEtcdTools(etcdctl = 'etcdctl', path = process.env.PATH ?? ''
  */
 export async function takeSnapshot(config: Pick<EtcdBackupConfig, 'endpoint' | 'dir' | 'keep'>, tools: EtcdTools, tls: EtcdClientTls = {}, now = new Date()): Promise<SnapshotInfo> {
   await fs.mkdir(config.dir, { recursive: true, mode: 0o700 });
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  // 20250101T120000.123Z: sorts by time, and two snapshots within a second do not collide.
+  const stamp = now.toISOString().replace(/[-:]/g, '');
   const final = join(config.dir, `etcd-snapshot-${stamp}.db`);
   const temp = join(config.dir, `.etcd-snapshot-${stamp}-${randomBytes(3).toString('hex')}.db.part`);
   let revision: number;
   try {
-    await run(tools.etcdctl, ['--endpoints', config.endpoint, ...tlsFlags(tls), '--command-timeout=120s', 'snapshot', 'save', temp]);
+    // A member that does not answer fails here in seconds, not at the end of the save's long timeout.
+    await run(tools.etcdctl, ['--endpoints', config.endpoint, ...tlsFlags(tls), '--dial-timeout=3s', '--command-timeout=5s', 'endpoint', 'health'], `endpoint health (${config.endpoint})`);
+    await run(tools.etcdctl, ['--endpoints', config.endpoint, ...tlsFlags(tls), '--dial-timeout=5s', '--command-timeout=600s', 'snapshot', 'save', temp], `snapshot save (${config.endpoint})`);
     await fs.chmod(temp, 0o600);
     ({ revision } = await verifySnapshot(temp, tools));
     const handle = await fs.open(temp, 'r');
@@ -177,7 +180,8 @@ function tlsFlags(tls: EtcdClientTls): string[] {
   ];
 }
 
-function run(command: string, args: string[]): Promise<string> {
+/** Runs an etcd tool; its failure says which (`label`) and the tool's last words. */
+function run(command: string, args: string[], label = args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
@@ -187,7 +191,7 @@ function run(command: string, args: string[]): Promise<string> {
       (err, stdout, stderr) => {
         if (err) {
           const detail = (stderr || stdout || err.message).trim().split('\n').slice(-3).join(' ');
-          reject(new EtcdBackupError(`${basename(command)} ${args.slice(0, 2).join(' ')}: ${detail}`));
+          reject(new EtcdBackupError(`${basename(command)} ${label}: ${detail}`));
           return;
         }
         resolve(stdout);
@@ -274,7 +278,8 @@ export class EtcdBackupJob {
     private readonly recordFile: EtcdBackupRecordFile,
     private readonly tools: EtcdTools,
     private readonly logger: Logger,
-    private readonly onChange: () => void,
+    /** Told after every backup, with its outcome. */
+    private readonly onChange: (outcome: 'ok' | 'failed') => void,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -311,19 +316,21 @@ export class EtcdBackupJob {
   }
 
   private async take(config: EtcdBackupConfig): Promise<SnapshotInfo> {
+    let outcome: 'ok' | 'failed' = 'failed';
     try {
       const info = await takeSnapshot(config, this.tools, this.tls, this.now());
       this.record = { ...this.record, lastSuccess: info };
       this.logger.info('etcd snapshot taken and verified', { file: info.file, sizeBytes: info.sizeBytes, revision: info.revision });
+      outcome = 'ok';
       return info;
     } catch (err) {
       const error = (err as Error).message;
       this.record = { ...this.record, lastFailure: { at: this.now().toISOString(), error } };
-      this.logger.error('etcd backup failed', { err: error, endpoint: config.endpoint });
+      this.logger.error('etcd backup failed; the snapshots kept so far stay', { err: error, endpoint: config.endpoint });
       throw err;
     } finally {
       await this.recordFile.write(this.record).catch((err: unknown) => this.logger.warn('cannot write the etcd backup record', { err: String(err) }));
-      this.onChange();
+      this.onChange(outcome);
     }
   }
 

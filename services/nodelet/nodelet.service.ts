@@ -68,7 +68,10 @@ export class NodeletService {
       new EtcdBackupRecordFile(join(this.paths.stateDir, 'etcd-backup.json')),
       findEtcdTools(env.etcdctl),
       logger.child({ component: 'etcd-backup' }),
-      () => void this.writeStatus(this.engine.snapshot()).catch(() => undefined),
+      (outcome) => {
+        this.metrics.backups.inc({ outcome });
+        void this.writeStatus(this.engine.snapshot()).catch(() => undefined);
+      },
     );
   }
 
@@ -276,11 +279,9 @@ export class NodeletService {
     this.logger.info('etcd version changes: taking a snapshot first', { from: previous.etcdVersion, to: next.etcdVersion });
     try {
       const info = await this.backup.runNow();
-      this.metrics.backups.inc({ outcome: 'ok' });
       this.logger.info('snapshot before the etcd version change', { file: info.file, revision: info.revision });
       return true;
     } catch (err) {
-      this.metrics.backups.inc({ outcome: 'failed' });
       if (!(await etcdAnswers(previous.etcdBackup.endpoint))) {
         this.logger.warn('etcd does not answer: the version change goes ahead without a snapshot', { err: String(err) });
         return true;
