@@ -1,4 +1,4 @@
-import type { HostDetailView, HostHeartbeatEvent } from '#contracts';
+import type { HostDetailView, HostHeartbeatEvent, HostNodeletView } from '#contracts';
 import { printJson, type Command } from './command';
 import { formatFields, formatTable, truncate } from './table';
 
@@ -25,6 +25,7 @@ const hostsShow: Command = {
     if (ctx.json) return printJson(ctx.stdout, host);
     ctx.stdout.write(formatFields([...hostFields(host), ...inventoryFields(host.info)]));
     ctx.stdout.write('\n');
+    if (host.nodelet) ctx.stdout.write(`${nodeletSection(host.nodelet)}\n`);
     if (host.roles.length === 0) {
       ctx.stdout.write('Roles: none assigned\n');
       return;
@@ -89,6 +90,21 @@ function inventoryFields(info: HostHeartbeatEvent | null): [string, string][] {
     ['Addresses', addresses.length === 0 ? '-' : addresses.join(', ')],
     ['Agent', info.agentVersion],
   ];
+}
+
+/** nodelet's state (the pf9-kube role): node state, etcd backup, then each phase. */
+function nodeletSection(nodelet: HostNodeletView): string {
+  const fields: [string, string][] = [
+    ['Nodelet', `${nodelet.state} (${nodelet.role}${nodelet.clusterId ? `, cluster ${nodelet.clusterId}` : ''}, attempt ${nodelet.attempt}${nodelet.hold ? ', held' : ''}) at ${nodelet.reportedAt}`],
+  ];
+  if (nodelet.configError) fields.push(['Config refused', nodelet.configError]);
+  const backup = nodelet.etcdBackup;
+  if (backup) {
+    fields.push(['etcd backup', backup.lastSuccessAt ? `${backup.lastSuccessAt} (${formatBytes(backup.sizeBytes ?? 0)}, revision ${backup.revision ?? '-'})` : 'none yet']);
+    if (backup.warning) fields.push(['WARNING', backup.warning]);
+  }
+  const rows = nodelet.phases.map((p) => [String(p.order), p.name, p.state, String(p.attempts), truncate(p.message.split('\n').pop() ?? '', 60)]);
+  return formatFields(fields) + formatTable(['ORDER', 'PHASE', 'STATE', 'ATTEMPTS', 'LAST MESSAGE'], rows);
 }
 
 function isLoopback(address: string): boolean {

@@ -3,6 +3,7 @@ import { HOST_DEAUTHORIZE, HostDeauthorizeCommand, type HostDeauthorizeResult } 
 import { HOST_DESIRED_STATE, HostDesiredStateControl } from './messages/host-desired-state.control';
 import { HOST_HEARTBEAT, HostHeartbeatEvent } from './messages/host-heartbeat.event';
 import { HOST_SYNC, HostSyncEvent } from './messages/host-sync.event';
+import { NODELET_STATUS, NodeletStatusEvent } from './messages/nodelet-status.event';
 import { ROLE_ASSIGN, RoleAssignCommand, type RoleAssignResult } from './messages/role-assign.command';
 import { ROLE_STATUS, RoleStatusEvent } from './messages/role-status.event';
 import { ROLE_UNASSIGN, RoleUnassignCommand, type RoleUnassignResult } from './messages/role-unassign.command';
@@ -18,6 +19,7 @@ export const MESSAGE_CLASSES = {
   [ROLE_STATUS]: RoleStatusEvent,
   [HOST_SYNC]: HostSyncEvent,
   [HOST_DESIRED_STATE]: HostDesiredStateControl,
+  [NODELET_STATUS]: NodeletStatusEvent,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_CLASSES;
@@ -33,6 +35,7 @@ export interface ResultMap {
   [ROLE_STATUS]: void;
   [HOST_SYNC]: void;
   [HOST_DESIRED_STATE]: void;
+  [NODELET_STATUS]: void;
 }
 export type ResultOf<K extends MessageKind> = ResultMap[K];
 

@@ -13,6 +13,7 @@ import { ensureRegistered, RegistrationError } from './registration';
 import { hostname } from 'node:os';
 import { backoffDelay } from '#amqp';
 import { InventoryCollector } from './inventory.collector';
+import { NodeletStatusPublisher } from './nodelet-status.publisher';
 import { Outbox } from './outbox';
 import { HttpPackageFetcher } from './package-fetcher';
 import { RoleEngine } from './role-engine';
@@ -31,6 +32,8 @@ export class HostagentRuntime {
   readonly connection: AmqpConnection;
   readonly engine: RoleEngine;
   readonly heartbeats: HeartbeatPublisher;
+  /** nodelet's state (its status file) to the plane. */
+  readonly nodelet: NodeletStatusPublisher;
   private readonly outbox: Outbox;
   private readonly reporter: StatusReporter;
   readonly comms: CommsWatchdog | null;
@@ -85,6 +88,7 @@ export class HostagentRuntime {
       this.metrics,
       () => this.comms?.status(),
     );
+    this.nodelet = new NodeletStatusPublisher(hostId, join(config.root, 'var/opt/pf9/kube_status'), this.connection, logger.child({ component: 'nodelet-status' }));
   }
 
   async start(): Promise<void> {
@@ -108,6 +112,7 @@ export class HostagentRuntime {
     this.connection.on('connected', () => void this.onConnected());
     this.connection.start();
     this.heartbeats.start();
+    this.nodelet.start();
     void this.renewNow();
     // Roles installed before a restart are reconciled against the last desired state held.
     void this.engine.reconcile();
@@ -119,6 +124,7 @@ export class HostagentRuntime {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     this.heartbeats.stop();
+    this.nodelet.stop();
     // A renewal under way goes through comms: let it get its answer before comms stops.
     if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);
@@ -213,6 +219,7 @@ export class HostagentRuntime {
     this.connectedOnce = true;
     await this.reporter.flush();
     await this.requestSync(reason);
+    this.nodelet.resend();
     if (reason === 'start') await this.heartbeats.beat();
   }
 

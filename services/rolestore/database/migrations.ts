@@ -121,6 +121,19 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    name: 'nodelet status per host',
+    statements: [
+      // The newest nodelet.status a host sent (the validated event as JSON), kept by sent_ms.
+      `CREATE TABLE host_nodelet (
+        host_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        sent_ms BIGINT NOT NULL,
+        received_ms BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */
