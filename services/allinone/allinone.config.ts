@@ -20,6 +20,8 @@ export interface AllInOneConfig {
   commsJoinPort: number;
   commsAdminPort: number;
   agentMetricsPort: number;
+  /** nodelet's /healthz and /metrics. */
+  nodeletAdminPort: number;
   readyTimeoutMs: number;
   /** Starts the local rabbitmq-server when nothing answers at AMQP_URL (loopback only). */
   startLocalBroker: boolean;
@@ -45,6 +47,7 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     commsJoinPort: port('PF9_COMMS_JOIN_PORT', 9079),
     commsAdminPort: port('PF9_COMMS_ADMIN_PORT', 9092),
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
+    nodeletAdminPort: port('PF9_NODELET_ADMIN_PORT', 9094),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
   };

@@ -253,19 +253,27 @@ function table(headers: string[], rows: string[][]): string {
 async function state(env: NodeletEnv, io: CliIo, json: boolean): Promise<number> {
   const paths = nodeletPaths(env.root);
   const answer = await requestControl(paths.controlSocket, { cmd: 'state' });
-  let view: { status: KubeStatus | null; configError: string | null; kubeServiceState: string | null; configured: boolean; daemon: boolean };
+  let view: { status: KubeStatus | null; configError: string | null; kubeServiceState: string | null; configured: boolean; hold: string; daemon: boolean };
   if (answer?.ok) {
-    const r = answer.result as { status: KubeStatus; configError: string | null; kubeServiceState: string | null; configured: boolean };
+    const r = answer.result as { status: KubeStatus; configError: string | null; kubeServiceState: string | null; configured: boolean; hold: string };
     view = { ...r, daemon: true };
   } else {
     const text = await fs.readFile(paths.statusFile, 'utf8').catch(() => undefined);
     const status = text === undefined ? null : parseStatus(text);
-    view = { status, configError: status?.nodelet_config_error ?? null, kubeServiceState: status?.nodelet_kube_service_state ?? null, configured: status !== null, daemon: false };
+    view = {
+      status,
+      configError: status?.nodelet_config_error ?? null,
+      kubeServiceState: status?.nodelet_kube_service_state ?? null,
+      configured: status !== null,
+      hold: status?.nodelet_hold ? 'manual' : 'none',
+      daemon: false,
+    };
   }
-  const nodeState = view.status && view.configured ? view.status.pf9_kube_node_state : 'none';
-  const healthy = view.configError === null && (nodeState === 'ok' || nodeState === 'none' || view.kubeServiceState === 'ignore') && !(view.status?.nodelet_hold ?? false);
+  // After a reset the node holds no state and nothing is asked of it until a new configuration.
+  const nodeState = view.status && view.configured && view.hold !== 'reset' ? view.status.pf9_kube_node_state : 'none';
+  const healthy = view.configError === null && view.hold !== 'manual' && (nodeState === 'ok' || nodeState === 'none' || view.kubeServiceState === 'ignore');
   if (json) io.stdout(`${JSON.stringify({ nodeState, healthy, ...view }, null, 2)}\n`);
-  else io.stdout(`${nodeState}${view.configError ? ` (configuration refused: ${view.configError})` : ''}${view.status?.nodelet_hold ? ' (held)' : ''}${view.daemon ? '' : ' (nodelet is not running)'}\n`);
+  else io.stdout(`${nodeState}${view.configError ? ` (configuration refused: ${view.configError})` : ''}${view.hold === 'manual' ? ' (held)' : ''}${view.daemon ? '' : ' (nodelet is not running)'}\n`);
   return healthy ? 0 : 1;
 }
 
