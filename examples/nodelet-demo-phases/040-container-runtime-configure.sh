@@ -1,3 +1,4 @@
 #!/bin/sh
 # Demo stand-in for services/nodelet/phases/040-container-runtime-configure.sh.
-. "$(dirname "$0")/standin.sh" 'containerd config default, SystemdCgroup = true' "$@"
+what='containerd config default, SystemdCgroup = true'
+. "$(dirname "$0")/standin.sh"

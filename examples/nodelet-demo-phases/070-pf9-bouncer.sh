@@ -1,4 +1,5 @@
 #!/bin/sh
 # nodelet-roles: master
 # Demo stand-in for services/nodelet/phases/070-pf9-bouncer.sh.
-. "$(dirname "$0")/standin.sh" 'systemctl enable --now pf9-bouncer' "$@"
+what='systemctl enable --now pf9-bouncer'
+. "$(dirname "$0")/standin.sh"

@@ -1,3 +1,4 @@
 #!/bin/sh
 # Demo stand-in for services/nodelet/phases/110-taints.sh.
-. "$(dirname "$0")/standin.sh" 'kubectl label / taint node' "$@"
+what='kubectl label / taint node'
+. "$(dirname "$0")/standin.sh"

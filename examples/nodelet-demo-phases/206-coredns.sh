@@ -1,4 +1,5 @@
 #!/bin/sh
 # nodelet-roles: master
 # Demo stand-in for services/nodelet/phases/206-coredns.sh.
-. "$(dirname "$0")/standin.sh" 'kubectl apply -f coredns.yaml' "$@"
+what='kubectl apply -f coredns.yaml'
+. "$(dirname "$0")/standin.sh"

@@ -1,9 +1,7 @@
 # Sourced by the demo's stand-in phases: a marker file under PF9_ROOT stands for the
-# component (whose binaries are not on a development machine). The first argument says
-# what the shipped phase runs on a real node.
+# component (whose binaries are not on a development machine). `what` (set before) says
+# what the shipped phase runs on a real node; the operation is the phase's own $1.
 set -eu
-what=$1
-shift
 ROOT="${PF9_ROOT:-/}"
 ROOT="${ROOT%/}"
 marker="$ROOT/var/run/pf9/demo/${NODELET_PHASE:-phase}.up"
