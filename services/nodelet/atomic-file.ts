@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -10,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 export async function writeFileAtomic(file: string, content: string | Buffer, mode = 0o600): Promise<void> {
   const dir = dirname(file);
   await fs.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(file)}.${uniqueSuffix()}.tmp`);
   try {
     const handle = await fs.open(tmp, 'wx', mode);
     try {
@@ -56,4 +55,11 @@ export async function readOptional(file: string): Promise<string | undefined> {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+let written = 0;
+/** Unique among the writers of one host: the process id and a counter (no crypto needed for a name). */
+export function uniqueSuffix(): string {
+  written += 1;
+  return `${process.pid}-${written}-${Date.now().toString(36)}`;
 }

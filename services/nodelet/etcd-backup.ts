@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
 import type { Logger } from '#logging';
-import { readOptional, syncFolder, writeFileAtomic } from './atomic-file';
+import { readOptional, syncFolder, uniqueSuffix, writeFileAtomic } from './atomic-file';
 import type { EtcdBackupConfig } from './node-config';
 import type { EtcdBackupStatus } from './status-file';
 
@@ -66,7 +65,7 @@ export async function takeSnapshot(config: Pick<EtcdBackupConfig, 'endpoint' | '
   // 20250101T120000.123Z: sorts by time, and two snapshots within a second do not collide.
   const stamp = now.toISOString().replace(/[-:]/g, '');
   const final = join(config.dir, `etcd-snapshot-${stamp}.db`);
-  const temp = join(config.dir, `.etcd-snapshot-${stamp}-${randomBytes(3).toString('hex')}.db.part`);
+  const temp = join(config.dir, `.etcd-snapshot-${stamp}-${uniqueSuffix()}.db.part`);
   let revision: number;
   try {
     // A member that does not answer fails here in seconds, not at the end of the save's long timeout.
@@ -130,7 +129,7 @@ export async function restoreSnapshot(file: string, dataDir: string, tools: Etcd
   if (!existsSync(file)) throw new EtcdBackupError(`${file} does not exist`);
   if (existsSync(dataDir)) throw new EtcdBackupError(`${dataDir} exists: restore into a folder that does not exist yet (move the old data away first)`);
   await fs.mkdir(dirname(dataDir), { recursive: true });
-  const temp = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomBytes(3).toString('hex')}`);
+  const temp = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${uniqueSuffix()}`);
   try {
     await restoreInto(file, temp, tools, options);
     await fs.chmod(temp, 0o700);

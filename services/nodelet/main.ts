@@ -1,3 +1,4 @@
+import './jit-tuning'; // first: before any other module is compiled
 import { Logger } from '#logging';
 import { loadNodeletEnv, NodeletEnvError } from './nodelet.config';
 import { NodeletDaemon } from './nodelet.daemon';
@@ -24,3 +25,4 @@ if (require.main === module) {
     process.exit(1);
   });
 }
+

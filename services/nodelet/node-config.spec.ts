@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNodeConfig, NodeConfigError, parseNodeConfig } from './node-config';
+import { NodeConfigError } from './node-config';
+import { loadNodeConfig, parseNodeConfig } from './node-config.files';
 
 const DEFAULTS = { phasesDir: '/opt/phases', etcdBackupDir: '/root/etc/pf9/etcd-backup' };
 

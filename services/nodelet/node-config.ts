@@ -1,9 +1,5 @@
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
-import { isAbsolute, join, normalize } from 'node:path';
-import { parseDocument } from 'yaml';
-import { errnoCode } from './atomic-file';
+import { isAbsolute, normalize } from 'node:path';
 
 export const ROLES = ['master', 'worker', 'none'] as const;
 export type NodeRole = (typeof ROLES)[number];
@@ -51,7 +47,7 @@ export interface NodeConfig {
   env: Record<string, string>;
   /** The files read, in the order they were merged. */
   files: string[];
-  /** A digest of `env`: equal configurations have equal digests. */
+  /** `env` as one canonical text: equal configurations have equal digests. */
   digest: string;
 }
 
@@ -74,112 +70,35 @@ export function describeProblem(p: ConfigProblem): string {
   return `${p.file}: ${p.key === '' ? '' : `${p.key}: `}expected ${p.expected}${p.got === undefined ? '' : `, got ${p.got}`}`;
 }
 
-type Scalar = string | number | boolean;
+export type Scalar = string | number | boolean;
 
-interface Setting {
+/** One KEY: value as a file set it. */
+export interface Setting {
   value: Scalar;
   file: string;
 }
 
-const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export interface ConfigDefaults {
+  phasesDir: string;
+  etcdBackupDir: string;
+}
+
+export const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Set by nodelet itself for every phase: a file may not change them. */
-const RESERVED_KEYS = new Set(['PATH', 'HOME', 'IFS', 'PF9_ROOT', 'KEEPALIVED_AUTH_PASS', 'KUBE_ENV', 'KUBE_OVERRIDE_ENV']);
-const RESERVED_PREFIX = 'NODELET_';
-const MAX_FILE_BYTES = 1024 * 1024;
+export const RESERVED_KEYS = new Set(['PATH', 'HOME', 'IFS', 'PF9_ROOT', 'KEEPALIVED_AUTH_PASS', 'KUBE_ENV', 'KUBE_OVERRIDE_ENV']);
+export const RESERVED_PREFIX = 'NODELET_';
 const IFACE_PATTERN = /^[A-Za-z0-9_.:@-]{1,15}$/;
 const DAILY_AT_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
-/**
- * Reads every `*.yaml` / `*.yml` in `dir` in sorted file-name order (later files win),
- * and validates the result. A bad file throws NodeConfigError naming the file, the key
- * and what was expected; the caller keeps running what it ran.
- */
-export async function loadNodeConfig(dir: string, defaults: { phasesDir: string; etcdBackupDir: string }): Promise<NodeConfig> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-    names = [];
-  }
-  const files = names.filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
-  const sources: Array<{ file: string; text: string }> = [];
-  for (const name of files) {
-    const file = join(dir, name);
-    const stat = await fs.stat(file).catch(() => null);
-    if (!stat || !stat.isFile()) continue;
-    if (stat.size > MAX_FILE_BYTES) throw new NodeConfigError([{ file, key: '', expected: `a file of at most ${MAX_FILE_BYTES} bytes`, got: `${stat.size} bytes` }]);
-    sources.push({ file, text: await fs.readFile(file, 'utf8') });
-  }
-  return parseNodeConfig(sources, defaults);
-}
-
-/** The same as loadNodeConfig, from texts already read (file names for messages). */
-export function parseNodeConfig(sources: Array<{ file: string; text: string }>, defaults: { phasesDir: string; etcdBackupDir: string }): NodeConfig {
+/** The merged settings of every file (later files won), checked: the configuration, or NodeConfigError. */
+export function validateSettings(settings: Map<string, Setting>, files: string[], defaults: ConfigDefaults): NodeConfig {
   const problems: ConfigProblem[] = [];
-  const settings = new Map<string, Setting>();
-  for (const { file, text } of sources) {
-    for (const [key, value] of parseFile(file, text, problems)) settings.set(key, { value, file });
-  }
-  if (problems.length > 0) throw new NodeConfigError(problems);
   const config = validate(settings, defaults, problems);
   if (problems.length > 0) throw new NodeConfigError(problems);
-  return { ...config, files: sources.map((s) => s.file) };
+  return { ...config, files };
 }
 
-function parseFile(file: string, text: string, problems: ConfigProblem[]): Array<[string, Scalar]> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    // With prettyErrors the first line of each message ends "at line L, column C:".
-    for (const error of doc.errors) problems.push({ file, key: '', expected: 'valid YAML', got: error.message.split('\n')[0].replace(/:$/, '') });
-    return [];
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 16 });
-  } catch (err) {
-    problems.push({ file, key: '', expected: 'valid YAML', got: (err as Error).message });
-    return [];
-  }
-  if (value === null || value === undefined) return [];
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    problems.push({ file, key: '', expected: 'a mapping of KEY: value at the top level', got: Array.isArray(value) ? 'a list' : typeof value });
-    return [];
-  }
-  const out: Array<[string, Scalar]> = [];
-  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
-    if (!KEY_PATTERN.test(key)) {
-      problems.push({ file, key, expected: 'a key made of letters, digits and _ (an environment variable name)' });
-      continue;
-    }
-    if (RESERVED_KEYS.has(key) || key.startsWith(RESERVED_PREFIX)) {
-      problems.push({ file, key, expected: 'a key nodelet does not set itself (PATH, HOME, PF9_ROOT, NODELET_* and the VRRP password are its own)' });
-      continue;
-    }
-    const scalar = raw === null ? '' : raw;
-    if (typeof scalar !== 'string' && typeof scalar !== 'number' && typeof scalar !== 'boolean') {
-      problems.push({ file, key, expected: 'a string, number or boolean', got: Array.isArray(scalar) ? 'a list' : typeof scalar });
-      continue;
-    }
-    if (typeof scalar === 'number' && !Number.isFinite(scalar)) {
-      problems.push({ file, key, expected: 'a finite number', got: String(scalar) });
-      continue;
-    }
-    // eslint-disable-next-line no-control-regex
-    if (typeof scalar === 'string' && /[\u0000-\u0008\u000a-\u001f\u007f]/.test(scalar)) {
-      problems.push({ file, key, expected: 'a single line without control characters' });
-      continue;
-    }
-    out.push([key, scalar]);
-  }
-  return out;
-}
-
-function validate(
-  settings: Map<string, Setting>,
-  defaults: { phasesDir: string; etcdBackupDir: string },
-  problems: ConfigProblem[],
-): Omit<NodeConfig, 'files'> {
+function validate(settings: Map<string, Setting>, defaults: ConfigDefaults, problems: ConfigProblem[]): Omit<NodeConfig, 'files'> {
   const env: Record<string, string> = {};
   for (const [key, { value }] of settings) env[key] = String(value);
   const origin = (key: string): string => settings.get(key)?.file ?? 'default';
@@ -304,19 +223,6 @@ function validate(
     etcdBackup,
     etcdVersion: text('ETCD_VERSION', ''),
     env: sorted,
-    digest: createHash('sha256').update(JSON.stringify(sorted)).digest('hex'),
+    digest: JSON.stringify(sorted),
   };
-}
-
-/** A configuration from plain values (a role's JSON), checked the same way as files are. */
-export function checkConfigObject(file: string, value: unknown, defaults: { phasesDir: string; etcdBackupDir: string }): ConfigProblem[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [{ file, key: '', expected: 'a JSON object of KEY: value' }];
-  const problems: ConfigProblem[] = [];
-  const settings = new Map<string, Setting>();
-  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
-    const entries = parseFile(file, JSON.stringify({ [key]: raw }), problems);
-    for (const [k, v] of entries) settings.set(k, { value: v, file });
-  }
-  if (problems.length === 0) validate(settings, defaults, problems);
-  return problems;
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '#logging';
-import { startAdminServer, type AdminServer } from '../../libs/tunnel/admin-server';
+import { startAdminListener, type AdminListener } from './admin.listener';
 import { listenControl, SocketBusyError, type ControlServer } from './control-socket';
 import type { NodeletEnv } from './nodelet.config';
 import { NodeletService } from './nodelet.service';
@@ -17,7 +16,7 @@ import type { PhaseExecutor } from './phase-runner';
 export class NodeletDaemon {
   readonly service: NodeletService;
   private control: ControlServer | null = null;
-  private admin: AdminServer | null = null;
+  private admin: AdminListener | null = null;
   private loopTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private looping = false;
@@ -47,7 +46,7 @@ export class NodeletDaemon {
     this.configSignature = await this.signature();
     await this.service.serial('configuration', () => this.service.applyConfig('start'));
     this.markReady();
-    this.admin = await startAdminServer(this.env.admin, this.service.metrics.registry, () => this.health(), this.logger);
+    this.admin = await startAdminListener(this.env.admin, () => this.service.metrics.metrics(), this.service.metrics.contentType, () => this.health(), this.logger);
     this.logger.info('nodelet started', { root: this.env.root, admin: this.admin.url, socket: this.service.paths.controlSocket });
     this.schedulePoll();
     this.scheduleLoop(0);
@@ -132,15 +131,12 @@ export class NodeletDaemon {
     }, this.env.configPollMs);
   }
 
-  /** Names, sizes and contents of the YAML files: what a change of configuration changes. */
+  /** Names and contents of the YAML files (small): what a change of configuration changes. */
   private async signature(): Promise<string> {
     const dir = this.service.paths.configDir;
     const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => /\.ya?ml$/.test(n)).sort();
-    const hash = createHash('sha256');
-    for (const name of names) {
-      hash.update(name).update('\0');
-      hash.update(await fs.readFile(join(dir, name)).catch(() => Buffer.from('?'))).update('\0');
-    }
-    return hash.digest('hex');
+    const parts: string[] = [];
+    for (const name of names) parts.push(name, await fs.readFile(join(dir, name), 'utf8').catch(() => '\0unreadable'));
+    return parts.join('\0');
   }
 }

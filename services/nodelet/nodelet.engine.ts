@@ -102,7 +102,7 @@ export class NodeletEngine {
   }
 
   snapshot(): KubeStatus {
-    return structuredClone(this.status);
+    return copy(this.status);
   }
 
   phases(): readonly Phase[] {
@@ -411,6 +411,11 @@ export class NodeletEngine {
   private async persist(): Promise<void> {
     this.status.nodelet_hold = this.hold !== 'none';
     this.status.nodelet_updated_at = this.now().toISOString();
-    await this.deps.persist(structuredClone(this.status));
+    await this.deps.persist(copy(this.status));
   }
+}
+
+/** A deep copy of the status (plain JSON; structuredClone would load its serializer into every node's memory). */
+function copy(status: KubeStatus): KubeStatus {
+  return JSON.parse(JSON.stringify(status)) as KubeStatus;
 }

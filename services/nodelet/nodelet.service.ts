@@ -9,7 +9,8 @@ import { NodeletEngine, type OperationOutcome } from './nodelet.engine';
 import { NodeletMetrics } from './nodelet.metrics';
 import type { NodeletEnv } from './nodelet.config';
 import { nodeletPaths, type NodeletPaths } from './nodelet.paths';
-import { describeProblem, loadNodeConfig, NodeConfigError, type NodeConfig } from './node-config';
+import { describeProblem, NodeConfigError, type NodeConfig } from './node-config';
+import { readNodeConfigApart, type ConfigLoader } from './node-config.loader';
 import { phasesFor, PhaseCatalogError, readPhaseCatalog, type Phase } from './phase-catalog';
 import { PhaseRunner, type PhaseExecutor } from './phase-runner';
 import { StatusFile, type KubeStatus } from './status-file';
@@ -36,6 +37,8 @@ export class NodeletService {
   private cgroup: CpuCgroup | null = null;
   private cgroupKey = '';
   private clusterKey: Buffer | null = null;
+  /** KEEPALIVED_AUTH_PASS for the configuration in force (VIP enabled), made when it is applied. */
+  private vrrpPass: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private writes: Promise<void> = Promise.resolve();
   private busyWith: string | null = null;
@@ -51,6 +54,8 @@ export class NodeletService {
     readonly env: NodeletEnv,
     private readonly logger: Logger,
     runner?: PhaseExecutor,
+    /** How the YAML files are read: apart, in the daemon; in-process where memory does not count (the CLI). */
+    private readonly loadConfig: ConfigLoader = readNodeConfigApart,
   ) {
     this.paths = nodeletPaths(env.root);
     this.statusFile = new StatusFile(this.paths.statusFile);
@@ -114,11 +119,12 @@ export class NodeletService {
     let config: NodeConfig;
     let phases: Phase[];
     try {
-      config = await loadNodeConfig(this.paths.configDir, { phasesDir: this.env.defaultPhasesDir, etcdBackupDir: this.paths.defaultEtcdBackupDir });
+      config = await this.loadConfig(this.paths.configDir, { phasesDir: this.env.defaultPhasesDir, etcdBackupDir: this.paths.defaultEtcdBackupDir });
       phases = phasesFor(await readPhaseCatalog(config.phasesDir), config.role);
     } catch (err) {
-      if (!(err instanceof NodeConfigError) && !(err instanceof PhaseCatalogError)) throw err;
-      const message = err instanceof NodeConfigError ? err.problems.map(describeProblem).join('; ') : err.message.replace(/\n\s*/g, ' ');
+      // Whatever went wrong, what runs stays as it is.
+      const message =
+        err instanceof NodeConfigError ? err.problems.map(describeProblem).join('; ') : err instanceof Error ? err.message.replace(/\n\s*/g, ' ') : String(err);
       await this.refuse(message);
       return { ok: false, error: message, changed: false };
     }
@@ -131,6 +137,7 @@ export class NodeletService {
     if (configured) await writeKubeEnv(this.paths.kubeEnv, config.env);
     await this.setupCgroup(config);
     if (config.vip.enabled && this.clusterKey === null) this.clusterKey = await loadOrCreateClusterKey(join(this.paths.stateDir, 'cluster.key'));
+    this.vrrpPass = config.vip.enabled && this.clusterKey !== null ? vrrpPassword(this.clusterKey, config.clusterId, config.vip.vrouterId) : null;
     this.engine.configure(config, phases);
     this.backup.configure(config.etcdBackup, etcdClientTls(config.env));
     this.config = config;
@@ -188,7 +195,11 @@ export class NodeletService {
       case 'phases.list':
         return ok({ phases: this.phaseList() });
       case 'phases.status': {
-        if (this.busyWith !== null) return ok({ busy: this.busyWith, running: false, status: this.currentStatus() });
+        if (this.busyWith !== null) {
+          // Busy (a loop, a start under way): the state as nodelet knows it, not another run of every check.
+          const status = this.currentStatus();
+          return ok({ busy: this.busyWith, running: status.pf9_kube_node_state === 'ok' && status.pf9_kube_service_state === 'true', status });
+        }
         const running = await this.serial('phases status', async () => (this.requireConfig(), this.engine.checkNow()));
         return ok({ busy: null, running, status: this.currentStatus() });
       }
@@ -255,6 +266,7 @@ export class NodeletService {
       await fs.rm(file, { force: true });
     }
     this.clusterKey = null;
+    this.vrrpPass = null;
     await this.backup.init();
     this.logger.info('reset: every phase stopped, state removed; waiting for a new configuration', { ok: outcome.ok });
     return outcome;
@@ -310,9 +322,8 @@ export class NodeletService {
   }
 
   private phaseEnv(phase: Phase): Record<string, string> {
-    const config = this.config;
-    if (!config?.vip.enabled || this.clusterKey === null || !/keepalived/i.test(phase.name)) return {};
-    return { KEEPALIVED_AUTH_PASS: vrrpPassword(this.clusterKey, config.clusterId, config.vip.vrouterId) };
+    if (this.vrrpPass === null || !/keepalived/i.test(phase.name)) return {};
+    return { KEEPALIVED_AUTH_PASS: this.vrrpPass };
   }
 
   private async writeStatus(status: KubeStatus): Promise<void> {
@@ -360,11 +371,16 @@ function etcdClientTls(env: Record<string, string>): EtcdClientTls {
   return { cacert: env.ETCD_BACKUP_CACERT || undefined, cert: env.ETCD_BACKUP_CERT || undefined, key: env.ETCD_BACKUP_KEY || undefined };
 }
 
-async function etcdAnswers(endpoint: string): Promise<boolean> {
-  try {
-    const res = await fetch(new URL('/health', endpoint), { signal: AbortSignal.timeout(3000) });
-    return res.ok;
-  } catch {
-    return false;
-  }
+/** Whether etcd's /health answers 200 within 3 s (node:http, already loaded: fetch would load a client library for this alone). */
+function etcdAnswers(endpoint: string): Promise<boolean> {
+  const url = new URL('/health', endpoint);
+  const client = url.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
+  return new Promise((resolve) => {
+    const req = client.get(url, { timeout: 3000, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(false));
+  });
 }

@@ -1,3 +1,4 @@
+import './jit-tuning'; // first: before any other module is compiled
 import { runDaemon } from './main';
 import { NodeletEnvError } from './nodelet.config';
 import { runCli } from './nodeletd';

@@ -9,7 +9,8 @@ import { findEtcdTools, restoreSnapshot } from './etcd-backup';
 import { loadNodeletEnv, type NodeletEnv } from './nodelet.config';
 import { nodeletPaths } from './nodelet.paths';
 import { NodeletService } from './nodelet.service';
-import { describeProblem, loadNodeConfig, NodeConfigError, parseNodeConfig, type NodeConfig } from './node-config';
+import { describeProblem, NodeConfigError, type NodeConfig } from './node-config';
+import { loadNodeConfig, parseNodeConfig } from './node-config.files';
 import { phasesFor, PhaseCatalogError, readPhaseCatalog } from './phase-catalog';
 import { parseStatus, type KubeStatus } from './status-file';
 
@@ -180,7 +181,7 @@ export async function act(env: NodeletEnv, request: ControlRequest): Promise<Con
       if (err instanceof SocketBusyError) continue; // a daemon (or another command) came up meanwhile: ask it
       throw err;
     }
-    const service = new NodeletService(env, new Logger('nodeletd', 'warn', process.stderr));
+    const service = new NodeletService(env, new Logger('nodeletd', 'warn', process.stderr), undefined, loadNodeConfig);
     try {
       await service.open();
       await service.serial('configuration', () => service.applyConfig('start'));

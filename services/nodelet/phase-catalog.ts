@@ -64,7 +64,8 @@ export async function readPhaseCatalog(dir: string): Promise<Phase[]> {
     }
     phases.push({ order: Number(match[1]), name: match[2], file, path, kind, roles });
   }
-  phases.sort((a, b) => a.order - b.order || a.file.localeCompare(b.file));
+  // Plain comparison: localeCompare would load ICU's collation data (megabytes) for a tie-break.
+  phases.sort((a, b) => a.order - b.order || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   for (let i = 1; i < phases.length; i++) {
     if (phases[i].order === phases[i - 1].order) problems.push(`${phases[i - 1].file} and ${phases[i].file} have the same order ${phases[i].order}: order numbers must be unique`);
   }

@@ -1,4 +1,3 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { readOptional, writeFileAtomic } from './atomic-file';
 
 /** keepalived's PASS authentication takes at most 8 characters. */
@@ -13,7 +12,7 @@ export const VRRP_PASSWORD_LENGTH = 8;
  * keepalived.conf (mode 0600), never a log or kube.env.
  */
 export function vrrpPassword(key: Buffer, clusterId: string, vrouterId: number): string {
-  return createHmac('sha256', key).update(`pf9-vrrp\0${clusterId}\0${vrouterId}`).digest('base64url').slice(0, VRRP_PASSWORD_LENGTH);
+  return crypto().createHmac('sha256', key).update(`pf9-vrrp\0${clusterId}\0${vrouterId}`).digest('base64url').slice(0, VRRP_PASSWORD_LENGTH);
 }
 
 /** The key in `file`, made (32 random bytes, hex) if there is none. */
@@ -21,7 +20,12 @@ export async function loadOrCreateClusterKey(file: string): Promise<Buffer> {
   const text = await readOptional(file);
   if (text !== undefined && /^[0-9a-f]{64}\s*$/.test(text)) return Buffer.from(text.trim(), 'hex');
   if (text !== undefined) throw new Error(`${file} does not hold a key (64 hex digits); remove it to have a new one made`);
-  const key = randomBytes(32);
+  const key = crypto().randomBytes(32);
   await writeFileAtomic(file, `${key.toString('hex')}\n`, 0o600);
   return key;
+}
+
+/** node:crypto when a VIP needs it: loading it costs every node a few MB of its memory budget. */
+function crypto(): typeof import('node:crypto') {
+  return process.getBuiltinModule('node:crypto');
 }

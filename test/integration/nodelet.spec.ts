@@ -192,6 +192,39 @@ describe('nodelet daemon', () => {
     await w.waitStatus('running again', (s) => s.pf9_kube_node_state === 'ok' && s.pf9_kube_service_state === 'true', 5000);
   });
 
+  test('/healthz and /metrics on PF9_NODELET_ADMIN; JSON log lines', async () => {
+    const w = await world();
+    await w.config(w.baseConfig());
+    const proc = w.start();
+    await w.waitStatus('the node ok', (s) => s.pf9_kube_node_state === 'ok');
+    const started = proc.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { msg: string; admin?: string; level: string; service: string }).find((l) => l.msg === 'nodelet started');
+    assert.ok(started?.admin, 'the admin URL in the log');
+    assert.equal(started.service, 'nodelet');
+    const health = await fetch(`${started.admin}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { nodeState: string }).nodeState, 'ok');
+    const metrics = await fetch(`${started.admin}/metrics`);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    assert.match(text, /^nodelet_node_state\{state="ok"\} 1$/m);
+    assert.match(text, /^nodelet_phase_runs_total\{op="start",outcome="ok"\} 4$/m);
+    assert.match(text, /^# TYPE nodelet_phase_runs_total counter$/m);
+    assert.equal((await fetch(`${started.admin}/nothing`)).status, 404);
+    assert.equal((await fetch(`${started.admin}/metrics`, { method: 'POST' })).status, 405);
+  });
+
+  test('idle, a master with 21 phases checked every second stays under 60 MB RSS', async () => {
+    const w = await NodeletWorld.create(Array.from({ length: 21 }, (_, i) => [(i + 1) * 10, `p${i + 1}`] as [number, string]), 'nodelet-rss');
+    worlds.push(w);
+    await w.config(w.baseConfig({ USE_CGROUPS: true }));
+    const proc = w.start();
+    await w.waitStatus('the node ok', (s) => s.pf9_kube_node_state === 'ok');
+    await waitFor('a dozen status passes', () => w.ops().filter((o) => o === 'p21 status').length >= 12, { timeoutMs: 30_000 });
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${proc.child.pid}/status`, 'utf8'))?.[1]);
+    process.stdout.write(`# nodelet idle RSS: ${(rssKb / 1024).toFixed(1)} MB (21 phases, a status pass every second)\n`);
+    assert.ok(rssKb < 60 * 1024, `${rssKb} kB`);
+  });
+
   test('KUBE_SERVICE_STATE ignore (the default): an empty configuration does nothing', async () => {
     const w = await world();
     const proc = w.start();
