@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '#logging';
 import type { ControlAnswer, ControlRequest } from './control-socket';
@@ -120,7 +120,8 @@ export class NodeletService {
     let phases: Phase[];
     try {
       config = await this.loadConfig(this.paths.configDir, { phasesDir: this.env.defaultPhasesDir, etcdBackupDir: this.paths.defaultEtcdBackupDir });
-      phases = phasesFor(await readPhaseCatalog(config.phasesDir), config.role);
+      // A node nobody configured needs no phases (an install without the shipped ones is fine until then).
+      phases = config.files.length === 0 && !existsSync(config.phasesDir) ? [] : phasesFor(await readPhaseCatalog(config.phasesDir), config.role);
     } catch (err) {
       // Whatever went wrong, what runs stays as it is.
       const message =
@@ -162,6 +163,10 @@ export class NodeletService {
     const config = this.config;
     if (!config) return;
     const generation = this.configGeneration;
+    if (config.kubeServiceState === 'ignore') {
+      this.settledGeneration = generation;
+      return;
+    }
     try {
       const phases = phasesFor(await readPhaseCatalog(config.phasesDir), config.role);
       if (!samePhases(this.engine.phases(), phases)) this.engine.configure(config, phases);
