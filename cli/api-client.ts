@@ -2,11 +2,14 @@ import 'reflect-metadata'; // class-transformer's decorators in #contracts need 
 import {
   HOST_STATES,
   HostHeartbeatEvent,
+  NODELET_NODE_STATES,
+  NODELET_PHASE_STATES,
   ROLE_STATES,
   validatePlain,
   type HostAuthorizeResult,
   type HostDeauthorizeResult,
   type HostDetailView,
+  type HostNodeletView,
   type HostRoleView,
   type HostSummaryView,
   type JoinTokenCreateRequest,
@@ -227,7 +230,14 @@ function isHeartbeatOrNull(value: unknown): value is HostHeartbeatEvent | null {
 }
 
 function isHostDetail(value: unknown): value is HostDetailView {
-  return isHostSummary(value) && isRecord(value) && isHeartbeatOrNull(value.info) && arrayOf(isHostRole)(value.roles);
+  return isHostSummary(value) && isRecord(value) && isHeartbeatOrNull(value.info) && arrayOf(isHostRole)(value.roles) && isNodeletOrNone(value.nodelet);
+}
+
+/** `nodelet`: null, or left out by a plane from before it (read as null). */
+function isNodeletOrNone(value: unknown): value is HostNodeletView | null | undefined {
+  if (value === null || value === undefined) return true;
+  const isPhase = (p: unknown): boolean => isRecord(p) && isInt(p.order) && isString(p.name) && isOneOf(p.state, NODELET_PHASE_STATES) && isString(p.message) && isInt(p.attempts);
+  return isRecord(value) && isOneOf(value.state, NODELET_NODE_STATES) && isString(value.clusterId) && isString(value.role) && isInt(value.attempt) && Array.isArray(value.phases) && value.phases.every(isPhase);
 }
 
 function isHostStateResult<S extends 'authorized' | 'unauthorized'>(state: S): Guard<{ hostId: string; state: S }> {

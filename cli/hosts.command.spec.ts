@@ -40,6 +40,7 @@ const DETAIL: HostDetailView = {
       failures: 3,
     },
   ],
+  nodelet: null,
 };
 
 describe('hosts commands', () => {
@@ -127,11 +128,45 @@ describe('hosts commands', () => {
   });
 
   it('hosts show says so when the host has sent no heartbeat and has no roles', async () => {
-    store.on('GET', '/v1/hosts/host-b', { status: 200, json: { ...HOSTS[1], info: null, roles: [] } });
+    store.on('GET', '/v1/hosts/host-b', { status: 200, json: { ...HOSTS[1], info: null, roles: [], nodelet: null } });
     const run = await runCliCollect(['hosts', 'show', 'host-b'], { env });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Inventory: +none yet \(no heartbeat received\)$/m);
     assert.match(run.stdout, /^Roles: none assigned$/m);
+  });
+
+  it("hosts show prints nodelet's state: node state, the etcd backup (with its warning when stale) and each phase", async () => {
+    const nodelet: HostDetailView['nodelet'] = {
+      state: 'retrying',
+      clusterId: 'c1',
+      role: 'master',
+      attempt: 2,
+      phases: [
+        { order: 20, name: 'certificates', state: 'running', message: '', attempts: 1 },
+        { order: 55, name: 'etcd-start', state: 'failed', message: 'first line\netcd is not healthy', attempts: 2 },
+      ],
+      reportedAt: '2025-01-01T10:00:00.000Z',
+      kubeServiceState: 'true',
+      configError: null,
+      hold: false,
+      etcdBackup: {
+        lastSuccessAt: '2024-12-01T00:00:00.000Z',
+        sizeBytes: 2 * 1024 * 1024,
+        revision: 42,
+        lastFailureAt: null,
+        lastError: null,
+        expectedIntervalS: 86400,
+        stale: true,
+        warning: 'the last etcd backup is from 2024-12-01T00:00:00.000Z, more than twice the expected 86400 s ago',
+      },
+    };
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: { ...DETAIL, nodelet } });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Nodelet: +retrying \(master, cluster c1, attempt 2\) at 2025-01-01T10:00:00\.000Z$/m);
+    assert.match(run.stdout, /^etcd backup: +2024-12-01T00:00:00\.000Z \(2\.0 MiB, revision 42\)$/m);
+    assert.match(run.stdout, /^WARNING: +the last etcd backup is from 2024-12-01/m);
+    assert.match(run.stdout, /^ORDER +PHASE +STATE +ATTEMPTS +LAST MESSAGE\n20 +certificates +running +1\n55 +etcd-start +failed +2 +etcd is not healthy$/m);
   });
 
   it('hosts show --json prints the raw answer, inventory included', async () => {

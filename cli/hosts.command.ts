@@ -1,4 +1,4 @@
-import type { HostDetailView, HostHeartbeatEvent } from '#contracts';
+import type { HostDetailView, HostHeartbeatEvent, HostNodeletView } from '#contracts';
 import { printJson, type Command } from './command';
 import { formatFields, formatTable, truncate } from './table';
 
@@ -26,6 +26,7 @@ const hostsShow: Command = {
     ctx.stdout.write(formatFields([...hostFields(host), ...inventoryFields(host.info)]));
     if (host.info !== null) ctx.stdout.write(`\n${disks(host.info.storage)}`);
     ctx.stdout.write('\n');
+    if (host.nodelet) ctx.stdout.write(`${nodeletSection(host.nodelet)}\n`);
     if (host.roles.length === 0) {
       ctx.stdout.write('Roles: none assigned\n');
       return;
@@ -97,6 +98,21 @@ function disks(storage: HostHeartbeatEvent['storage']): string {
   if (storage.length === 0) return 'Disks: none reported\n';
   const rows = storage.map((d) => [d.mount, d.fs, formatBytes(d.totalBytes), d.totalBytes > 0 ? `${formatBytes(d.usedBytes)} (${Math.round((d.usedBytes / d.totalBytes) * 100)}%)` : formatBytes(d.usedBytes)]);
   return `Disks:\n${formatTable(['MOUNT', 'FS', 'SIZE', 'USED'], rows)}`;
+}
+
+/** nodelet's state (the pf9-kube role): node state, etcd backup, then each phase. */
+function nodeletSection(nodelet: HostNodeletView): string {
+  const fields: [string, string][] = [
+    ['Nodelet', `${nodelet.state} (${nodelet.role}${nodelet.clusterId ? `, cluster ${nodelet.clusterId}` : ''}, attempt ${nodelet.attempt}${nodelet.hold ? ', held' : ''}) at ${nodelet.reportedAt}`],
+  ];
+  if (nodelet.configError) fields.push(['Config refused', nodelet.configError]);
+  const backup = nodelet.etcdBackup;
+  if (backup) {
+    fields.push(['etcd backup', backup.lastSuccessAt ? `${backup.lastSuccessAt} (${formatBytes(backup.sizeBytes ?? 0)}, revision ${backup.revision ?? '-'})` : 'none yet']);
+    if (backup.warning) fields.push(['WARNING', backup.warning]);
+  }
+  const rows = nodelet.phases.map((p) => [String(p.order), p.name, p.state, String(p.attempts), truncate(p.message.split('\n').pop() ?? '', 60)]);
+  return formatFields(fields) + formatTable(['ORDER', 'PHASE', 'STATE', 'ATTEMPTS', 'LAST MESSAGE'], rows);
 }
 
 function isLoopback(address: string): boolean {

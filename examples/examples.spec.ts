@@ -100,7 +100,7 @@ describe('example role packages', () => {
     const built = await buildExamples(ROLES_DIR, out);
     assert.deepEqual(
       built.map((b) => `${b.folder} -> ${b.name}-${b.version}`),
-      ['demo -> demo-1.0.0', 'demo-v2 -> demo-1.1.0', 'keepalived -> keepalived-vip-1.0.0'],
+      ['demo -> demo-1.0.0', 'demo-v2 -> demo-1.1.0', 'keepalived -> keepalived-vip-1.0.0', 'pf9-kube -> pf9-kube-1.0.0'],
     );
     for (const example of built) {
       const inspected = await inspectPackage(await readFile(example.path));

@@ -1,5 +1,6 @@
 import type { HostState, RoleState } from './wire';
 import type { HostHeartbeatEvent } from './messages/host-heartbeat.event';
+import type { NodeletNodeState, NodeletPhaseState } from './messages/nodelet-status.event';
 
 // REST API shapes of CONTRACT.md section 5.
 
@@ -37,6 +38,42 @@ export interface RoleRetryResult {
 export interface HostDetailView extends HostSummaryView {
   info: HostHeartbeatEvent | null;
   roles: HostRoleView[];
+  /** nodelet's state on the host (the pf9-kube role), or null when it never reported one. */
+  nodelet: HostNodeletView | null;
+}
+
+export interface HostNodeletPhaseView {
+  order: number;
+  name: string;
+  state: NodeletPhaseState;
+  message: string;
+  attempts: number;
+}
+
+export interface HostNodeletEtcdBackupView {
+  lastSuccessAt: string | null;
+  sizeBytes: number | null;
+  revision: number | null;
+  lastFailureAt: string | null;
+  lastError: string | null;
+  expectedIntervalS: number;
+  /** No verified snapshot within twice the expected interval (or none at all after a failure), as of this answer. */
+  stale: boolean;
+  warning: string | null;
+}
+
+export interface HostNodeletView {
+  state: Exclude<NodeletNodeState, 'none'>;
+  clusterId: string;
+  role: string;
+  attempt: number;
+  phases: HostNodeletPhaseView[];
+  /** When the host sent it. */
+  reportedAt: string;
+  kubeServiceState: string | null;
+  configError: string | null;
+  hold: boolean;
+  etcdBackup: HostNodeletEtcdBackupView | null;
 }
 
 export interface RoleUploadView {

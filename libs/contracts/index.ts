@@ -13,6 +13,7 @@ export * from './messages/role-unassign.command';
 export * from './messages/host-heartbeat.event';
 export * from './messages/role-status.event';
 export * from './messages/host-sync.event';
+export * from './messages/nodelet-status.event';
 export * from './messages/host-desired-state.control';
 export * from './messages/token-review.event';
 export * from './tunnel';

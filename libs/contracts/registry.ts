@@ -3,6 +3,7 @@ import { HOST_DEAUTHORIZE, HostDeauthorizeCommand, type HostDeauthorizeResult } 
 import { HOST_DESIRED_STATE, HostDesiredStateControl } from './messages/host-desired-state.control';
 import { HOST_HEARTBEAT, HostHeartbeatEvent } from './messages/host-heartbeat.event';
 import { HOST_SYNC, HostSyncEvent } from './messages/host-sync.event';
+import { NODELET_STATUS, NodeletStatusEvent } from './messages/nodelet-status.event';
 import { ROLE_ASSIGN, RoleAssignCommand, type RoleAssignResult } from './messages/role-assign.command';
 import { ROLE_STATUS, RoleStatusEvent } from './messages/role-status.event';
 import { ROLE_UNASSIGN, RoleUnassignCommand, type RoleUnassignResult } from './messages/role-unassign.command';
@@ -20,6 +21,7 @@ export const MESSAGE_CLASSES = {
   [HOST_SYNC]: HostSyncEvent,
   [HOST_DESIRED_STATE]: HostDesiredStateControl,
   [TOKEN_REVIEW]: TokenReviewRequest,
+  [NODELET_STATUS]: NodeletStatusEvent,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_CLASSES;
@@ -36,6 +38,7 @@ export interface ResultMap {
   [HOST_SYNC]: void;
   [HOST_DESIRED_STATE]: void;
   [TOKEN_REVIEW]: TokenReviewResult;
+  [NODELET_STATUS]: void;
 }
 export type ResultOf<K extends MessageKind> = ResultMap[K];
 

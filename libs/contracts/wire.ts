@@ -24,7 +24,7 @@ export const RoutingKeys = {
 } as const;
 
 /** The last segment of a pf9.events routing key. */
-export type HostEventName = 'heartbeat' | 'role-status' | 'sync' | 'token-review';
+export type HostEventName = 'heartbeat' | 'role-status' | 'sync' | 'token-review' | 'nodelet';
 /** The last segment of a pf9.control routing key. */
 export type HostControlName = 'desired-state';
 

@@ -19,6 +19,8 @@ export interface AllInOneConfig {
   /** pf9-comms's health and metrics (the agent reaches comms itself on Unix sockets under PF9_ROOT). */
   commsAdminPort: number;
   agentMetricsPort: number;
+  /** nodelet's /healthz and /metrics. */
+  nodeletAdminPort: number;
   readyTimeoutMs: number;
   /** Starts the local rabbitmq-server when nothing answers at AMQP_URL (loopback only). */
   startLocalBroker: boolean;
@@ -45,6 +47,7 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     ingressAdminPort: port('PF9_INGRESS_ADMIN_PORT', 9093),
     commsAdminPort: port('PF9_COMMS_ADMIN_PORT', 9092),
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
+    nodeletAdminPort: port('PF9_NODELET_ADMIN_PORT', 9095),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
     stopWithParent: stopWithParent.value,
@@ -60,6 +63,7 @@ export function plannedPorts(config: AllInOneConfig): PlannedPort[] {
     { variable: 'PF9_INGRESS_PORT', port: config.ingressPort },
     { variable: 'PF9_INGRESS_ADMIN_PORT', port: config.ingressAdminPort },
     { variable: 'PF9_COMMS_ADMIN_PORT', port: config.commsAdminPort },
+    { variable: 'PF9_NODELET_ADMIN_PORT', port: config.nodeletAdminPort },
     { variable: 'PF9_AGENT_METRICS_PORT', port: config.agentMetricsPort },
   ];
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { commsSocketFile, CommsSockets, commsSocketListen, PkiFiles } from '#contracts';
 import { initPlanePki } from '#pki';
@@ -173,6 +173,10 @@ async function main(config: AllInOneConfig): Promise<void> {
     PF9_PLANE_PORT: String(config.ingressPort),
     PF9_PLANE_SERVERNAME: 'localhost',
   };
+  // nodelet, as on a host; the pf9-kube role's hooks find nodeletd where a host has it installed.
+  await installNodeletd(config.hostRoot);
+  const nodelet = startChild('nodelet', 'nodelet/main.js', { ...hostEnv, PF9_NODELET_ADMIN: `127.0.0.1:${config.nodeletAdminPort}` }, logDir);
+  say(`nodelet starting (logs: ${nodelet.log})`);
   const host = startChild('hostagent', 'hostagent/main.js', hostEnv, logDir);
   say(`host agent and pf9-comms starting (logs: ${host.log})`);
   const hostId = await waitUntil('the host id', deadline, knownHostId);
@@ -183,6 +187,14 @@ async function main(config: AllInOneConfig): Promise<void> {
     return body.lastHeartbeatAt !== null ? true : undefined;
   });
   process.stdout.write(`hostplane ready: api=${api} host=${hostId}\n`);
+}
+
+/** `<host>/opt/pf9/hostplane/bin/nodeletd`, where a host has it: this checkout's, with this Node.js. */
+async function installNodeletd(hostRoot: string): Promise<void> {
+  const launcher = join(hostRoot, 'opt/pf9/hostplane/bin/nodeletd');
+  await mkdir(dirname(launcher), { recursive: true });
+  await writeFile(launcher, `#!/bin/sh\nexec "${process.execPath}" "${join(distRoot, '..', '..', 'bin', 'nodeletd')}" "$@"\n`);
+  await chmod(launcher, 0o755);
 }
 
 let config: AllInOneConfig;

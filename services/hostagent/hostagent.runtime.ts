@@ -16,6 +16,7 @@ import { ensureRegistered, RegistrationError } from './registration';
 import { hostname } from 'node:os';
 import { backoffDelay } from '#amqp';
 import { InventoryCollector } from './inventory.collector';
+import { NodeletStatusPublisher } from './nodelet-status.publisher';
 import { Outbox } from './outbox';
 import { HttpPackageFetcher } from './package-fetcher';
 import { RoleEngine } from './role-engine';
@@ -34,6 +35,8 @@ export class HostagentRuntime {
   readonly connection: AmqpConnection;
   readonly engine: RoleEngine;
   readonly heartbeats: HeartbeatPublisher;
+  /** nodelet's state (its status file) to the plane. */
+  readonly nodelet: NodeletStatusPublisher;
   private readonly outbox: Outbox;
   private readonly reporter: StatusReporter;
   readonly comms: CommsWatchdog | null;
@@ -103,6 +106,7 @@ export class HostagentRuntime {
       this.metrics,
       () => this.comms?.status(),
     );
+    this.nodelet = new NodeletStatusPublisher(hostId, join(config.root, 'var/opt/pf9/kube_status'), this.connection, logger.child({ component: 'nodelet-status' }));
   }
 
   async start(): Promise<void> {
@@ -129,6 +133,7 @@ export class HostagentRuntime {
     this.connection.on('connected', () => void this.onConnected());
     this.connection.start();
     this.heartbeats.start();
+    this.nodelet.start();
     void this.renewNow();
     // Roles installed before a restart are reconciled against the last desired state held.
     void this.engine.reconcile();
@@ -142,6 +147,7 @@ export class HostagentRuntime {
     this.heartbeats.stop();
     this.reporter.stop();
     this.engine.stop();
+    this.nodelet.stop();
     // A renewal under way goes through comms: let it get its answer before comms stops.
     if (this.renewing) await Promise.race([this.renewing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (this.convergeTimer) clearTimeout(this.convergeTimer);
@@ -246,6 +252,7 @@ export class HostagentRuntime {
     this.connectedOnce = true;
     await this.reporter.flush();
     await this.requestSync(reason);
+    this.nodelet.resend();
     if (reason === 'start') await this.heartbeats.beat();
   }
 

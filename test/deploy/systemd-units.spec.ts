@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { loadBouncerConfig } from '../../services/bouncer/bouncer.config';
 import { REPO_ROOT } from '../support/processes';
 
-const UNITS = ['pf9-comms.service', 'pf9-hostagent.service', 'pf9-bouncer.service', 'pf9-bouncer-renewal.path', 'pf9-bouncer-renewal.service'].map((name) =>
+/** A unit file of docker/systemd, by name. */
+const unitText = (name: string): string => readFileSync(join(REPO_ROOT, 'docker/systemd', name), 'utf8');
+
+const UNITS = ['pf9-comms.service', 'pf9-hostagent.service', 'pf9-nodeletd.service', 'pf9-bouncer.service', 'pf9-bouncer-renewal.path', 'pf9-bouncer-renewal.service'].map((name) =>
   join(REPO_ROOT, 'docker/systemd', name),
 );
 
@@ -21,13 +24,13 @@ test('the systemd units pass systemd-analyze verify without a word of complaint'
 });
 
 test("the host agent restarts comms through systemd and reaches the plane through comms's sockets, which only pf9 may enter", () => {
-  const agent = readFileSync(UNITS[1]!, 'utf8');
+  const agent = unitText('pf9-hostagent.service');
   assert.match(agent, /^Environment="PF9_COMMS_COMMAND=systemctl restart pf9-comms"$/m);
   assert.match(agent, /^Environment=PF9_COMMS_SOCKET_DIR=\/run\/pf9-comms$/m);
   assert.match(agent, /^Environment=PF9_COMMS_USER=pf9$/m);
   assert.match(agent, /^Environment=PF9_COMMS_HEALTH_URL=http:\/\/127\.0\.0\.1:9092\/healthz$/m);
   assert.doesNotMatch(agent, /^Environment=(AMQP_URL|PF9_API_URL|PF9_JOIN_URL)=.*127\.0\.0\.1/m, 'no TCP port on 127.0.0.1 that another user could take while comms is down');
-  const comms = readFileSync(UNITS[0]!, 'utf8');
+  const comms = unitText('pf9-comms.service');
   assert.match(comms, /^Restart=always$/m);
   assert.match(comms, /^NoNewPrivileges=yes$/m);
   assert.match(comms, /^User=pf9$/m);
@@ -49,7 +52,7 @@ test('systemd-sysusers makes the user pf9-comms runs as', async () => {
 });
 
 test('bouncer runs as a user of its own with no privilege, reads copies of the host key and broker user, speaks to loopback only', () => {
-  const unit = readFileSync(UNITS[2]!, 'utf8');
+  const unit = unitText('pf9-bouncer.service');
   for (const line of [
     'DynamicUser=yes',
     'LoadCredential=host.crt:/etc/pf9/certs/host.crt',
@@ -73,6 +76,15 @@ test('bouncer runs as a user of its own with no privilege, reads copies of the h
   assert.equal(config.brokerUserFile, '/run/credentials/pf9-bouncer.service/broker.json');
   assert.equal(config.amqpUrl, 'amqp://127.0.0.1:5672', 'the broker through comms');
   // A renewed certificate (written after its key) restarts bouncer with new copies.
-  assert.match(readFileSync(UNITS[3]!, 'utf8'), /^PathChanged=\/etc\/pf9\/certs\/host\.crt$/m);
-  assert.match(readFileSync(UNITS[4]!, 'utf8'), /^ExecStart=\/usr\/bin\/systemctl try-restart pf9-bouncer\.service$/m);
+  assert.match(unitText('pf9-bouncer-renewal.path'), /^PathChanged=\/etc\/pf9\/certs\/host\.crt$/m);
+  assert.match(unitText('pf9-bouncer-renewal.service'), /^ExecStart=\/usr\/bin\/systemctl try-restart pf9-bouncer\.service$/m);
+});
+
+test('nodelet runs as root with no new privileges, and its restarts leave what its phases started running', () => {
+  const nodelet = unitText('pf9-nodeletd.service');
+  assert.doesNotMatch(nodelet, /^User=/m, 'root: its phases configure the kernel, the network and systemd');
+  assert.match(nodelet, /^NoNewPrivileges=yes$/m);
+  assert.match(nodelet, /^KillMode=process$/m);
+  assert.match(nodelet, /^ExecStart=\/usr\/bin\/node \/opt\/pf9\/hostplane\/dist\/services\/nodelet\/main\.js$/m);
+  assert.match(nodelet, /^Environment=PF9_NODELET_ADMIN=127\.0\.0\.1:9095$/m);
 });

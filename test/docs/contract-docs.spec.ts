@@ -75,6 +75,7 @@ const ROUTES: Record<MessageKind, { exchange: string; address: string }> = {
   'host.sync': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'sync') },
   'host.desired-state': { exchange: Exchanges.control, address: RoutingKeys.hostControl(HOST, 'desired-state') },
   'token.review': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'token-review') },
+  'nodelet.status': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'nodelet') },
 };
 
 /** CONTRACT.md section 5, route by route. */
@@ -109,7 +110,7 @@ const CONTRACT_STATUSES: ReadonlyArray<{ route: string; status: string; code?: s
 // missing or an extra key fails the build), and by the tests against the documents.
 type KeysOf<T> = Record<keyof T, true>;
 const HOST_SUMMARY_KEYS: KeysOf<HostSummaryView> = { id: true, hostname: true, state: true, online: true, lastHeartbeatAt: true };
-const HOST_DETAIL_KEYS: KeysOf<HostDetailView> = { ...HOST_SUMMARY_KEYS, info: true, roles: true };
+const HOST_DETAIL_KEYS: KeysOf<HostDetailView> = { ...HOST_SUMMARY_KEYS, info: true, roles: true, nodelet: true };
 const HOST_ROLE_KEYS: KeysOf<HostRoleView> = {
   name: true,
   version: true,
@@ -505,6 +506,9 @@ function compareClass(doc: JsonObject, schemaName: string, cls: new () => object
           break;
         case 'max':
           assert.equal(target.maximum, constraint, `${where(property)}: maximum`);
+          break;
+        case 'isBoolean':
+          assert.equal(target.type, 'boolean', `${where(property)}: type`);
           break;
         case 'arrayMaxSize':
           assert.equal(prop.maxItems, constraint, `${where(property)}: maxItems`);

@@ -34,6 +34,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
       PF9_INGRESS_PORT: String(await freePort()),
       PF9_INGRESS_ADMIN_PORT: String(await freePort()),
       PF9_COMMS_ADMIN_PORT: String(await freePort()),
+      PF9_NODELET_ADMIN_PORT: String(await freePort()),
       PF9_HEARTBEAT_INTERVAL_S: '1',
       PF9_CONVERGE_INTERVAL_S: '2',
     };

@@ -131,6 +131,19 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE host_roles ADD COLUMN retry BIGINT NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    version: 8,
+    name: 'nodelet status per host',
+    statements: [
+      // The newest nodelet.status a host sent (the validated event as JSON), kept by sent_ms.
+      `CREATE TABLE host_nodelet (
+        host_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        sent_ms BIGINT NOT NULL,
+        received_ms BIGINT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

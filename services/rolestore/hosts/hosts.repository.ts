@@ -30,6 +30,13 @@ export interface HostRoleRow {
   retry: number;
 }
 
+export interface HostNodeletRow {
+  host_id: string;
+  status: string;
+  sent_ms: number;
+  received_ms: number;
+}
+
 export interface HeartbeatRecord {
   hostId: string;
   hostname: string;
@@ -161,6 +168,27 @@ export class HostsRepository {
          last_heartbeat_ms = excluded.last_heartbeat_ms, updated_ms = excluded.updated_ms`,
       params,
     );
+  }
+
+  /** Keeps a host's nodelet status unless a newer one is held; a host the plane does not know is ignored. */
+  async upsertNodelet(hostId: string, status: string, sentMs: number, receivedMs: number): Promise<void> {
+    await this.db.execute(
+      `INSERT INTO host_nodelet (host_id, status, sent_ms, received_ms)
+       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = $1)
+       ON CONFLICT (host_id) DO UPDATE SET status = excluded.status, sent_ms = excluded.sent_ms, received_ms = excluded.received_ms
+       WHERE host_nodelet.sent_ms <= excluded.sent_ms`,
+      [hostId, status, sentMs, receivedMs],
+    );
+  }
+
+  /** nodelet reports no state any more: forgets it, unless a newer status is held. */
+  async deleteNodelet(hostId: string, sentMs: number): Promise<void> {
+    await this.db.execute('DELETE FROM host_nodelet WHERE host_id = $1 AND sent_ms <= $2', [hostId, sentMs]);
+  }
+
+  async findNodelet(hostId: string): Promise<HostNodeletRow | null> {
+    const rows = await this.db.query<HostNodeletRow>('SELECT * FROM host_nodelet WHERE host_id = $1', [hostId]);
+    return rows[0] ?? null;
   }
 
   async countOnline(sinceMs: number): Promise<number> {

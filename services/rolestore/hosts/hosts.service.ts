@@ -15,6 +15,7 @@ import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
 import type { HostAccessService } from '../broker-users/host-access.service';
 import type { HostRow, HostsRepository } from './hosts.repository';
+import { nodeletView } from './nodelet.view';
 
 export class HostsService {
   constructor(
@@ -44,7 +45,14 @@ export class HostsService {
       message: r.message,
       failures: Number(r.failures),
     }));
-    return { ...this.summary(row, this.clock()), info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent), roles };
+    const nodelet = await this.hosts.findNodelet(id);
+    const now = this.clock();
+    return {
+      ...this.summary(row, now),
+      info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent),
+      roles,
+      nodelet: nodelet === null ? null : nodeletView(nodelet, now),
+    };
   }
 
   async authorize(command: HostAuthorizeCommand): Promise<HostAuthorizeResult> {

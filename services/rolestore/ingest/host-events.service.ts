@@ -1,4 +1,4 @@
-import { ErrorCodes, hostBrokerUser, type HostSyncEvent, type RoleStatusEvent } from '#contracts';
+import { ErrorCodes, hostBrokerUser, type HostSyncEvent, type NodeletStatusEvent, type RoleStatusEvent } from '#contracts';
 import { ApplicationError, UnavailableError, type MessageContext } from '#amqp';
 import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
@@ -65,6 +65,16 @@ export class HostEventsService {
       this.metrics.applyDuration.observe({ outcome: outcome.state }, Math.max(0, this.clock() - outcome.sinceMs) / 1000);
     }
     this.logger.info('role status', { hostId: event.hostId, role: event.role, version: event.version, generation: event.generation, state: event.state, message: event.message });
+  }
+
+  /** nodelet's state on the host: the newest kept (by the time the host sent it); `none` forgets it. */
+  nodeletStatus(event: NodeletStatusEvent): Promise<void> {
+    return this.perHost.run(event.hostId, async () => {
+      const sentMs = Date.parse(event.sentAt);
+      if (event.state === 'none') await this.hosts.deleteNodelet(event.hostId, sentMs);
+      else await this.hosts.upsertNodelet(event.hostId, JSON.stringify(event), sentMs, this.clock());
+      this.logger.debug('nodelet status', { hostId: event.hostId, state: event.state, attempt: event.attempt });
+    });
   }
 
   async sync(event: HostSyncEvent): Promise<void> {

@@ -5,6 +5,7 @@ import {
   HOST_DEAUTHORIZE,
   HOST_HEARTBEAT,
   HOST_SYNC,
+  NODELET_STATUS,
   Queues,
   ROLE_ASSIGN,
   ROLE_STATUS,
@@ -46,6 +47,7 @@ export function eventHandlers(h: RolestoreHandlers): HandlerMap {
     [HOST_HEARTBEAT]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.heartbeats.ingest(m)),
     [ROLE_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.roleStatus(m)),
     [HOST_SYNC]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.sync(m)),
+    [NODELET_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.nodeletStatus(m)),
   };
 }
 
@@ -78,6 +80,7 @@ export function createConsumers(
         { exchange: Exchanges.events, routingKey: 'host.*.heartbeat' },
         { exchange: Exchanges.events, routingKey: 'host.*.role-status' },
         { exchange: Exchanges.events, routingKey: 'host.*.sync' },
+        { exchange: Exchanges.events, routingKey: 'host.*.nodelet' },
       ]),
     handlers: eventHandlers(handlers),
     // Heartbeats are acked by the batch: the prefetch bounds how many wait for one.

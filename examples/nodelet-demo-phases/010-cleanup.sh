@@ -1,0 +1,1 @@
+../../services/nodelet/phases/010-cleanup.sh

@@ -1,0 +1,1 @@
+../../services/nodelet/phases/020-certificates.sh

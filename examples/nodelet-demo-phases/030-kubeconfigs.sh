@@ -1,0 +1,1 @@
+../../services/nodelet/phases/030-kubeconfigs.sh

@@ -1,0 +1,1 @@
+../../services/nodelet/phases/050-etcd-configure.sh

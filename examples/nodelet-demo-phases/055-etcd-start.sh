@@ -1,0 +1,1 @@
+../../services/nodelet/phases/055-etcd-start.sh

@@ -1,0 +1,1 @@
+../../services/nodelet/phases/065-cni.sh

@@ -1,0 +1,1 @@
+../../services/nodelet/phases/120-dynamic-kubelet-config.sh

@@ -1,0 +1,1 @@
+../../services/nodelet/phases/160-app-catalog.sh

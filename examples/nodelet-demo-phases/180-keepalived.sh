@@ -1,0 +1,1 @@
+../../services/nodelet/phases/180-keepalived.sh

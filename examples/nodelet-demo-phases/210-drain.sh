@@ -1,0 +1,1 @@
+../../services/nodelet/phases/210-drain.sh
