@@ -12,7 +12,12 @@ import {
   type HostNodeletView,
   type HostRoleView,
   type HostSummaryView,
+  type AuditRecordView,
   type JoinTokenCreateRequest,
+  OPERATOR_ROLES,
+  type OperatorTokenCreatedView,
+  type OperatorTokenCreateRequest,
+  type OperatorTokenView,
   type JoinTokenView,
   type RoleAssignResult,
   type RoleRetryResult,
@@ -58,6 +63,8 @@ export interface RoleAssignRequest {
 
 export interface RoleStoreClientOptions {
   timeoutMs?: number;
+  /** The operator's bearer token (CONTRACT.md section 8); sent with every request. */
+  token?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -66,10 +73,12 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 export class RoleStoreClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly token: string | undefined;
 
   constructor(baseUrl: string, options: RoleStoreClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.token = options.token;
   }
 
   async listHosts(): Promise<HostSummaryView[]> {
@@ -122,6 +131,29 @@ export class RoleStoreClient {
     return expect(body, isJoinTokenView, 'a join token');
   }
 
+  async createToken(request: OperatorTokenCreateRequest): Promise<OperatorTokenCreatedView> {
+    const body = await this.request('POST', '/v1/tokens', { body: JSON.stringify(request), contentType: 'application/json' });
+    return expect(body, isTokenCreated, 'a new token');
+  }
+
+  async listTokens(): Promise<OperatorTokenView[]> {
+    return expect(await this.request('GET', '/v1/tokens'), arrayOf(isTokenView), 'a list of tokens');
+  }
+
+  async revokeToken(id: string): Promise<OperatorTokenView> {
+    return expect(await this.request('DELETE', `/v1/tokens/${seg(id)}`), isTokenView, 'a revoked token');
+  }
+
+  /** One page of the audit log, oldest first: from `since` (a time), or after the record `afterSeq`. */
+  async audit(query: { since?: string; afterSeq?: number; limit?: number }): Promise<AuditRecordView[]> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set('since', query.since);
+    if (query.afterSeq !== undefined) params.set('afterSeq', String(query.afterSeq));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const text = params.toString();
+    return expect(await this.request('GET', `/v1/audit${text === '' ? '' : `?${text}`}`), arrayOf(isAuditRecord), 'audit records');
+  }
+
   private async request(
     method: string,
     path: string,
@@ -132,7 +164,11 @@ export class RoleStoreClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { accept: 'application/json', ...(payload ? { 'content-type': payload.contentType } : {}) },
+        headers: {
+          accept: 'application/json',
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(payload ? { 'content-type': payload.contentType } : {}),
+        },
         body: payload?.body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -273,4 +309,37 @@ function isUnassignResult(value: unknown): value is RoleUnassignResult {
 
 function isRetryResult(value: unknown): value is RoleRetryResult {
   return isRecord(value) && isString(value.hostId) && isString(value.role) && isInt(value.generation) && isInt(value.retry);
+}
+
+function isTokenView(value: unknown): value is OperatorTokenView {
+  return (
+    isRecord(value) &&
+    isString(value.id) &&
+    isString(value.name) &&
+    isOneOf(value.role, OPERATOR_ROLES) &&
+    isString(value.createdAt) &&
+    isStringOrNull(value.expiresAt) &&
+    isStringOrNull(value.revokedAt)
+  );
+}
+
+function isTokenCreated(value: unknown): value is OperatorTokenCreatedView {
+  return isRecord(value) && isString(value.id) && isString(value.name) && isOneOf(value.role, OPERATOR_ROLES) && isString(value.token) && isStringOrNull(value.expiresAt);
+}
+
+function isAuditRecord(value: unknown): value is AuditRecordView {
+  return (
+    isRecord(value) &&
+    isString(value.id) &&
+    isString(value.at) &&
+    isString(value.actor) &&
+    isString(value.action) &&
+    isString(value.target) &&
+    isString(value.outcome) &&
+    isRecord(value.details) &&
+    isInt(value.seq) &&
+    isString(value.source) &&
+    isString(value.prevHash) &&
+    isString(value.hash)
+  );
 }

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UsageError, type CliEnv } from './command';
 
 export type { CliEnv };
@@ -9,7 +10,55 @@ export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
 /** The only place the CLI reads process.env. */
 export function readCliEnv(): CliEnv {
-  return { HOSTPLANE_API: process.env.HOSTPLANE_API, PF9_API_PORT: process.env.PF9_API_PORT, PF9_DATA_DIR: process.env.PF9_DATA_DIR };
+  const env = process.env;
+  return {
+    HOSTPLANE_API: env.HOSTPLANE_API,
+    PF9_API_PORT: env.PF9_API_PORT,
+    PF9_DATA_DIR: env.PF9_DATA_DIR,
+    HOSTPLANE_TOKEN: env.HOSTPLANE_TOKEN,
+    HOSTPLANE_TOKEN_FILE: env.HOSTPLANE_TOKEN_FILE,
+    XDG_STATE_HOME: env.XDG_STATE_HOME,
+    HOME: env.HOME,
+  };
+}
+
+/** The file a plane writes its first admin token to (CONTRACT.md section 8). */
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+/**
+ * The operator's token, as CONTRACT.md section 8 orders it: --token, else HOSTPLANE_TOKEN,
+ * else the file HOSTPLANE_TOKEN_FILE names, else <PF9_DATA_DIR>/admin.token when readable
+ * (so that the all-in-one's CLI works from the project's folder); none: undefined.
+ */
+export function resolveToken(flag: string | undefined, env: CliEnv, cwd: string, read: (file: string) => string = (file) => readFileSync(file, 'utf8')): string | undefined {
+  if (flag !== undefined) return checkToken(flag, '--token');
+  if (nonEmpty(env.HOSTPLANE_TOKEN)) return checkToken(env.HOSTPLANE_TOKEN.trim(), 'HOSTPLANE_TOKEN');
+  if (nonEmpty(env.HOSTPLANE_TOKEN_FILE)) {
+    const file = resolve(cwd, env.HOSTPLANE_TOKEN_FILE);
+    let text: string;
+    try {
+      text = read(file);
+    } catch (err) {
+      throw new UsageError(`HOSTPLANE_TOKEN_FILE names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    return checkToken(firstLine(text), `the token file ${file}`);
+  }
+  try {
+    const token = firstLine(read(join(resolveDataDir(undefined, env, cwd), ADMIN_TOKEN_FILE)));
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').trim();
+}
+
+function checkToken(token: string, source: string): string {
+  // Sent in a header: no control characters, nothing a header could not carry.
+  if (!/^[\x21-\x7e]{1,1024}$/.test(token)) throw new UsageError(`${source} does not hold a token (1-1024 visible ASCII characters)`);
+  return token;
 }
 
 /** --api wins, then HOSTPLANE_API, then a local plane on PF9_API_PORT, then the default. */

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { RolePackageError } from '#role-package';
 import { ApiError, RoleStoreClient, RoleStoreUnreachableError, UnexpectedResponseError } from './api-client';
-import { resolveApiUrl, type CliEnv } from './cli.config';
+import { resolveApiUrl, resolveToken, type CliEnv } from './cli.config';
+import { auditCommands } from './audit.command';
 import { bouncerCommands } from './bouncer.command';
 import { CliError, UsageError, type Command, type OptionSpec, type OptionValues, type TextSink } from './command';
 import { hostsCommands } from './hosts.command';
@@ -9,8 +10,9 @@ import { joinTokenCommands } from './join-token.command';
 import { pkiCommands } from './pki.command';
 import { roleCommands } from './role.command';
 import { rolesCommands } from './roles.command';
+import { tokenCommands } from './token.command';
 
-export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands, ...bouncerCommands];
+export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands, ...bouncerCommands, ...tokenCommands, ...auditCommands];
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -18,6 +20,7 @@ export const EXIT_USAGE = 2;
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   api: { type: 'string', value: 'URL', description: 'the role store (default: $HOSTPLANE_API, else http://127.0.0.1:$PF9_API_PORT, else http://127.0.0.1:8080)' },
+  token: { type: 'string', value: 'TOKEN', description: 'the operator token (default: $HOSTPLANE_TOKEN, else the file $HOSTPLANE_TOKEN_FILE, else $PF9_DATA_DIR/admin.token)' },
   json: { type: 'boolean', description: 'print the raw JSON answer instead of a table' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
@@ -52,7 +55,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       throw new UsageError(`"${command.path.join(' ')}" takes ${describeArgs(command)}, got ${args.length} argument(s)`);
     }
     const options = parse(argv, { ...GLOBAL_OPTIONS, ...command.options }).values;
-    const api = new RoleStoreClient(resolveApiUrl(stringOption(options.api), deps.env));
+    const api = new RoleStoreClient(resolveApiUrl(stringOption(options.api), deps.env), { token: resolveToken(stringOption(options.token), deps.env, deps.cwd) });
     await command.run({ api, stdout: deps.stdout, json: options.json === true, cwd: deps.cwd, env: deps.env }, args, options);
     return EXIT_OK;
   } catch (error: unknown) {
@@ -120,7 +123,7 @@ export function usage(group?: string): string {
   // Summary under each synopsis: synopses with options are too long to share a line.
   const entries = [...shown.map((c) => [synopsis(c), c.summary] as const), ['help [command]', 'show usage'] as const];
   return [
-    'usage: hostplane [--api URL] [--json] <command>',
+    'usage: hostplane [--api URL] [--token TOKEN] [--json] <command>',
     '',
     'commands:',
     ...entries.flatMap(([s, summary]) => [`  ${s}`, `      ${summary}`]),

@@ -6,8 +6,15 @@ export interface CliEnv {
   HOSTPLANE_API?: string;
   /** The plane's HTTP port (CONTRACT.md section 7): used for a local plane when HOSTPLANE_API is unset. */
   PF9_API_PORT?: string;
-  /** The plane's data directory, for commands that work on it locally (pki init). */
+  /** The plane's data directory, for commands that work on it locally (pki init), and where the first admin token is. */
   PF9_DATA_DIR?: string;
+  /** The operator's bearer token (CONTRACT.md section 8). */
+  HOSTPLANE_TOKEN?: string;
+  /** A file holding the token, when HOSTPLANE_TOKEN is unset. */
+  HOSTPLANE_TOKEN_FILE?: string;
+  /** Where `audit verify` remembers the last record it verified: $XDG_STATE_HOME, else $HOME/.local/state. */
+  XDG_STATE_HOME?: string;
+  HOME?: string;
 }
 
 /** Where a command writes; process.stdout in production, a collector in tests. */

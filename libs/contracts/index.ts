@@ -19,3 +19,4 @@ export * from './messages/token-review.event';
 export * from './tunnel';
 export * from './messages/host-join.dto';
 export * from './messages/join-token.dto';
+export * from './messages/operator-token.dto';

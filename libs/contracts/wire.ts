@@ -50,6 +50,8 @@ export const ErrorCodes = {
   conflict: 'CONFLICT',
   hostNotAuthorized: 'HOST_NOT_AUTHORIZED',
   forbidden: 'FORBIDDEN',
+  /** Contract 1.1: no token, or an unknown, expired or revoked one. */
+  unauthenticated: 'UNAUTHENTICATED',
   internal: 'INTERNAL',
 } as const;
 
