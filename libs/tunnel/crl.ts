@@ -9,9 +9,8 @@ import { createPublicKey, verify, X509Certificate } from 'node:crypto';
  */
 export function crlSignedBy(crlPem: string, caPem: string): boolean {
   try {
-    const match = /-----BEGIN X509 CRL-----([\s\S]+?)-----END X509 CRL-----/.exec(crlPem);
-    if (match === null) return false;
-    const der = Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
+    const der = crlDer(crlPem);
+    if (der === null) return false;
     const outer = readTlv(der, 0);
     if (outer.tag !== 0x30) return false;
     const tbs = readTlv(der, outer.contentStart);
@@ -24,6 +23,51 @@ export function crlSignedBy(crlPem: string, caPem: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The serial numbers a PEM CRL lists (lower-case hex without leading zeros, as
+ * `normalSerial` makes them), read from its DER without checking its signature (crlSignedBy
+ * does). TBSCertList ::= SEQUENCE { version INTEGER OPTIONAL, signature, issuer, thisUpdate,
+ * nextUpdate OPTIONAL, revokedCertificates SEQUENCE OF SEQUENCE { userCertificate INTEGER,
+ * revocationDate, crlEntryExtensions OPTIONAL } OPTIONAL, crlExtensions [0] OPTIONAL }.
+ */
+export function crlRevokedSerials(crlPem: string): Set<string> {
+  const serials = new Set<string>();
+  const der = crlDer(crlPem);
+  if (der === null) throw new Error('not a PEM CRL');
+  const outer = readTlv(der, 0);
+  const tbs = readTlv(der, outer.contentStart);
+  let at = tbs.contentStart;
+  const version = readTlv(der, at);
+  if (version.tag === 0x02) at = version.end;
+  // signature, issuer, thisUpdate
+  for (let i = 0; i < 3; i += 1) at = readTlv(der, at).end;
+  if (at < tbs.end) {
+    const next = readTlv(der, at);
+    if (next.tag === 0x17 || next.tag === 0x18) at = next.end;
+  }
+  if (at >= tbs.end) return serials;
+  const list = readTlv(der, at);
+  if (list.tag !== 0x30) return serials;
+  for (let entryAt = list.contentStart; entryAt < list.end; ) {
+    const entry = readTlv(der, entryAt);
+    const serial = readTlv(der, entry.contentStart);
+    if (entry.tag !== 0x30 || serial.tag !== 0x02) throw new Error('malformed revoked certificate entry');
+    serials.add(normalSerial(der.subarray(serial.contentStart, serial.end).toString('hex')));
+    entryAt = entry.end;
+  }
+  return serials;
+}
+
+/** A certificate serial in one spelling: lower-case hex without leading zeros (Node's X509Certificate.serialNumber is upper case). */
+export function normalSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+function crlDer(crlPem: string): Buffer | null {
+  const match = /-----BEGIN X509 CRL-----([\s\S]+?)-----END X509 CRL-----/.exec(crlPem);
+  return match === null ? null : Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
 }
 
 interface Tlv {

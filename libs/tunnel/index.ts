@@ -4,7 +4,7 @@
 //
 // The tunnel's wire names are re-exported from their one definition in libs/contracts,
 // without the rest of the contract: comms loads no validators (it has a memory budget).
-export { HOST_CERT_URI_PREFIX, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
+export { HOST_CERT_URI_PREFIX, hostBrokerUser, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
 export { HOST_ID_PATTERN } from '../contracts/wire';
 export { formatEndpoint, parseEndpointList, parseHostPort, type Endpoint, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
@@ -16,4 +16,4 @@ export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups
 export { DEFAULT_TUNNEL_CIPHERS, readTlsCiphers } from './tls-ciphers';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
-export { crlSignedBy } from './crl';
+export { crlRevokedSerials, crlSignedBy, normalSerial } from './crl';

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { crlSignedBy, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
+import { crlRevokedSerials, crlSignedBy, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
 import type { IngressConfig } from './ingress.config';
 
 /** What the ingress's TLS is made of, read from its files. */
@@ -10,6 +10,8 @@ export interface IngressTls {
   options: SecureContextOptions;
   /** When the ingress's certificate expires. */
   notAfter: Date;
+  /** The serials of the revoked host certificates (normalSerial's spelling): their open connections are closed. */
+  revokedSerials: ReadonlySet<string>;
 }
 
 /**
@@ -60,6 +62,7 @@ export class IngressCredentials {
     if (crl !== undefined && !crlSignedBy(crl.toString('utf8'), ca.toString('utf8'))) {
       throw new Error(`the CRL ${this.files.crlFile} (PF9_INGRESS_CRL_FILE) is not a CRL signed by the CA ${this.files.caFile}: with it, every host certificate would be refused`);
     }
+    const revokedSerials = crl !== undefined ? crlRevokedSerials(crl.toString('utf8')) : new Set<string>();
     const options: SecureContextOptions = { cert, key, ca, ...(crl !== undefined ? { crl } : {}), ...this.settings };
     let notAfter: Date;
     try {
@@ -70,7 +73,7 @@ export class IngressCredentials {
         `the certificate ${this.files.certFile}, key ${this.files.keyFile}, CA ${this.files.caFile} and CRL ${this.files.crlFile} (if there) cannot be used together: ${errorMessage(err)}`,
       );
     }
-    return { options, notAfter };
+    return { options, notAfter, revokedSerials };
   }
 
   private currentStamps(): string {

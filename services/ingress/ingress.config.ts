@@ -22,6 +22,11 @@ export interface IngressConfig {
   connectTimeoutMs: number;
   /** How often the certificate, key and CA files are looked at for changes. */
   certRecheckMs: number;
+  /**
+   * Insecure: a broker user every host's tunnel may also log in as (the identity hosts share
+   * where the plane cannot give each its own). Unset: a tunnel logs in as its host's own user only.
+   */
+  sharedBrokerUser?: string;
   logLevel: LogLevel;
 }
 
@@ -79,6 +84,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
   const logLevel = parseLogLevel(logLevelText);
   if (logLevelText !== undefined && logLevel !== logLevelText) problems.push(`PF9_LOG_LEVEL: '${logLevelText}' is not one of debug, info, warn, error`);
 
+  const sharedBrokerUser = value('PF9_INSECURE_SHARED_BROKER_USER');
   if (problems.length > 0 || !listen.ok || !admin.ok) throw new ConfigError(problems);
   return {
     listen: listen.value,
@@ -90,6 +96,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     handshakeTimeoutMs,
     connectTimeoutMs,
     certRecheckMs,
+    ...(sharedBrokerUser !== undefined ? { sharedBrokerUser } : {}),
     logLevel,
   };
 }
