@@ -6,6 +6,7 @@ import {
   validatePlain,
   type HostAuthorizeResult,
   type HostDeauthorizeResult,
+  type HostDecommissionView,
   type HostDetailView,
   type HostRoleView,
   type HostSummaryView,
@@ -74,6 +75,11 @@ export class RoleStoreClient {
 
   async getHost(hostId: string): Promise<HostDetailView> {
     return expect(await this.request('GET', `/v1/hosts/${seg(hostId)}`), isHostDetail, 'a host');
+  }
+
+  /** Decommissions the host: roles and record gone, broker user deleted, certificate revoked, tunnels closed. */
+  async deleteHost(hostId: string): Promise<HostDecommissionView> {
+    return expect(await this.request('DELETE', `/v1/hosts/${seg(hostId)}`), isDecommission, 'a decommission result');
   }
 
   async authorizeHost(hostId: string): Promise<HostAuthorizeResult> {
@@ -220,7 +226,19 @@ function isHeartbeatOrNull(value: unknown): value is HostHeartbeatEvent | null {
 }
 
 function isHostDetail(value: unknown): value is HostDetailView {
-  return isHostSummary(value) && isRecord(value) && isHeartbeatOrNull(value.info) && arrayOf(isHostRole)(value.roles);
+  return isHostSummary(value) && isRecord(value) && isHeartbeatOrNull(value.info) && arrayOf(isHostRole)(value.roles) && isOneOf(value.brokerIdentity, BROKER_IDENTITIES);
+}
+
+const BROKER_IDENTITIES = ['own', 'shared-insecure', 'none'] as const;
+
+function isDecommission(value: unknown): value is HostDecommissionView {
+  return (
+    isRecord(value) &&
+    isString(value.hostId) &&
+    value.state === 'decommissioned' &&
+    isOneOf(value.brokerUser, ['deleted', 'pending', 'none']) &&
+    typeof value.certificateRevoked === 'boolean'
+  );
 }
 
 function isHostStateResult<S extends 'authorized' | 'unauthorized'>(state: S): Guard<{ hostId: string; state: S }> {
