@@ -21,9 +21,30 @@ export interface HostRoleView {
   message: string | null;
 }
 
+/**
+ * How a host logs in to the broker: `own`, its own broker user (it acts only as itself);
+ * `shared-insecure`, a user hosts share (PF9_INSECURE_SHARED_BROKER_USER: it can act as any of
+ * them); `none`, neither (the plane does not admit it: it must register again).
+ */
+export type HostBrokerIdentity = 'own' | 'shared-insecure' | 'none';
+
 export interface HostDetailView extends HostSummaryView {
   info: HostHeartbeatEvent | null;
   roles: HostRoleView[];
+  /** Added beside version 1: how the host logs in to the broker. */
+  brokerIdentity: HostBrokerIdentity;
+}
+
+/**
+ * `DELETE /v1/hosts/:id` (added beside version 1): the host is decommissioned. Its roles and
+ * record are gone, its broker user deleted (`pending`: the management API did not take the
+ * call; tried again until it does), its certificate revoked and its open tunnels closed.
+ */
+export interface HostDecommissionView {
+  hostId: string;
+  state: 'decommissioned';
+  brokerUser: 'deleted' | 'pending' | 'none';
+  certificateRevoked: boolean;
 }
 
 export interface RoleUploadView {

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, Matches, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
 import { HOST_ID_PATTERN, HOST_STATES, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
 /**
@@ -29,4 +29,7 @@ export class HostDesiredStateControl {
   @ValidateNested({ each: true })
   @Type(() => DesiredRole)
   roles!: DesiredRole[];
+
+  /** Set in an answer to host.sync: that request's syncId. */
+  @IsOptional() @IsUUID() inReplyTo?: string;
 }

@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsOptional, Matches, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsUUID, Matches, Min } from 'class-validator';
 import { HOST_ID_PATTERN } from '../wire';
 
 /**
@@ -14,4 +14,6 @@ export class HostSyncEvent {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @IsIn(SYNC_REASONS) reason!: SyncReason;
   @IsOptional() @IsInt() @Min(0) knownGeneration?: number;
+  /** A random id the plane's answer carries back (`inReplyTo`): the host takes that answer as the plane's word, even for a lower generation. */
+  @IsOptional() @IsUUID() syncId?: string;
 }
