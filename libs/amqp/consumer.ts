@@ -46,6 +46,8 @@ export interface ConsumerOptions {
   idempotency?: { store: IdempotencyStore; kinds: ReadonlySet<MessageKind> };
   metrics?: AmqpMetrics;
   logger: Logger;
+  /** Asked before a refused message is copied to pf9.dlx: false leaves the copy out (the message is still acked). */
+  deadLetterBudget?: (msg: ConsumeMessage) => boolean;
 }
 
 /** Why a message is refused before any handler sees it. */
@@ -197,6 +199,7 @@ export class MessageConsumer {
   }
 
   private async deadLetter(msg: ConsumeMessage, reason: string): Promise<void> {
+    if (this.options.deadLetterBudget?.(msg) === false) return;
     const props = msg.properties;
     await this.connection.publishRaw(Exchanges.deadLetter, msg.fields.routingKey, msg.content, {
       contentType: props.contentType,

@@ -121,6 +121,20 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 6,
+    name: 'decommissioned hosts',
+    statements: [
+      // A host removed for good (DELETE /v1/hosts/:id): its record and roles are gone, this
+      // stays. broker_user_deleted: 0 until the broker took the deletion of its user (tried
+      // again at every start until then). A join with a token made for the host id clears it.
+      `CREATE TABLE decommissioned_hosts (
+        host_id TEXT PRIMARY KEY,
+        decommissioned_ms BIGINT NOT NULL,
+        broker_user_deleted INTEGER NOT NULL DEFAULT 0
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */

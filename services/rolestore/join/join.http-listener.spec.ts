@@ -22,8 +22,14 @@ const quiet = new Logger('test', 'error', { write: () => undefined });
 
 class FakeBrokerAccounts implements BrokerAccounts {
   readonly calls: string[] = [];
+  readonly planeBrokerUser = 'plane';
   failNext = false;
   shared = false;
+  /** What joinRefusal() answers: the plane admits no host on a shared identity. */
+  refusal: string | null = null;
+  joinRefusal(): string | null {
+    return this.refusal;
+  }
 
   async ensureHostUser(hostId: string): Promise<HostBrokerAccount | null> {
     this.calls.push(hostId);
@@ -288,7 +294,8 @@ describe('join listener', () => {
         assert.equal(answer.headers.get('cache-control'), 'no-store');
         const result = answer.body as unknown as HostRenewResult;
         const { ca } = await loadPlanePki(dataDir);
-        assert.deepEqual(Object.keys(result).sort(), ['caCertificate', 'certificate', 'hostId']);
+        assert.deepEqual(Object.keys(result).sort(), ['caCertificate', 'certificate', 'hostId', 'planeBrokerUser']);
+        assert.equal(result.planeBrokerUser, 'plane', "the plane's broker user, for hosts registered before it was said at join");
         assert.equal(result.hostId, 'host-a');
         assert.equal(result.caCertificate, ca.certPem);
         assert.ok(isSignedBy(result.certificate, ca.certPem));

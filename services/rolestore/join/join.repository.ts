@@ -148,6 +148,28 @@ export class JoinRepository {
     return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms), previous_serial: row.previous_serial ?? null, renewed_certificate: row.renewed_certificate ?? null } : null;
   }
 
+  /**
+   * Whether the host may renew its certificate: known, not decommissioned, and not
+   * deauthorized. An unauthorized host at generation 0 was never authorized (it waits for an
+   * operator) and may; one above 0 was authorized and deauthorized since (authorize and
+   * deauthorize each raise the generation, and nothing else can while it is unauthorized).
+   */
+  async renewalRefusal(hostId: string): Promise<string | null> {
+    const rows = await this.db.query<{ state: string; generation: number; decommissioned: number }>(
+      `SELECT h.state, h.generation, (SELECT COUNT(*) FROM decommissioned_hosts d WHERE d.host_id = h.id) AS decommissioned FROM hosts h WHERE h.id = $1`,
+      [hostId],
+    );
+    const row = rows[0];
+    if (!row || Number(row.decommissioned) > 0) return 'the host has been decommissioned';
+    if (row.state !== 'authorized' && Number(row.generation) > 0) return 'the host has been deauthorized';
+    return null;
+  }
+
+  /** A host registered again is no longer decommissioned (in the join's transaction). */
+  async clearDecommissioned(tx: Queryable, hostId: string): Promise<void> {
+    await tx.execute('DELETE FROM decommissioned_hosts WHERE host_id = $1', [hostId]);
+  }
+
   /** A host that joined is listed (unauthorized) before its first heartbeat; a known host is left as it is. */
   async listHost(tx: Queryable, hostId: string, hostname: string, nowMs: number): Promise<void> {
     await tx.execute(
