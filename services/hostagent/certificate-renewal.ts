@@ -13,6 +13,7 @@ import {
   PUBLIC_MODE,
   readOptional,
   RegistrationError,
+  writePlaneFacts,
   type RegistrationOptions,
 } from './registration';
 
@@ -70,6 +71,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
     if (!renewalMayRecover(err)) await Promise.all([fs.rm(pending.key, { force: true }), fs.rm(pending.csr, { force: true })]);
     throw err;
   }
+  await writePlaneFacts(files, result);
   await writeFileAtomic(pending.cert, result.certificate, PUBLIC_MODE);
   if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
   const renewed = certificateFacts(result.certificate);

@@ -12,6 +12,7 @@ export class AgentMetrics {
   readonly outboxSize: Gauge;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'outcome'>;
+  readonly controlRefused: Counter<'reason'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_hostagent_' });
@@ -30,6 +31,12 @@ export class AgentMetrics {
     this.corrections = new Counter({ name: 'hostplane_corrections_total', help: 'Corrections made by the periodic check (restart, drift)', labelNames: ['kind'], registers });
     this.outboxSize = new Gauge({ name: 'hostplane_outbox_entries', help: 'Reports waiting on disk for the broker', registers });
     this.certificateExpiry = new Gauge({ name: 'hostplane_hostagent_certificate_expiry_timestamp_seconds', help: 'When the host certificate expires (Unix time)', registers });
+    this.controlRefused = new Counter({
+      name: 'hostplane_hostagent_control_refused_total',
+      help: "Desired states not applied, by reason: forbidden (not from the plane's broker user), stale, gap (ahead of the one held, unconfirmed)",
+      labelNames: ['reason'],
+      registers,
+    });
     this.certificateRenewals = new Counter({ name: 'hostplane_hostagent_certificate_renewals_total', help: 'Host certificate renewals, by outcome (renewed, failed)', labelNames: ['outcome'], registers });
   }
 }

@@ -15,6 +15,14 @@ export interface HostCertificateFiles {
   key: string;
   caCert: string;
   broker: string;
+  /** What the plane said about itself: its broker user (PlaneFacts). */
+  plane: string;
+}
+
+/** What the plane tells a host about itself at join and renewal (PkiFiles.host.plane). */
+export interface PlaneFacts {
+  /** The plane's broker user: the user_id of every control message it sends. */
+  brokerUser: string;
 }
 
 export interface RegistrationOptions {
@@ -51,7 +59,23 @@ export class RegistrationError extends Error {
 
 export function hostCertificateFiles(root: string): HostCertificateFiles {
   const h = PkiFiles.host;
-  return { dir: join(root, h.dir), cert: join(root, h.cert), key: join(root, h.key), caCert: join(root, h.caCert), broker: join(root, h.broker) };
+  return { dir: join(root, h.dir), cert: join(root, h.cert), key: join(root, h.key), caCert: join(root, h.caCert), broker: join(root, h.broker), plane: join(root, h.plane) };
+}
+
+/** Keeps what the plane said about itself (its answer carries it from this version on). */
+export async function writePlaneFacts(files: HostCertificateFiles, answer: { planeBrokerUser?: unknown }): Promise<void> {
+  if (typeof answer.planeBrokerUser !== 'string' || answer.planeBrokerUser === '') return;
+  const facts: PlaneFacts = { brokerUser: answer.planeBrokerUser };
+  await writeFileAtomic(files.plane, `${JSON.stringify(facts, null, 2)}\n`, PUBLIC_MODE);
+}
+
+/** What the plane said about itself, or null when it never did (a host registered with an older plane). */
+export async function readPlaneFacts(files: HostCertificateFiles): Promise<PlaneFacts | null> {
+  const text = await readOptional(files.plane);
+  if (text === null) return null;
+  const parsed = JSON.parse(text) as { brokerUser?: unknown };
+  if (typeof parsed.brokerUser !== 'string' || parsed.brokerUser === '') throw new Error(`${files.plane} does not name the plane's broker user`);
+  return { brokerUser: parsed.brokerUser };
 }
 
 /**
@@ -84,6 +108,7 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   checkResult(result, options.hostId, keyPem);
   await writeFileAtomic(files.caCert, result.caCertificate, PUBLIC_MODE);
   if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, PRIVATE_MODE);
+  await writePlaneFacts(files, result);
   // The certificate last: it is what says "registered" on the next start.
   await writeFileAtomic(files.cert, result.certificate, PUBLIC_MODE);
   return { registered: true, files };

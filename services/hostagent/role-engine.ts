@@ -77,11 +77,14 @@ export class RoleEngine {
     return this.current().desiredGeneration;
   }
 
-  /** Takes a desired state unless it is older than the one held; answers whether it was taken. */
-  async offer(desired: HostDesiredStateControl): Promise<boolean> {
+  /**
+   * Takes a desired state unless it is older than the one held; answers whether it was taken.
+   * `authoritative`: the plane's answer to this host's own request, taken whatever its generation.
+   */
+  async offer(desired: HostDesiredStateControl, authoritative = false): Promise<boolean> {
     const state = this.current();
     if (desired.hostId !== this.options.hostId) return false;
-    if (desired.generation < state.desiredGeneration) {
+    if (desired.generation < state.desiredGeneration && !authoritative) {
       this.logger.debug('older desired state ignored', { generation: desired.generation, held: state.desiredGeneration });
       return false;
     }

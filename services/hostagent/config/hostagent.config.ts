@@ -28,6 +28,8 @@ export class HostagentConfig {
   @IsInt() @Min(1) @Max(1_209_600) certRenewCheckS!: number;
   /** Renew once fewer days are left; unset: once a third of the certificate's lifetime is left. */
   @IsOptional() @IsInt() @Min(1) certRenewBeforeDays?: number;
+  /** The plane's broker user, the only sender of control messages; unset: what the plane said at join or renewal. */
+  @IsOptional() @IsString() @MinLength(1) planeBrokerUser?: string;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -47,6 +49,7 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   joinToken: 'PF9_JOIN_TOKEN',
   certRenewCheckS: 'PF9_CERT_RENEW_CHECK_S',
   certRenewBeforeDays: 'PF9_CERT_RENEW_BEFORE_DAYS',
+  planeBrokerUser: 'PF9_PLANE_BROKER_USER',
 };
 
 export class ConfigError extends Error {}
@@ -69,6 +72,7 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     joinToken: env.PF9_JOIN_TOKEN ?? '',
     certRenewCheckS: integer(env.PF9_CERT_RENEW_CHECK_S, 3600),
     certRenewBeforeDays: env.PF9_CERT_RENEW_BEFORE_DAYS === undefined || env.PF9_CERT_RENEW_BEFORE_DAYS === '' ? undefined : integer(env.PF9_CERT_RENEW_BEFORE_DAYS, 0),
+    planeBrokerUser: env.PF9_PLANE_BROKER_USER === '' ? undefined : env.PF9_PLANE_BROKER_USER,
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);
