@@ -228,7 +228,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     for (const [socket, held] of certified) {
       if (!revoked.has(held.serial)) continue;
       certified.delete(socket);
-      metrics.failure(held.route, 'revoked');
+      metrics.failure(held.route, 'revoked-closed');
       logger.warn('certificate revoked: its open connection closed', { route: held.route, hostId: held.hostId, serial: held.serial });
       socket.destroy();
     }

@@ -98,7 +98,7 @@ describe('a host behind pf9-comms and the ingress', () => {
     const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
     hosts.push(entry);
     const agent = await startHostagent({
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${comms.listeners.amqp}`,
+      AMQP_URL: throughComms(comms.listeners.amqp),
       PF9_API_URL: `http://127.0.0.1:${comms.listeners.http}`,
       PF9_JOIN_URL: `http://127.0.0.1:${comms.listeners.join}`,
       PF9_JOIN_TOKEN: token,
@@ -111,6 +111,14 @@ describe('a host behind pf9-comms and the ingress', () => {
     });
     entry.agent = agent;
     return { agent, comms, root };
+  }
+
+  /** AMQP_URL through the host's comms, in the broker's vhost (the agent logs in with its own user). */
+  function throughComms(port: number | undefined): string {
+    const url = new URL(brokerUrl());
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    return url.toString();
   }
 
   const role = async (hostId: string, name: string) =>
