@@ -147,6 +147,19 @@ describe('join listener', () => {
       assert.equal(answer.body.broker, null);
     });
 
+    it('refuses every join with 503 while the plane admits no host on the identity it could give it, and the token stays good', async () => {
+      broker.refusal = 'the plane cannot give hosts broker users of their own';
+      const { body } = await joinRequest('host-a');
+      const refused = await post(body);
+      assert.equal(refused.status, 503);
+      assert.match(errorOf(refused).message, /cannot give hosts broker users/);
+      assert.deepEqual(broker.calls, []);
+      broker.refusal = null;
+      const joined = await post(body);
+      assert.equal(joined.status, 200);
+      assert.equal((joined.body as unknown as HostJoinResult).planeBrokerUser, 'plane');
+    });
+
     it('refuses a token used already, expired, or unknown, with 403', async () => {
       const first = await joinRequest('host-a');
       assert.equal((await post(first.body)).status, 200);
@@ -284,6 +297,27 @@ describe('join listener', () => {
       beforeEach(() => {
         // Certificates are issued with the real time; the service's clock must agree.
         now = Date.now();
+      });
+
+      it('renews for a host waiting to be authorized and for an authorized one; refuses a deauthorized or decommissioned one with 403', async () => {
+        const waiting = await registered('host-w');
+        assert.equal((await post((await renewal('host-w', waiting)).body, { path: '/v1/renew' })).status, 200, 'never authorized: waits for an operator');
+        const authorized = await registered('host-a');
+        await db.execute(`UPDATE hosts SET state = 'authorized', generation = 1 WHERE id = 'host-a'`);
+        assert.equal((await post((await renewal('host-a', authorized)).body, { path: '/v1/renew' })).status, 200);
+
+        const deauthorized = await registered('host-d');
+        await db.execute(`UPDATE hosts SET state = 'unauthorized', generation = 2 WHERE id = 'host-d'`);
+        const refused = await post((await renewal('host-d', deauthorized)).body, { path: '/v1/renew' });
+        assert.equal(refused.status, 403);
+        assert.match(errorOf(refused).message, /^the host has been deauthorized: register the host again with a join token made for it/);
+
+        const gone = await registered('host-g');
+        await db.execute(`DELETE FROM hosts WHERE id = 'host-g'`);
+        await db.execute(`INSERT INTO decommissioned_hosts (host_id, decommissioned_ms) VALUES ('host-g', 1)`);
+        const decommissioned = await post((await renewal('host-g', gone)).body, { path: '/v1/renew' });
+        assert.equal(decommissioned.status, 403);
+        assert.match(errorOf(decommissioned).message, /^the host has been decommissioned/);
       });
 
       it('issues a certificate for the new key to the holder of the current one, and records it in its place', async () => {
