@@ -23,6 +23,8 @@ export interface AllInOneConfig {
   readyTimeoutMs: number;
   /** Starts the local rabbitmq-server when nothing answers at AMQP_URL (loopback only). */
   startLocalBroker: boolean;
+  /** Insecure: run without a broker user per host when the management API cannot be had (passed on to the plane). */
+  insecureSharedBrokerUser?: string;
 }
 
 export function loadAllInOneConfig(env: Record<string, string | undefined>): AllInOneConfig {
@@ -47,5 +49,6 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
+    insecureSharedBrokerUser: env.PF9_INSECURE_SHARED_BROKER_USER === '' ? undefined : env.PF9_INSECURE_SHARED_BROKER_USER,
   };
 }
