@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCa, createCrl } from '#pki';
-import { crlRevokedSerials, crlSignedBy, normalSerial } from './crl';
+import { CRL_REASON, crlRevocations, crlSignedBy, normalSerial } from './crl';
 
 describe('crlSignedBy', () => {
   test("is true for a CRL of the CA's key only: not another CA's, not another key under the same name, not a tampered or broken one", async () => {
@@ -25,16 +25,24 @@ describe('crlSignedBy', () => {
   });
 });
 
-describe('crlRevokedSerials', () => {
-  test('lists the serials of a CRL in one spelling, and none of an empty one', async () => {
+describe('crlRevocations', () => {
+  test('lists the serials of a CRL in one spelling, each with its reason, and none of an empty one', async () => {
     const ca = await createCa({ commonName: 'plane CA' });
     const crl = await createCrl(ca, [
-      { serial: '0a1b2c3d', revokedAt: new Date() },
-      { serial: '7f00000000000000000000000000ff01', revokedAt: new Date() },
+      { serial: '0a1b2c3d', revokedAt: new Date(), reason: 'superseded' },
+      { serial: '7f00000000000000000000000000ff01', revokedAt: new Date(), reason: 'cessationOfOperation' },
+      { serial: '42', revokedAt: new Date() },
     ]);
-    assert.deepEqual([...crlRevokedSerials(crl)].sort(), ['7f00000000000000000000000000ff01', 'a1b2c3d']);
-    assert.deepEqual([...crlRevokedSerials(await createCrl(ca, []))], []);
-    assert.throws(() => crlRevokedSerials(ca.certPem), /not a PEM CRL/);
+    assert.deepEqual(
+      [...crlRevocations(crl)].sort(),
+      [
+        ['42', undefined],
+        ['7f00000000000000000000000000ff01', CRL_REASON.cessationOfOperation],
+        ['a1b2c3d', CRL_REASON.superseded],
+      ],
+    );
+    assert.deepEqual([...crlRevocations(await createCrl(ca, []))], []);
+    assert.throws(() => crlRevocations(ca.certPem), /not a PEM CRL/);
   });
 
   test('normalSerial matches the way Node spells a certificate serial', () => {

@@ -16,4 +16,4 @@ export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups
 export { DEFAULT_TUNNEL_CIPHERS, readTlsCiphers } from './tls-ciphers';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
-export { crlRevokedSerials, crlSignedBy, normalSerial } from './crl';
+export { CRL_REASON, crlRevocations, crlSignedBy, normalSerial } from './crl';

@@ -49,7 +49,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   expiry(credentials.current);
 
   const sockets = new Set<Socket>();
-  /** Open connections that a host certificate opened, with its serial: closed at once when the CRL lists it. */
+  /** Open connections that a host certificate opened, with its serial: closed at once when the CRL withdraws it. */
   const certified = new Map<TLSSocket, { serial: string; hostId?: string; route: string }>();
   const track = (socket: Socket): void => {
     sockets.add(socket);
@@ -210,7 +210,7 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       const tls = credentials.reloadIfChanged();
       if (tls === undefined) return false;
       server.setSecureContext(tls.options);
-      closeRevoked(tls.revokedSerials);
+      closeWithdrawn(tls.withdrawnSerials);
       // Sessions made before are not resumed: a resumption does not check the client's
       // certificate again, so one revoked meanwhile would keep working. (Node 24's
       // setSecureContext already drops the ticket keys; this does not rely on it.)
@@ -223,10 +223,10 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       return false;
     }
   };
-  /** A certificate revoked since its connection opened (a decommissioned host): that connection goes now, not at its end. */
-  const closeRevoked = (revoked: ReadonlySet<string>): void => {
+  /** A certificate withdrawn since its connection opened (a decommissioned host): that connection goes now, not at its end. */
+  const closeWithdrawn = (withdrawn: ReadonlySet<string>): void => {
     for (const [socket, held] of certified) {
-      if (!revoked.has(held.serial)) continue;
+      if (!withdrawn.has(held.serial)) continue;
       certified.delete(socket);
       metrics.failure(held.route, 'revoked-closed');
       logger.warn('certificate revoked: its open connection closed', { route: held.route, hostId: held.hostId, serial: held.serial });

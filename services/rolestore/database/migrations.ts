@@ -133,6 +133,10 @@ export const MIGRATIONS: Migration[] = [
         decommissioned_ms BIGINT NOT NULL,
         broker_user_deleted INTEGER NOT NULL DEFAULT 0
       )`,
+      // Why a certificate was revoked, the CRL entry's reasonCode: 'superseded' (a renewal, a
+      // new registration: open connections keep going) or 'cessationOfOperation' (a
+      // decommissioned host: the ingress closes them). NULL, from before: superseded.
+      `ALTER TABLE revoked_host_certificates ADD COLUMN reason TEXT`,
     ],
   },
 ];

@@ -54,6 +54,7 @@ describe('join listener', () => {
   let tokens: JoinTokensService;
   let broker: FakeBrokerAccounts;
   let listener: JoinHttpListener;
+  let joins: JoinService;
   let url: string;
   let now: number;
 
@@ -66,7 +67,8 @@ describe('join listener', () => {
     const clock = () => now;
     tokens = new JoinTokensService(repository, quiet, clock);
     broker = new FakeBrokerAccounts();
-    listener = new JoinHttpListener(new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock), quiet);
+    joins = new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock);
+    listener = new JoinHttpListener(joins, quiet);
     url = await listener.listen(0, '127.0.0.1');
   });
 
@@ -96,6 +98,11 @@ describe('join listener', () => {
     const { ca } = await loadPlanePki(dataDir);
     assert.ok(await crl.verify({ publicKey: await new x509.X509Certificate(ca.certPem).publicKey.export() }), 'signed by the plane CA');
     return crl.entries.map((entry) => entry.serialNumber.toLowerCase());
+  }
+
+  /** The reasonCode of each entry of the plane's CRL. */
+  async function revokedReasons(): Promise<Array<x509.X509CrlReason | undefined>> {
+    return new x509.X509Crl(await readFile(join(dataDir, 'pki/hosts.crl'), 'utf8')).entries.map((entry) => entry.reason);
   }
 
   function errorOf(answer: Answer): { code: string; message: string; details: unknown[] } {
@@ -299,6 +306,16 @@ describe('join listener', () => {
         now = Date.now();
       });
 
+      it("revokeHost withdraws the host's current certificate, superseded or not, and writes the CRL before it answers", async () => {
+        const current = await registered('host-x');
+        const serial = certificateFacts(current.certificate).serial;
+        assert.equal(await joins.revokeHost('host-x'), true);
+        assert.deepEqual(await revokedSerials(), [serial]);
+        assert.deepEqual(await revokedReasons(), [x509.X509CrlReason.cessationOfOperation], 'its open connections are to be closed');
+        assert.equal(await joins.revokeHost('host-x'), true, 'again: still listed, still withdrawn');
+        assert.equal(await joins.revokeHost('nobody'), false);
+      });
+
       it('renews for a host waiting to be authorized and for an authorized one; refuses a deauthorized or decommissioned one with 403', async () => {
         const waiting = await registered('host-w');
         assert.equal((await post((await renewal('host-w', waiting)).body, { path: '/v1/renew' })).status, 200, 'never authorized: waits for an operator');
@@ -338,6 +355,7 @@ describe('join listener', () => {
         assert.equal((await repository.findCertificate('host-a'))?.serial, certificateFacts(result.certificate).serial);
         assert.deepEqual(broker.calls, ['host-a'], 'the broker user is left as it is');
         assert.deepEqual(await revokedSerials(), [certificateFacts(current.certificate).serial], 'the replaced certificate is revoked');
+        assert.deepEqual(await revokedReasons(), [x509.X509CrlReason.superseded], 'as superseded: its open connections may finish');
 
         // The superseded certificate renews nothing any more; the new one does.
         const again = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });

@@ -84,7 +84,7 @@ export class JoinService {
     const facts = certificateFacts(certificate);
     // A host joining again (with a token made for it) gives up the certificate it had, whichever that is by then.
     const revoked = await this.repository.transaction(async (tx) => {
-      const count = await this.repository.revokeCurrentCertificate(tx, hostId, now);
+      const count = await this.repository.revokeCurrentCertificate(tx, hostId, now, 'superseded');
       await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
       await this.repository.listHost(tx, hostId, request.hostname, now);
       await this.repository.clearDecommissioned(tx, hostId);
@@ -138,7 +138,7 @@ export class JoinService {
    * resolves, so that the ingress closes its open connections at once. Answers whether there was one.
    */
   async revokeHost(hostId: string): Promise<boolean> {
-    const revoked = await this.repository.transaction((tx) => this.repository.revokeCurrentCertificate(tx, hostId, this.clock()));
+    const revoked = await this.repository.transaction((tx) => this.repository.revokeCurrentCertificate(tx, hostId, this.clock(), 'cessationOfOperation'));
     await this.publishRevocations();
     if (revoked > 0) this.logger.info('host certificate revoked: the host is decommissioned', { hostId });
     return revoked > 0;
@@ -165,7 +165,7 @@ export class JoinService {
       try {
         const ca = await this.pki.ca();
         const revoked = await this.repository.listRevoked(Date.now());
-        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms) })));
+        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms), reason: row.reason ?? 'superseded' })));
         await writeFileAtomic(this.pki.crlFile, pem, 0o644);
         this.logger.info('revoked host certificates published', { crlFile: this.pki.crlFile, revoked: revoked.length });
       } catch (err) {
