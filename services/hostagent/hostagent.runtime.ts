@@ -43,7 +43,7 @@ export class HostagentRuntime {
   private stopped = false;
   private connectedOnce = false;
   private brokerUser: { username: string; password: string } | null = null;
-  /** The broker user whose control messages the agent acts on (see controlSender). */
+  /** The broker user whose control messages the agent acts on (learnPlaneBrokerUser). */
   private planeBrokerUser: string | undefined;
   private readonly gate = new DesiredStateGate(() => this.planeBrokerUser);
   private lastGapSyncMs = 0;
