@@ -8,6 +8,7 @@ import {
   validatePlain,
   type HostAuthorizeResult,
   type HostDeauthorizeResult,
+  type HostDecommissionView,
   type HostDetailView,
   type HostNodeletView,
   type HostRoleView,
@@ -87,6 +88,11 @@ export class RoleStoreClient {
 
   async getHost(hostId: string): Promise<HostDetailView> {
     return expect(await this.request('GET', `/v1/hosts/${seg(hostId)}`), isHostDetail, 'a host');
+  }
+
+  /** Decommissions the host: roles and record gone, broker user deleted, certificate revoked, tunnels closed. */
+  async deleteHost(hostId: string): Promise<HostDecommissionView> {
+    return expect(await this.request('DELETE', `/v1/hosts/${seg(hostId)}`), isDecommission, 'a decommission result');
   }
 
   async authorizeHost(hostId: string): Promise<HostAuthorizeResult> {
@@ -266,7 +272,14 @@ function isHeartbeatOrNull(value: unknown): value is HostHeartbeatEvent | null {
 }
 
 function isHostDetail(value: unknown): value is HostDetailView {
-  return isHostSummary(value) && isRecord(value) && isHeartbeatOrNull(value.info) && arrayOf(isHostRole)(value.roles) && isNodeletOrNone(value.nodelet);
+  return (
+    isHostSummary(value) &&
+    isRecord(value) &&
+    isHeartbeatOrNull(value.info) &&
+    arrayOf(isHostRole)(value.roles) &&
+    isNodeletOrNone(value.nodelet) &&
+    isOneOf(value.brokerIdentity, BROKER_IDENTITIES)
+  );
 }
 
 /** `nodelet`: null, or left out by a plane from before it (read as null). */
@@ -274,6 +287,18 @@ function isNodeletOrNone(value: unknown): value is HostNodeletView | null | unde
   if (value === null || value === undefined) return true;
   const isPhase = (p: unknown): boolean => isRecord(p) && isInt(p.order) && isString(p.name) && isOneOf(p.state, NODELET_PHASE_STATES) && isString(p.message) && isInt(p.attempts);
   return isRecord(value) && isOneOf(value.state, NODELET_NODE_STATES) && isString(value.clusterId) && isString(value.role) && isInt(value.attempt) && Array.isArray(value.phases) && value.phases.every(isPhase);
+}
+
+const BROKER_IDENTITIES = ['own', 'shared-insecure', 'none'] as const;
+
+function isDecommission(value: unknown): value is HostDecommissionView {
+  return (
+    isRecord(value) &&
+    isString(value.hostId) &&
+    value.state === 'decommissioned' &&
+    isOneOf(value.brokerUser, ['deleted', 'pending', 'none']) &&
+    typeof value.certificateRevoked === 'boolean'
+  );
 }
 
 function isHostStateResult<S extends 'authorized' | 'unauthorized'>(state: S): Guard<{ hostId: string; state: S }> {

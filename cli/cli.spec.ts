@@ -62,7 +62,7 @@ describe('hostplane CLI', () => {
   it('a group without its subcommand names the choices and exits 2', async () => {
     const run = await runCliCollect(['hosts'], { env });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^error: "hosts" needs one of: list, show\n/);
+    assert.match(run.stderr, /^error: "hosts" needs one of: list, show, delete\n/);
   });
 
   it('a wrong number of arguments exits 2 with the command usage', async () => {

@@ -11,6 +11,7 @@ import { pkiCommands } from './pki.command';
 import { roleCommands } from './role.command';
 import { rolesCommands } from './roles.command';
 import { tokenCommands } from './token.command';
+import { printableSink } from './terminal-text';
 
 export const COMMANDS: readonly Command[] = [...hostsCommands, ...rolesCommands, ...roleCommands, ...joinTokenCommands, ...pkiCommands, ...bouncerCommands, ...tokenCommands, ...auditCommands];
 
@@ -56,10 +57,12 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     }
     const options = parse(argv, { ...GLOBAL_OPTIONS, ...command.options }).values;
     const api = new RoleStoreClient(resolveApiUrl(stringOption(options.api), deps.env), { token: resolveToken(stringOption(options.token), deps.env, deps.cwd) });
-    await command.run({ api, stdout: deps.stdout, json: options.json === true, cwd: deps.cwd, env: deps.env }, args, options);
+    const json = options.json === true;
+    // Tables and messages carry what hosts reported: no terminal control gets through (JSON escapes its own).
+    await command.run({ api, stdout: json ? deps.stdout : printableSink(deps.stdout), json, cwd: deps.cwd, env: deps.env }, args, options);
     return EXIT_OK;
   } catch (error: unknown) {
-    return report(error, command, group, deps.stderr);
+    return report(error, command, group, printableSink(deps.stderr));
   }
 }
 

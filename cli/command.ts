@@ -1,4 +1,5 @@
 import type { RoleStoreClient } from './api-client';
+import { terminalJson } from './terminal-text';
 
 /** The environment variables the CLI reads, and nothing else. */
 export interface CliEnv {
@@ -71,9 +72,9 @@ export class CliError extends Error {
   }
 }
 
-/** Prints a value as the raw JSON the API answered (for --json). */
+/** Prints a value as the raw JSON the API answered (for --json), terminal controls escaped (the same JSON value). */
 export function printJson(out: TextSink, value: unknown): void {
-  out.write(`${JSON.stringify(value, null, 2)}\n`);
+  out.write(`${terminalJson(value)}\n`);
 }
 
 /** "ENOENT" rather than a stack: file errors are the user's to fix. */

@@ -11,6 +11,7 @@ const HOSTS: HostSummaryView[] = [
 
 const DETAIL: HostDetailView = {
   ...HOSTS[0],
+  brokerIdentity: 'own',
   info: {
     hostId: 'host-a',
     hostname: 'node-a.example',
@@ -83,13 +84,13 @@ describe('hosts commands', () => {
     const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split('\n');
-    assert.ok(lines.includes('ID:              host-a'), run.stdout);
-    assert.ok(lines.includes('State:           authorized'));
-    assert.ok(lines.includes('Online:          yes'));
-    assert.ok(lines.includes('OS:              Debian GNU/Linux 12 (bookworm) (linux 6.1.0-18-amd64)'));
-    assert.ok(lines.includes('CPU:             AMD EPYC 7B13, 8 cores'));
-    assert.ok(lines.includes('Memory:          16.0 GiB total, 8.5 GiB available'));
-    assert.ok(lines.includes('Addresses:       eth0 10.0.0.5/24'), 'loopback left out');
+    assert.ok(lines.includes('ID:               host-a'), run.stdout);
+    assert.ok(lines.includes('State:            authorized'));
+    assert.ok(lines.includes('Online:           yes'));
+    assert.ok(lines.includes('OS:               Debian GNU/Linux 12 (bookworm) (linux 6.1.0-18-amd64)'));
+    assert.ok(lines.includes('CPU:              AMD EPYC 7B13, 8 cores'));
+    assert.ok(lines.includes('Memory:           16.0 GiB total, 8.5 GiB available'));
+    assert.ok(lines.includes('Addresses:        eth0 10.0.0.5/24'), 'loopback left out');
     const table = lines.slice(lines.findIndex((l) => l.startsWith('NAME ')));
     assert.deepEqual(table, [
       'NAME            VERSION  STATE    FAILURES  DESIRED-GEN  APPLIED-GEN  MESSAGE',
@@ -124,11 +125,11 @@ describe('hosts commands', () => {
     const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
     assert.equal(run.code, 0, run.stderr);
     assert.ok(![...run.stdout].some((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f'))), JSON.stringify(run.stdout));
-    assert.match(run.stdout, /^\/mnt\/\?\]0;owned\?\?\[2J +ext4 +0 B +0 B$/m);
+    assert.ok(run.stdout.split('\n').some((line) => /^\/mnt\/\\x1b\]0;owned\\x07\\x1b\[2J +ext4 +0 B +0 B$/.test(line)), run.stdout);
   });
 
   it('hosts show says so when the host has sent no heartbeat and has no roles', async () => {
-    store.on('GET', '/v1/hosts/host-b', { status: 200, json: { ...HOSTS[1], info: null, roles: [], nodelet: null } });
+    store.on('GET', '/v1/hosts/host-b', { status: 200, json: { ...HOSTS[1], info: null, roles: [], nodelet: null, brokerIdentity: 'own' } });
     const run = await runCliCollect(['hosts', 'show', 'host-b'], { env });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Inventory: +none yet \(no heartbeat received\)$/m);
@@ -214,6 +215,83 @@ describe('hosts commands', () => {
     });
     const run = await runCliCollect(['authorize', 'nope'], { env });
     assert.deepEqual(run, { code: 1, stdout: '', stderr: 'error: NOT_FOUND: host nope is not known\n' });
+  });
+});
+
+describe('what hosts report reaches the terminal without its control characters', () => {
+  let store: FakeRoleStore;
+  let env: { HOSTPLANE_API: string };
+  beforeEach(async () => {
+    store = await FakeRoleStore.start();
+    env = { HOSTPLANE_API: store.url };
+  });
+  afterEach(() => store.close());
+
+  // Clears the screen, sets the window title, a C1 CSI (red), a right-to-left override, DEL, a bell, a backspace.
+  const HOSTILE = 'evil\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202etxt.exe\u007f\b';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for here
+  const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+  const hostile: HostDetailView = {
+    ...DETAIL,
+    hostname: HOSTILE,
+    info: { ...DETAIL.info!, hostname: HOSTILE, os: { ...DETAIL.info!.os, distro: `Debian${HOSTILE}` }, cpu: { ...DETAIL.info!.cpu, model: `cpu${HOSTILE}` } },
+    roles: [{ ...DETAIL.roles[0], state: 'failed', message: `hook said:\n${HOSTILE}\r\u001b[1A` }],
+  };
+
+  it('in tables and fields: every control but the line breaks of the layout is written out visibly', async () => {
+    store.on('GET', '/v1/hosts', { status: 200, json: [{ ...HOSTS[0], hostname: HOSTILE }] });
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: hostile });
+    for (const argv of [['hosts', 'list'], ['hosts', 'show', 'host-a']]) {
+      const run = await runCliCollect(argv, { env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stdout.replace(/\n/g, ''), CONTROLS, `${argv.join(' ')}: ${JSON.stringify(run.stdout)}`);
+      assert.ok(run.stdout.includes('evil\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202etxt.exe\\x7f\\x08'), `${argv.join(' ')}: shown, escaped: ${run.stdout}`);
+    }
+  });
+
+  it('in --json: the exact JSON value, with the controls JSON leaves raw escaped as well', async () => {
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: hostile });
+    const run = await runCliCollect(['hosts', 'show', 'host-a', '--json'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), hostile);
+    assert.doesNotMatch(run.stdout.replace(/\n/g, ''), CONTROLS);
+  });
+
+  it('in error messages', async () => {
+    store.on('POST', '/v1/hosts/h1/authorize', { status: 409, json: { error: { code: 'CONFLICT', message: `host ${HOSTILE}`, details: [HOSTILE] } } });
+    const run = await runCliCollect(['authorize', 'h1'], { env });
+    assert.equal(run.code, 1);
+    assert.doesNotMatch(run.stderr.replace(/\n/g, ''), CONTROLS, run.stderr);
+  });
+});
+
+describe('hosts delete', () => {
+  let store: FakeRoleStore;
+  let env: { HOSTPLANE_API: string };
+  beforeEach(async () => {
+    store = await FakeRoleStore.start();
+    env = { HOSTPLANE_API: store.url };
+  });
+  afterEach(() => store.close());
+
+  it('DELETEs the host and says what was done', async () => {
+    store.on('DELETE', '/v1/hosts/host-a', { status: 200, json: { hostId: 'host-a', state: 'decommissioned', brokerUser: 'deleted', certificateRevoked: true } });
+    const run = await runCliCollect(['hosts', 'delete', 'host-a'], { env });
+    assert.deepEqual(run, { code: 0, stdout: 'host host-a decommissioned: broker user deleted, certificate revoked\n', stderr: '' });
+    assert.deepEqual(store.requests.map((r) => `${r.method} ${r.path}`), ['DELETE /v1/hosts/host-a']);
+  });
+
+  it('says when the broker has not deleted the user yet, and prints the raw answer with --json', async () => {
+    const answer = { hostId: 'host-a', state: 'decommissioned', brokerUser: 'pending', certificateRevoked: false };
+    store.on('DELETE', '/v1/hosts/host-a', { status: 200, json: answer });
+    assert.match((await runCliCollect(['hosts', 'delete', 'host-a'], { env })).stdout, /to be deleted .*tried again.*no certificate to revoke/);
+    assert.deepEqual(JSON.parse((await runCliCollect(['hosts', 'delete', 'host-a', '--json'], { env })).stdout), answer);
+  });
+
+  it('hosts show says which broker identity the host has', async () => {
+    store.on('GET', '/v1/hosts/host-a', { status: 200, json: { ...DETAIL, brokerIdentity: 'shared-insecure' } });
+    const run = await runCliCollect(['hosts', 'show', 'host-a'], { env });
+    assert.match(run.stdout, /^Broker identity: +shared-insecure \(a broker user hosts share, PF9_INSECURE_SHARED_BROKER_USER: it can act as any of them\)$/m);
   });
 });
 

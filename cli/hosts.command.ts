@@ -44,6 +44,19 @@ const hostsShow: Command = {
   },
 };
 
+const hostsDelete: Command = {
+  path: ['hosts', 'delete'],
+  args: ['hostId'],
+  options: {},
+  summary: 'decommission a host: its roles and record gone, its broker user deleted, its certificate revoked, its tunnels closed',
+  async run(ctx, [hostId]) {
+    const result = await ctx.api.deleteHost(hostId);
+    if (ctx.json) return printJson(ctx.stdout, result);
+    const brokerUser = { deleted: 'broker user deleted', pending: 'broker user to be deleted (the broker did not take it yet: tried again)', none: 'no broker user of its own' }[result.brokerUser];
+    ctx.stdout.write(`host ${result.hostId} decommissioned: ${brokerUser}, ${result.certificateRevoked ? 'certificate revoked' : 'no certificate to revoke'}\n`);
+  },
+};
+
 const authorize: Command = {
   path: ['authorize'],
   args: ['hostId'],
@@ -68,7 +81,7 @@ const deauthorize: Command = {
   },
 };
 
-export const hostsCommands: readonly Command[] = [hostsList, hostsShow, authorize, deauthorize];
+export const hostsCommands: readonly Command[] = [hostsList, hostsShow, hostsDelete, authorize, deauthorize];
 
 function hostFields(host: HostDetailView): [string, string][] {
   return [
@@ -77,8 +90,15 @@ function hostFields(host: HostDetailView): [string, string][] {
     ['State', host.state],
     ['Online', host.online ? 'yes' : 'no'],
     ['Last heartbeat', host.lastHeartbeatAt ?? '-'],
+    ['Broker identity', BROKER_IDENTITY_TEXT[host.brokerIdentity]],
   ];
 }
+
+const BROKER_IDENTITY_TEXT: Record<HostDetailView['brokerIdentity'], string> = {
+  own: 'own (its own broker user: it acts only as itself)',
+  'shared-insecure': 'shared-insecure (a broker user hosts share, PF9_INSECURE_SHARED_BROKER_USER: it can act as any of them)',
+  none: 'none (not admitted: register it again with a join token made for it)',
+};
 
 function inventoryFields(info: HostHeartbeatEvent | null): [string, string][] {
   if (info === null) return [['Inventory', 'none yet (no heartbeat received)']];

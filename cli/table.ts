@@ -18,10 +18,9 @@ export function truncate(text: string, max: number): string {
 }
 
 /**
- * Hook messages can span lines; a table cell cannot. Other control characters become "?":
- * what a host reports (its hostname, its mounts) must not drive the operator's terminal.
+ * Hook messages can span lines; a table cell cannot. (Other control characters are written
+ * out visibly on their way to the terminal: terminal-text.ts.)
  */
 function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this removes
-  return text.replace(/\s*[\r\n\t]+\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return text.replace(/\s*[\r\n\t]+\s*/g, ' ');
 }

@@ -8,8 +8,10 @@ import { say } from './progress';
 
 /**
  * The four paths from the load client to the echo/sink server, each a pair of proxies
- * (host side: plain TCP in, TLS out with the host certificate and ALPN pf9-amqp; plane
+ * (host side: plain TCP in, TLS out with the host certificate and an ALPN protocol; plane
  * side: TLS in verifying the client certificate, plain TCP out), except the direct one.
+ * comms + the ingress carry the load on pf9-http: on pf9-amqp the ingress first reads an
+ * AMQP login, which the load (not AMQP) does not send; past the login both are one splice.
  */
 
 export type PathKey = 'a' | 'b' | 'c' | 'd';
@@ -103,7 +105,7 @@ export async function commsIngressPath(ctx: PathContext, options: { tlsGroups?: 
         logFile: join(ctx.dir, 'comms.log'),
         env: {
           ...process.env,
-          PF9_COMMS_LISTEN: `amqp=${LOCAL}:${entryPort}`,
+          PF9_COMMS_LISTEN: `http=${LOCAL}:${entryPort}`,
           PF9_PLANE_HOST: LOCAL,
           PF9_PLANE_PORT: String(ingressPort),
           PF9_PLANE_SERVERNAME: ctx.pki.planeName,

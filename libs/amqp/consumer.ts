@@ -55,6 +55,8 @@ export interface ConsumerOptions {
    * the first pause, doubled at each one that follows, up to the most.
    */
   unavailableBackoff?: { initialMs: number; maxMs: number };
+  /** Asked before a refused message is copied to pf9.dlx: false leaves the copy out (the message is still acked). */
+  deadLetterBudget?: (msg: ConsumeMessage) => boolean;
 }
 
 /** Messages kept back while a dependency is away, unacked (the prefetch bounds them), until `timer` lets them go again. */
@@ -271,6 +273,7 @@ export class MessageConsumer {
   }
 
   private async deadLetter(msg: ConsumeMessage, reason: string): Promise<void> {
+    if (this.options.deadLetterBudget?.(msg) === false) return;
     const props = msg.properties;
     await this.connection.publishRaw(Exchanges.deadLetter, msg.fields.routingKey, msg.content, {
       contentType: props.contentType,

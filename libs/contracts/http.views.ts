@@ -35,11 +35,20 @@ export interface RoleRetryResult {
   retry: number;
 }
 
+/**
+ * How a host logs in to the broker: `own`, its own broker user (it acts only as itself);
+ * `shared-insecure`, a user hosts share (PF9_INSECURE_SHARED_BROKER_USER: it can act as any of
+ * them); `none`, neither (the plane does not admit it: it must register again).
+ */
+export type HostBrokerIdentity = 'own' | 'shared-insecure' | 'none';
+
 export interface HostDetailView extends HostSummaryView {
   info: HostHeartbeatEvent | null;
   roles: HostRoleView[];
   /** nodelet's state on the host (the pf9-kube role), or null when it never reported one. */
   nodelet: HostNodeletView | null;
+  /** Added beside version 1: how the host logs in to the broker. */
+  brokerIdentity: HostBrokerIdentity;
 }
 
 export interface HostNodeletPhaseView {
@@ -74,6 +83,18 @@ export interface HostNodeletView {
   configError: string | null;
   hold: boolean;
   etcdBackup: HostNodeletEtcdBackupView | null;
+}
+
+/**
+ * `DELETE /v1/hosts/:id` (added beside version 1): the host is decommissioned. Its roles and
+ * record are gone, its broker user deleted (`pending`: the management API did not take the
+ * call; tried again until it does), its certificate revoked and its open tunnels closed.
+ */
+export interface HostDecommissionView {
+  hostId: string;
+  state: 'decommissioned';
+  brokerUser: 'deleted' | 'pending' | 'none';
+  certificateRevoked: boolean;
 }
 
 export interface RoleUploadView {

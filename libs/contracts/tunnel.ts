@@ -45,7 +45,15 @@ export function hostBrokerUser(hostId: string): string {
 /** File layout of the plane's PKI under PF9_DATA_DIR, and of a host's under PF9_ROOT. */
 export const PkiFiles = {
   plane: { dir: 'pki', caCert: 'pki/ca.crt', caKey: 'pki/ca.key', ingressCert: 'pki/ingress.crt', ingressKey: 'pki/ingress.key', hostCrl: 'pki/hosts.crl' },
-  host: { dir: 'etc/pf9/certs', caCert: 'etc/pf9/certs/ca.crt', cert: 'etc/pf9/certs/host.crt', key: 'etc/pf9/certs/host.key', broker: 'etc/pf9/broker.json' },
+  host: {
+    dir: 'etc/pf9/certs',
+    caCert: 'etc/pf9/certs/ca.crt',
+    cert: 'etc/pf9/certs/host.crt',
+    key: 'etc/pf9/certs/host.key',
+    broker: 'etc/pf9/broker.json',
+    /** What the plane said about itself at join or renewal: its broker user, the only sender of control messages. */
+    plane: 'etc/pf9/plane.json',
+  },
 } as const;
 
 /**

@@ -240,11 +240,20 @@ export function certificateIsForCsr(certPem: string, csrPem: string): boolean {
   }
 }
 
+/**
+ * Why a certificate was revoked, as the CRL entry's reasonCode says it (RFC 5280): replaced
+ * by a newer one of the same holder (a renewal, a new registration), or its holder gone (a
+ * decommissioned host), whose open connections must go with it.
+ */
+export type RevocationReason = 'superseded' | 'cessationOfOperation';
+
 /** A certificate the CA withdrew before it expired. */
 export interface RevokedCertificate {
   /** Hexadecimal, as certificateFacts answers it. */
   serial: string;
   revokedAt: Date;
+  /** Absent: no reasonCode in the entry (unspecified). */
+  reason?: RevocationReason;
 }
 
 /**
@@ -258,7 +267,11 @@ export async function createCrl(ca: CertifiedKey, revoked: readonly RevokedCerti
     issuer: issuer.cert.subjectName,
     thisUpdate: new Date(now.getTime() - CERT_BACKDATE_MS),
     nextUpdate: issuer.cert.notAfter,
-    entries: revoked.map((entry) => ({ serialNumber: entry.serial, revocationDate: entry.revokedAt })),
+    entries: revoked.map((entry) => ({
+      serialNumber: entry.serial,
+      revocationDate: entry.revokedAt,
+      ...(entry.reason !== undefined ? { reason: x509.X509CrlReason[entry.reason] } : {}),
+    })),
     signingKey: issuer.key,
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],

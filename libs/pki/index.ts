@@ -21,6 +21,7 @@ export {
   type CreateCaOptions,
   type DerCertificateHolder,
   type HostCertOptions,
+  type RevocationReason,
   type RevokedCertificate,
   type ServerCertOptions,
 } from './certificates';

@@ -4,7 +4,7 @@
 //
 // The tunnel's wire names are re-exported from their one definition in libs/contracts,
 // without the rest of the contract: comms loads no validators (it has a memory budget).
-export { HOST_CERT_URI_PREFIX, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
+export { HOST_CERT_URI_PREFIX, hostBrokerUser, PkiFiles, TunnelServices, type TunnelProtocol, type TunnelService } from '../contracts/tunnel';
 export { HOST_ID_PATTERN } from '../contracts/wire';
 export { formatEndpoint, parseEndpointList, parseHostPort, parseListenAddress, parseListenList, type Endpoint, type ListenAddress, type Parsed } from './endpoint-list';
 export { SocketSplice, type SpliceOutcome } from './socket-splice';
@@ -16,5 +16,5 @@ export { classicalGroups, isPostQuantumGroup, readTlsGroups } from './tls-groups
 export { DEFAULT_TUNNEL_CIPHERS, readTlsCiphers } from './tls-ciphers';
 export { tuneHeapForStreaming } from './heap-tuning';
 export { fileStamps } from './file-stamps';
-export { crlSignedBy } from './crl';
+export { CRL_REASON, crlRevocations, crlSignedBy, normalSerial } from './crl';
 export { watchCertificates, type CertificateWatch } from './certificate-watch';

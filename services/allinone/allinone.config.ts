@@ -26,6 +26,8 @@ export interface AllInOneConfig {
   startLocalBroker: boolean;
   /** PF9_STOP_WITH_PARENT=1 (set by `npm start`): stop when the pipe on standard input ends. */
   stopWithParent: boolean;
+  /** Insecure: run without a broker user per host when the management API cannot be had (passed on to the plane). */
+  insecureSharedBrokerUser?: string;
 }
 
 export function loadAllInOneConfig(env: Record<string, string | undefined>): AllInOneConfig {
@@ -51,6 +53,7 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
     stopWithParent: stopWithParent.value,
+    insecureSharedBrokerUser: env.PF9_INSECURE_SHARED_BROKER_USER === '' ? undefined : env.PF9_INSECURE_SHARED_BROKER_USER,
   };
 }
 

@@ -7,7 +7,7 @@ import { initPlanePki } from '#pki';
 import { STOP_WITH_PARENT_VARIABLE, stopWithParent } from '../../libs/lifetime';
 import { MAX_SOCKET_PATH_BYTES } from '#private-fs';
 import { loadAllInOneConfig, plannedPorts, type AllInOneConfig } from './allinone.config';
-import { brokerAddress, ensureBroker, managementApiAnswers } from './broker-check';
+import { brokerAddress, ensureBroker, ensureManagementApi, NO_MANAGEMENT_HELP } from './broker-check';
 import { portsInUse } from './port-check';
 
 /**
@@ -99,8 +99,10 @@ async function main(config: AllInOneConfig): Promise<void> {
     const paths = await initPlanePki(config.dataDir, { ingressNames: ['localhost'], ingressIps: ['127.0.0.1'] });
     say(`made the plane's CA and the ingress certificate (${paths.caCert})`);
   }
-  const hostUsers = await managementApiAnswers(config.amqpUrl);
-  if (!hostUsers) say('the broker\'s management API does not answer: hosts share the plane\'s broker user (enable rabbitmq_management for a user per host)');
+  // Each host its own broker user needs the management API; without it, only an explicit insecure setting runs.
+  const hostUsers = await ensureManagementApi(config.amqpUrl, say);
+  if (!hostUsers && config.insecureSharedBrokerUser === undefined) throw new Error(NO_MANAGEMENT_HELP);
+  if (!hostUsers) say(`INSECURE: the host shares the broker user ${config.insecureSharedBrokerUser ?? ''} and could act as any host (PF9_INSECURE_SHARED_BROKER_USER)`);
   const api = `http://127.0.0.1:${config.apiPort}`;
   const broker = brokerAddress(config.amqpUrl);
   const deadline = Date.now() + config.readyTimeoutMs;

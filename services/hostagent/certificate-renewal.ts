@@ -14,6 +14,7 @@ import {
   postToPlane,
   readOptional,
   RegistrationError,
+  writePlaneFacts,
   type RegistrationOptions,
 } from './registration';
 
@@ -73,6 +74,7 @@ export async function renewIfDue(options: RenewalOptions): Promise<RenewalOutcom
     if (!renewalMayRecover(err)) await Promise.all([fs.rm(pending.key, { force: true }), fs.rm(pending.csr, { force: true })]);
     throw err;
   }
+  await writePlaneFacts(files, result);
   await writeFileAtomic(pending.cert, pemText(result.certificate), HostFileModes.cert, { owner: options.commsOwner });
   if (!(await finishInterruptedRenewal(files))) throw new RegistrationError(`the renewed certificate could not be put in place of ${files.cert}`);
   const receivedAt = clock();

@@ -21,6 +21,8 @@ export const HostFileModes = {
   outboxDir: 0o700,
   outboxEntry: 0o600,
   hostId: 0o644,
+  /** The plane's broker user: not a secret, the agent's to change. */
+  planeFacts: 0o644,
 } as const;
 
 /** Where a host keeps its identity material, under PF9_ROOT (PkiFiles.host). */
@@ -32,6 +34,8 @@ export interface HostCertificateFiles {
   broker: string;
   /** When the certificate was put in place, by this host's clock (certificate-receipt.ts). */
   receipt: string;
+  /** What the plane said about itself: its broker user (registration.ts PlaneFacts). */
+  plane: string;
 }
 
 export function hostCertificateFiles(root: string): HostCertificateFiles {
@@ -43,6 +47,7 @@ export function hostCertificateFiles(root: string): HostCertificateFiles {
     caCert: join(root, h.caCert),
     broker: join(root, h.broker),
     receipt: join(root, 'var/lib/pf9/hostagent/certificate-receipt.json'),
+    plane: join(root, h.plane),
   };
 }
 

@@ -15,6 +15,7 @@ export class AgentMetrics {
   readonly reportsDropped: Counter;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'outcome'>;
+  readonly controlRefused: Counter<'reason'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_hostagent_' });
@@ -41,6 +42,12 @@ export class AgentMetrics {
     this.reportsInMemory = new Gauge({ name: 'hostplane_outbox_memory_entries', help: 'Status reports kept in memory until the outbox can take them or the broker has them', registers });
     this.reportsDropped = new Counter({ name: 'hostplane_status_reports_dropped_total', help: 'Status reports dropped because too many waited in memory for the disk', registers });
     this.certificateExpiry = new Gauge({ name: 'hostplane_hostagent_certificate_expiry_timestamp_seconds', help: 'When the host certificate expires (Unix time)', registers });
+    this.controlRefused = new Counter({
+      name: 'hostplane_hostagent_control_refused_total',
+      help: "Desired states not applied, by reason: forbidden (not from the plane's broker user), stale, gap (ahead of the one held, unconfirmed)",
+      labelNames: ['reason'],
+      registers,
+    });
     this.certificateRenewals = new Counter({ name: 'hostplane_hostagent_certificate_renewals_total', help: 'Host certificate renewals, by outcome (renewed, failed)', labelNames: ['outcome'], registers });
   }
 }

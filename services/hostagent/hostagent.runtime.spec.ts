@@ -38,7 +38,7 @@ describe('host agent runtime: certificate renewal', () => {
         const request = JSON.parse(body) as HostRenewRequest;
         setTimeout(() => {
           void signHostCsr(ca, request.csr, 'h').then((certificate) => {
-            const result: HostRenewResult = { hostId: 'h', certificate, caCertificate: ca.certPem };
+            const result: HostRenewResult = { hostId: 'h', certificate, caCertificate: ca.certPem, planeBrokerUser: 'plane' };
             res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
           });
         }, 300);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { commsSocketFile, Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type SyncReason, type TunnelService } from '#contracts';
-import { AmqpConnection, declareHostQueue, MessageConsumer, readHostBrokerUser, withBrokerUser, type HostBrokerUser } from '#amqp';
+import { commsSocketFile, ErrorCodes, Exchanges, HOST_DESIRED_STATE, HOST_SYNC, PkiFiles, Queues, RoutingKeys, type HostDesiredStateControl, type SyncReason, type TunnelService } from '#contracts';
+import { AmqpConnection, ApplicationError, declareHostQueue, MessageConsumer, readHostBrokerUser, withBrokerUser, type HostBrokerUser } from '#amqp';
 import type { Logger } from '#logging';
 import { resolveLocalUser, trustedSocketPath, type LocalUser } from '#private-fs';
 import { ConfigError, type HostagentConfig } from './config/hostagent.config';
@@ -12,7 +12,8 @@ import { AgentMetrics } from './hostagent.metrics';
 import { renewalMayRecover, renewIfDue } from './certificate-renewal';
 import { CommsWatchdog } from './comms.watchdog';
 import { removeTempFiles } from './crash-leftovers';
-import { ensureRegistered, RegistrationError } from './registration';
+import { ensureRegistered, hostCertificateFiles, readPlaneFacts, RegistrationError } from './registration';
+import { DesiredStateGate } from './desired-state.gate';
 import { hostname } from 'node:os';
 import { backoffDelay } from '#amqp';
 import { InventoryCollector } from './inventory.collector';
@@ -25,6 +26,8 @@ import { StatusReporter } from './status.reporter';
 
 /** A renewal that failed for a reason the plane may recover from is tried again this soon (or at the next check, if sooner). */
 const RENEW_RETRY_MS = 5 * 60 * 1000;
+/** A desired state ahead of the one held makes the agent ask the plane, at most this often (the plane's rate per host). */
+const GAP_SYNC_EVERY_MS = 5_000;
 
 /**
  * Everything the host agent does, wired: the broker link, the desired-state consumer,
@@ -50,6 +53,10 @@ export class HostagentRuntime {
   private readonly commsOwner: LocalUser | undefined;
   /** How the agent reaches the plane's join endpoint: a URL, and a fetch through comms's socket when there is one. */
   private readonly joinVia: { joinUrl: string; fetch?: typeof fetch };
+  /** The broker user whose control messages the agent acts on (learnPlaneBrokerUser). */
+  private planeBrokerUser: string | undefined;
+  private readonly gate = new DesiredStateGate(() => this.planeBrokerUser);
+  private lastGapSyncMs = 0;
 
   constructor(
     readonly config: HostagentConfig,
@@ -119,12 +126,13 @@ export class HostagentRuntime {
     }
     if (this.config.joinToken !== '') await this.register();
     this.brokerUser = readHostBrokerUser(join(this.config.root, PkiFiles.host.broker));
+    await this.learnPlaneBrokerUser();
     await this.outbox.open();
     await this.engine.init();
     const consumer = new MessageConsumer(this.connection, {
       queue: Queues.host(this.hostId),
       declare: async (channel) => void (await declareHostQueue(channel, this.hostId)),
-      handlers: { [HOST_DESIRED_STATE]: async (state) => void (await this.engine.offer(state)) },
+      handlers: { [HOST_DESIRED_STATE]: async (state, context) => this.onDesiredState(state, context.userId) },
       prefetch: 10,
       metrics: this.metrics.amqp,
       logger: this.logger,
@@ -182,7 +190,9 @@ export class HostagentRuntime {
     if (this.renewing) return this.renewing;
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
-    this.renewing = this.renewCertificate().then((nextMs) => {
+    this.renewing = this.renewCertificate().then(async (nextMs) => {
+      // A renewal's answer says who the plane's broker user is.
+      await this.learnPlaneBrokerUser().catch((err: unknown) => this.logger.warn("could not read the plane's broker user", { err: String(err) }));
       this.renewing = null;
       if (this.stopped) return;
       this.renewTimer = setTimeout(() => void this.renewNow(), nextMs);
@@ -238,10 +248,48 @@ export class HostagentRuntime {
     return trustedSocketPath(this.config.commsSocketDir, commsSocketFile(service), owners);
   }
 
+  /**
+   * The sender of control messages: PF9_PLANE_BROKER_USER, else what the plane said at join
+   * or renewal, else (a host that never registered, on the broker user it shares with the
+   * plane) the user of AMQP_URL. A host with a user of its own that has not heard it from the
+   * plane (registered before the plane said it) acts on nothing until it does, and says so.
+   */
+  private async learnPlaneBrokerUser(): Promise<void> {
+    const said = (await readPlaneFacts(hostCertificateFiles(this.config.root)))?.brokerUser;
+    const shared = this.brokerUser === null ? decodeURIComponent(new URL(this.config.amqpUrl).username || 'guest') : undefined;
+    this.planeBrokerUser = this.config.planeBrokerUser ?? said ?? shared;
+    if (this.planeBrokerUser === undefined) {
+      this.logger.error("the plane's broker user is not known: no control message is acted on until the certificate is renewed or PF9_PLANE_BROKER_USER names it");
+    }
+  }
+
+  private async onDesiredState(state: HostDesiredStateControl, userId: string | undefined): Promise<void> {
+    const verdict = this.gate.judge(state, userId, this.engine.generation);
+    if (verdict.take) {
+      await this.engine.offer(state, verdict.authoritative);
+      return;
+    }
+    if (verdict.reason === 'stale' && this.engine.onlyRetryTokensDiffer(state)) {
+      await this.engine.offer(state);
+      return;
+    }
+    this.metrics.controlRefused.inc({ reason: verdict.reason });
+    if (verdict.reason === 'forbidden') {
+      this.logger.warn("control message refused: not sent by the plane's broker user", { userId, expected: this.planeBrokerUser, generation: state.generation });
+      throw new ApplicationError(ErrorCodes.forbidden, `control messages come from the plane's broker user only, not from ${String(userId)}`);
+    }
+    if (verdict.reason === 'gap' && Date.now() - this.lastGapSyncMs >= GAP_SYNC_EVERY_MS) {
+      this.lastGapSyncMs = Date.now();
+      this.logger.info('desired state ahead of the one held: asking the plane to confirm it', { generation: state.generation, held: this.engine.generation });
+      void this.requestSync('gap');
+    }
+  }
+
   /** Asks the plane for the whole desired state. */
   async requestSync(reason: SyncReason): Promise<void> {
     try {
-      await this.connection.publish(Exchanges.events, RoutingKeys.hostEvent(this.hostId, 'sync'), HOST_SYNC, { hostId: this.hostId, reason, knownGeneration: this.engine.generation }, { persistent: false });
+      const body = { hostId: this.hostId, reason, knownGeneration: this.engine.generation, syncId: this.gate.ask() };
+      await this.connection.publish(Exchanges.events, RoutingKeys.hostEvent(this.hostId, 'sync'), HOST_SYNC, body, { persistent: false });
     } catch (err) {
       this.logger.warn('could not ask for the desired state', { reason, err: String(err) });
     }

@@ -10,7 +10,7 @@ import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { HostJoinRequest, HostJoinResult, HostRenewRequest, HostRenewResult } from '#contracts';
 import { certificateFacts, createCa, createHostKeyAndCsr, hostIdOfCert, isSignedBy, keyMatchesCert, signHostCsr, verifyRenewalProof, type CertifiedKey } from '#pki';
 import { renewalDueAt, renewalMayRecover, renewIfDue } from './certificate-renewal';
-import { ensureRegistered, hostCertificateFiles, pendingRenewalFiles, RegistrationError } from './registration';
+import { ensureRegistered, hostCertificateFiles, pendingRenewalFiles, readPlaneFacts, RegistrationError } from './registration';
 
 const TOKEN = 'Xq3v2bS0aZk8m1YpVtL4cN7rUe5wD9gHjQfE6iOoPsA';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -26,7 +26,7 @@ class FakeJoinServer {
   /** Renewals: the proof checked against the certificate sent, the CSR signed. */
   renew: RenewResponder = async (request) => {
     if (!verifyRenewalProof(request.certificate, request.csr, request.proof)) return { status: 403, body: { error: { code: 'FORBIDDEN', message: 'bad proof' } } };
-    const result: HostRenewResult = { hostId: request.hostId, certificate: await signHostCsr(this.ca, request.csr, request.hostId), caCertificate: this.ca.certPem };
+    const result: HostRenewResult = { hostId: request.hostId, certificate: await signHostCsr(this.ca, request.csr, request.hostId), caCertificate: this.ca.certPem, planeBrokerUser: 'plane' };
     return { status: 200, body: result };
   };
   private constructor(
@@ -57,7 +57,7 @@ class FakeJoinServer {
     return async (request) => {
       const csr = options.asHost === undefined ? request.csr : (await createHostKeyAndCsr(options.asHost)).csrPem;
       const certificate = await signHostCsr(options.ca ?? this.ca, csr, options.asHost ?? request.hostId, { validityDays: options.validityDays });
-      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: this.ca.certPem, broker };
+      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: this.ca.certPem, broker, planeBrokerUser: 'plane' };
       return { status: 200, body: result };
     };
   }
@@ -115,6 +115,7 @@ describe('host registration', () => {
     assert.equal(caPem, ca.certPem);
     assert.ok(isSignedBy(certPem, caPem));
     assert.deepEqual(JSON.parse(await readFile(files.broker, 'utf8')), { username: 'pf9-host-h', password: 'pw' });
+    assert.deepEqual(await readPlaneFacts(files), { brokerUser: 'plane' }, "the plane's broker user, the only sender of control messages, is kept");
     assert.equal(await modeOf(files.key), 0o600);
     assert.equal(await modeOf(files.broker), 0o600);
     assert.equal(await modeOf(files.cert), 0o644);
@@ -124,7 +125,7 @@ describe('host registration', () => {
   it('writes every PEM file with a final newline, even when the plane sent its PEM without one', async () => {
     server.respond = async (request) => {
       const certificate = (await signHostCsr(ca, request.csr, request.hostId)).trimEnd();
-      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: ca.certPem.trimEnd(), broker: null };
+      const result: HostJoinResult = { hostId: request.hostId, certificate, caCertificate: ca.certPem.trimEnd(), broker: null, planeBrokerUser: 'plane' };
       return { status: 200, body: result };
     };
     await register();
@@ -270,8 +271,10 @@ describe('host registration', () => {
     it('when due, gets a certificate for a new key with a proof made by the current one, and puts both in place', async () => {
       await register();
       const before = await readPair();
+      await rm(hostCertificateFiles(root).plane, { force: true });
       const outcome = await renew({ renewBeforeDays: 400 });
       assert.equal(outcome.state, 'renewed');
+      assert.deepEqual(await readPlaneFacts(hostCertificateFiles(root)), { brokerUser: 'plane' }, 'a renewal tells a host registered before which broker user the plane is');
       const sent = server.requests[1];
       assert.equal(sent.path, '/v1/renew');
       const request = JSON.parse(sent.body) as HostRenewRequest;

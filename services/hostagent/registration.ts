@@ -10,6 +10,12 @@ export { hostCertificateFiles, pendingRenewalFiles, type HostCertificateFiles } 
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** What the plane tells a host about itself at join and renewal (PkiFiles.host.plane). */
+export interface PlaneFacts {
+  /** The plane's broker user: the user_id of every control message it sends. */
+  brokerUser: string;
+}
+
 export interface RegistrationOptions {
   /** PF9_ROOT. */
   root: string;
@@ -44,6 +50,22 @@ export class RegistrationError extends Error {
   }
 }
 
+/** Keeps what the plane said about itself (its answer carries it from this version on). */
+export async function writePlaneFacts(files: HostCertificateFiles, answer: { planeBrokerUser?: unknown }): Promise<void> {
+  if (typeof answer.planeBrokerUser !== 'string' || answer.planeBrokerUser === '') return;
+  const facts: PlaneFacts = { brokerUser: answer.planeBrokerUser };
+  await writeFileAtomic(files.plane, `${JSON.stringify(facts, null, 2)}\n`, HostFileModes.planeFacts);
+}
+
+/** What the plane said about itself, or null when it never did (a host registered with an older plane). */
+export async function readPlaneFacts(files: HostCertificateFiles): Promise<PlaneFacts | null> {
+  const text = await readOptional(files.plane);
+  if (text === null) return null;
+  const parsed = JSON.parse(text) as { brokerUser?: unknown };
+  if (typeof parsed.brokerUser !== 'string' || parsed.brokerUser === '') throw new Error(`${files.plane} does not name the plane's broker user`);
+  return { brokerUser: parsed.brokerUser };
+}
+
 /**
  * Makes sure this host holds a certificate from the plane naming it. A valid one on disk
  * is kept; otherwise the host makes a key and CSR here (the key never leaves it), joins
@@ -76,6 +98,7 @@ export async function ensureRegistered(options: RegistrationOptions): Promise<Re
   await writeFileAtomic(files.caCert, pemText(result.caCertificate), HostFileModes.cert, { owner });
   // The broker password is the agent's alone: comms never needs it.
   if (result.broker !== null) await writeFileAtomic(files.broker, `${JSON.stringify(result.broker, null, 2)}\n`, HostFileModes.broker);
+  await writePlaneFacts(files, result);
   // The certificate last: it is what says "registered" on the next start.
   await writeFileAtomic(files.cert, pemText(result.certificate), HostFileModes.cert, { owner });
   await recordCertificateReceipt(files.receipt, result.certificate, clock());

@@ -234,6 +234,20 @@ describe('RoleEngine', () => {
   });
 });
 
+describe('RoleEngine: a desired state at the generation held', () => {
+  test('is taken when only its retry tokens differ (hostplane role retry), never when anything else does', async () => {
+    const { packages, engine, offer } = await setup();
+    const demo = await packages.add(fileRole('demo', '1.0.0'));
+    const held = await offer([demo]);
+    assert.equal(engine.onlyRetryTokensDiffer(held), false, 'the very state held asks for nothing');
+    assert.equal(engine.onlyRetryTokensDiffer({ ...held, roles: held.roles.map((r) => ({ ...r, retry: 1 })) }), true);
+    assert.equal(engine.onlyRetryTokensDiffer({ ...held, roles: [] }), false, 'a state that would wipe the host');
+    assert.equal(engine.onlyRetryTokensDiffer({ ...held, roles: held.roles.map((r) => ({ ...r, retry: 1, config: { other: true } })) }), false);
+    assert.equal(engine.onlyRetryTokensDiffer({ ...held, state: 'unauthorized', roles: [] }), false);
+    assert.equal(engine.onlyRetryTokensDiffer({ ...held, generation: held.generation + 1, roles: held.roles.map((r) => ({ ...r, retry: 1 })) }), false);
+  });
+});
+
 describe('RoleEngine: a role whose hook failed', () => {
   test('is tried again with a backoff that doubles up to its cap; every report carries the failures in a row; a retry token asks for an attempt now', async (t) => {
     let now = 1_000_000;

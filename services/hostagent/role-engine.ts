@@ -96,11 +96,14 @@ export class RoleEngine {
     return this.current().desiredGeneration;
   }
 
-  /** Takes a desired state unless it is older than the one held; answers whether it was taken. */
-  async offer(desired: HostDesiredStateControl): Promise<boolean> {
+  /**
+   * Takes a desired state unless it is older than the one held; answers whether it was taken.
+   * `authoritative`: the plane's answer to this host's own request, taken whatever its generation.
+   */
+  async offer(desired: HostDesiredStateControl, authoritative = false): Promise<boolean> {
     const state = this.current();
     if (desired.hostId !== this.options.hostId) return false;
-    if (desired.generation < state.desiredGeneration) {
+    if (desired.generation < state.desiredGeneration && !authoritative) {
       this.logger.debug('older desired state ignored', { generation: desired.generation, held: state.desiredGeneration });
       return false;
     }
@@ -110,6 +113,19 @@ export class RoleEngine {
     await this.store.save(state);
     void this.reconcile();
     return true;
+  }
+
+  /**
+   * Whether `desired` is the state held but for its roles' retry tokens: what an operator's
+   * `hostplane role retry` sends (the generation does not move). Such a state asks for attempts
+   * and nothing else, so it is taken at the generation held.
+   */
+  onlyRetryTokensDiffer(desired: HostDesiredStateControl): boolean {
+    const state = this.current();
+    if (desired.hostId !== this.options.hostId || desired.generation !== state.desiredGeneration || desired.state !== state.hostState) return false;
+    const withoutRetry = (roles: readonly DesiredRole[]): unknown[] => roles.map(({ retry: _retry, ...rest }) => rest);
+    const held = state.hostState === 'authorized' ? state.desired : [];
+    return !isDeepStrictEqual(desired.roles, held) && isDeepStrictEqual(withoutRetry(desired.roles), withoutRetry(held));
   }
 
   /** Applies the held desired state; calls made while one waits to run join it. */

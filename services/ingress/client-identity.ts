@@ -9,6 +9,8 @@ export interface ClientIdentity {
   hostId?: string;
   presented: boolean;
   authorized: boolean;
+  /** The certificate's serial (hex) when it is authorized: revoking it closes the connections it opened. */
+  serial?: string;
   /** Why it is not authorized, as a metric label and as words for the log. */
   refusal?: { cause: RefusalCause; reason: string; code?: string };
 }
@@ -32,7 +34,7 @@ export function clientIdentity(socket: TLSSocket): ClientIdentity {
   const hostId = hostUrn ?? (cert !== undefined ? commonNameOf(cert) : undefined);
   if (socket.authorized) {
     // The plane's CA signs other certificates too (the ingress's own): only a host certificate opens a route.
-    if (hostUrn !== undefined) return { hostId, presented, authorized: true };
+    if (hostUrn !== undefined) return { hostId, presented, authorized: true, serial: cert?.serialNumber };
     return { hostId, presented, authorized: false, refusal: { cause: 'not-a-host', reason: `client certificate names no host (no ${HOST_CERT_URI_PREFIX} URI)` } };
   }
   const code = typeof socket.authorizationError === 'string' ? socket.authorizationError : socket.authorizationError?.message;

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { crlSignedBy, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
+import { CRL_REASON, crlRevocations, crlSignedBy, errorCode, errorMessage, fileStamps } from '../../libs/tunnel';
 import type { IngressConfig } from './ingress.config';
 
 /** What the ingress's TLS is made of, read from its files. */
@@ -10,6 +10,12 @@ export interface IngressTls {
   options: SecureContextOptions;
   /** When the ingress's certificate expires. */
   notAfter: Date;
+  /**
+   * The serials (normalSerial's spelling) of host certificates revoked for a reason other than
+   * being superseded (a decommissioned host): their open connections are closed. A certificate
+   * a renewal superseded keeps its open connections, as before; new ones it cannot open.
+   */
+  withdrawnSerials: ReadonlySet<string>;
 }
 
 /**
@@ -60,6 +66,10 @@ export class IngressCredentials {
     if (crl !== undefined && !crlSignedBy(crl.toString('utf8'), ca.toString('utf8'))) {
       throw new Error(`the CRL ${this.files.crlFile} (PF9_INGRESS_CRL_FILE) is not a CRL signed by the CA ${this.files.caFile}: with it, every host certificate would be refused`);
     }
+    const withdrawnSerials = new Set<string>();
+    for (const [serial, reason] of crl !== undefined ? crlRevocations(crl.toString('utf8')) : []) {
+      if (reason !== CRL_REASON.superseded) withdrawnSerials.add(serial);
+    }
     const options: SecureContextOptions = { cert, key, ca, ...(crl !== undefined ? { crl } : {}), ...this.settings };
     let notAfter: Date;
     try {
@@ -70,7 +80,7 @@ export class IngressCredentials {
         `the certificate ${this.files.certFile}, key ${this.files.keyFile}, CA ${this.files.caFile} and CRL ${this.files.crlFile} (if there) cannot be used together: ${errorMessage(err)}`,
       );
     }
-    return { options, notAfter };
+    return { options, notAfter, withdrawnSerials };
   }
 
   private currentStamps(): string {

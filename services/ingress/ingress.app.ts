@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { connect as tcpConnect, type AddressInfo, type NetConnectOpts, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
+import { dirname, basename } from 'node:path';
 import { Logger } from '#logging';
-import { errorCode, errorMessage, formatEndpoint, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, watchCertificates, type Endpoint } from '../../libs/tunnel';
+import { errorCode, errorMessage, formatEndpoint, hostBrokerUser, normalSerial, SocketSplice, SOCKET_BUFFER_BYTES, startAdminServer, TunnelServices, tuneSocket, watchCertificates, type Endpoint } from '../../libs/tunnel';
+import { gateAmqpLogin } from './amqp-login.gate';
 import { clientIdentity } from './client-identity';
 import { IngressCredentials, type IngressTls } from './ingress-credentials';
 import type { IngressConfig } from './ingress.config';
@@ -28,6 +31,10 @@ export interface IngressHealth {
 const JOIN = TunnelServices.join;
 /** Before ALPN has named a route. */
 const NO_ROUTE = 'none';
+/** The route whose logins the ingress reads: a host logs in to the broker as itself only. */
+const AMQP = TunnelServices.amqp;
+/** A change of the CRL's folder is acted on after this pause, so that one write is one reload. */
+const WATCH_SETTLE_MS = 50;
 
 /**
  * The plane's TLS terminator: each connection is routed by its ALPN protocol to a backend;
@@ -42,6 +49,8 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   expiry(credentials.current);
 
   const sockets = new Set<Socket>();
+  /** Open connections that a host certificate opened, with its serial: closed at once when the CRL withdraws it. */
+  const certified = new Map<TLSSocket, { serial: string; hostId?: string; route: string }>();
   const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -117,6 +126,10 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       resumed: socket.isSessionReused(),
       remote,
     });
+    if (identity.serial !== undefined) {
+      certified.set(socket, { serial: normalSerial(identity.serial), hostId: identity.hostId, route: protocol });
+      socket.once('close', () => certified.delete(socket));
+    }
 
     // highWaterMark is honoured by net.connect (the socket's stream buffers) though not in its type.
     const backendOptions: NetConnectOpts & { highWaterMark: number } = { host: route.host, port: route.port, allowHalfOpen: true, highWaterMark: SOCKET_BUFFER_BYTES };
@@ -140,7 +153,24 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       socket.off('close', onClientGone);
       backend.on('error', (err) => logger.debug('backend connection error', { route: protocol, err: errorMessage(err) }));
       tuneSocket(backend);
-      metrics.track(protocol, new SocketSplice(socket, backend));
+      if (protocol !== AMQP) {
+        metrics.track(protocol, new SocketSplice(socket, backend));
+        return;
+      }
+      const own = identity.hostId === undefined ? undefined : hostBrokerUser(identity.hostId);
+      const allowed = (username: string): boolean => username === own || (config.sharedBrokerUser !== undefined && username === config.sharedBrokerUser);
+      void gateAmqpLogin(socket, backend, allowed, config.handshakeTimeoutMs).then((login) => {
+        if (!login.allowed) {
+          metrics.failure(protocol, 'amqp-login');
+          logger.warn(`AMQP login refused: ${login.reason}: connection closed`, { route: protocol, cause: 'amqp-login', remote, hostId: identity.hostId, username: login.username });
+          return;
+        }
+        if (login.username !== own) logger.warn('AMQP login as the shared broker user (PF9_INSECURE_SHARED_BROKER_USER): this host can act as every host', { hostId: identity.hostId, username: login.username });
+        const splice = new SocketSplice(socket, backend);
+        splice.upstreamBytes += login.carried.upstream;
+        splice.downstreamBytes += login.carried.downstream;
+        metrics.track(protocol, splice);
+      });
     });
   });
 
@@ -174,7 +204,19 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     certificateNotAfter: credentials.current.notAfter.toISOString(),
   });
 
-  // Renewed certificates and a rotated CA apply to new connections; open ones keep theirs.
+  /** A certificate withdrawn since its connection opened (a decommissioned host): that connection goes now, not at its end. */
+  const closeWithdrawn = (withdrawn: ReadonlySet<string>): void => {
+    for (const [socket, held] of certified) {
+      if (!withdrawn.has(held.serial)) continue;
+      certified.delete(socket);
+      metrics.failure(held.route, 'revoked-closed');
+      logger.warn('certificate revoked: its open connection closed', { route: held.route, hostId: held.hostId, serial: held.serial });
+      socket.destroy();
+    }
+  };
+
+  // Renewed certificates and a rotated CA apply to new connections; open ones keep theirs,
+  // except those of a certificate the CRL withdrew.
   const certificates = watchCertificates({
     reload: () => credentials.reloadIfChanged(),
     apply: (tls) => {
@@ -184,11 +226,26 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
       // setSecureContext already drops the ticket keys; this does not rely on it.)
       server.setTicketKeys(randomBytes(48));
       expiry(tls);
+      closeWithdrawn(tls.withdrawnSerials);
     },
     describe: (tls) => ({ certFile: config.tls.certFile, caFile: config.tls.caFile, certificateNotAfter: tls.notAfter.toISOString() }),
     everyMs: config.certRecheckMs,
     logger,
   });
+
+  // The CRL's folder is watched too, so that a revocation takes effect at once rather than at the next recheck.
+  let settle: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(config.tls.crlFile), { persistent: false }, (_event, file) => {
+      if (file !== null && file !== basename(config.tls.crlFile)) return;
+      clearTimeout(settle);
+      settle = setTimeout(() => certificates.reloadNow(), WATCH_SETTLE_MS);
+    });
+    watcher.on('error', (err) => logger.warn('cannot watch the CRL folder: changes are seen at the next recheck', { reason: errorMessage(err) }));
+  } catch (err) {
+    logger.warn('cannot watch the CRL folder: changes are seen at the next recheck', { dir: dirname(config.tls.crlFile), reason: errorMessage(err) });
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -198,6 +255,8 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     close: () =>
       (closing ??= (async () => {
         certificates.stop();
+        clearTimeout(settle);
+        watcher?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await Promise.all([closed, admin.close()]);

@@ -23,6 +23,11 @@ export interface IngressConfig {
   connectTimeoutMs: number;
   /** How often the certificate, key and CA files are looked at for changes. */
   certRecheckMs: number;
+  /**
+   * Insecure: a broker user every host's tunnel may also log in as (the identity hosts share
+   * where the plane cannot give each its own). Unset: a tunnel logs in as its host's own user only.
+   */
+  sharedBrokerUser?: string;
   logLevel: LogLevel;
   /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started it is gone). */
   stopWithParent: boolean;
@@ -84,6 +89,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
   const stopWithParent = readStopWithParent(value('PF9_STOP_WITH_PARENT'));
   if (!stopWithParent.ok) problems.push(`PF9_STOP_WITH_PARENT: ${stopWithParent.problem}`);
 
+  const sharedBrokerUser = value('PF9_INSECURE_SHARED_BROKER_USER');
   if (problems.length > 0 || !listen.ok || !admin.ok) throw new ConfigError(problems);
   return {
     listen: listen.value,
@@ -95,6 +101,7 @@ export function loadIngressConfig(env: Record<string, string | undefined> = proc
     handshakeTimeoutMs,
     connectTimeoutMs,
     certRecheckMs,
+    ...(sharedBrokerUser !== undefined ? { sharedBrokerUser } : {}),
     logLevel,
     stopWithParent: stopWithParent.ok && stopWithParent.value,
   };

@@ -10,6 +10,8 @@ import { HostPackagesHttpListener } from './roles/host-packages.http-listener';
 import { JoinService } from './join/join.service';
 import { RolestoreModule } from './rolestore.module';
 import { AmqpConnection } from '#amqp';
+import { resolveHostBrokerUsers } from './broker-users/broker-identity';
+import { RabbitMqManagementClient } from './broker-users/rabbitmq-management.client';
 
 export interface RunningRolestore {
   app: NestExpressApplication;
@@ -27,6 +29,8 @@ export interface RunningRolestore {
 export async function startRolestore(env: Environment, options: { waitForBrokerMs?: number } = {}): Promise<RunningRolestore> {
   const config = loadRolestoreConfig(env);
   const logger = new Logger('rolestore', parseLogLevel(config.logLevel));
+  const managementAnswers = async (): Promise<void> => void (await new RabbitMqManagementClient(config.brokerManagementUrl, { vhost: config.brokerVhost, timeoutMs: 5_000 }).overview());
+  config.hostBrokerUsers = (await resolveHostBrokerUsers(config.hostBrokerUsers, managementAnswers, logger)) ? 'on' : 'off';
   const db = await openDatabase(config.databaseUrl, { timeoutMs: config.databaseTimeoutS * 1000 });
   const app = await NestFactory.create<NestExpressApplication>(RolestoreModule.forRoot(config, logger, db), {
     logger: new NestJsonLogger(logger.child({ component: 'nest' })),

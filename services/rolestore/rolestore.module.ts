@@ -10,6 +10,7 @@ import type { Database } from './database/database';
 import { HostsHttpController } from './hosts/hosts.http.controller';
 import { HostsRepository } from './hosts/hosts.repository';
 import { HostsService } from './hosts/hosts.service';
+import { DecommissionService } from './hosts/decommission.service';
 import { ContractErrorFilter } from './http/http-errors';
 import { OperatorAccessGuard } from './http/operator-access.guard';
 import { joinControllers, joinProviders } from './join/join.providers';
@@ -18,6 +19,8 @@ import { HostEventsService } from './ingest/host-events.service';
 import { createBrokerAccounts } from './broker-users/broker-accounts.factory';
 import { HostAccessRepository } from './broker-users/host-access.repository';
 import { HostAccessService } from './broker-users/host-access.service';
+import { BrokerIdentityPolicy } from './broker-users/broker-identity';
+import { JoinService } from './join/join.service';
 import { OperatorAccess } from './messaging/operator-access';
 import { ProcessedMessagesRepository } from './messaging/processed-messages.repository';
 import { createConsumers } from './messaging/rolestore.consumers';
@@ -95,8 +98,10 @@ class HostAccessLifecycle implements OnApplicationBootstrap {
 
 @Module({})
 export class RolestoreModule {
-  /** The role store, given its validated config, its logger and an open, migrated database. */
+  /** The role store, given its validated config (PF9_HOST_BROKER_USERS resolved to on or off), its logger and an open, migrated database. */
   static forRoot(config: RolestoreConfig, logger: Logger, db: Database): DynamicModule {
+    const identity = new BrokerIdentityPolicy(config.hostBrokerUsers === 'on', config.insecureSharedBrokerUser);
+    identity.logAtStart(logger);
     return {
       module: RolestoreModule,
       controllers: [HostsHttpController, AssignmentsHttpController, RolesHttpController, OpsHttpController, ...joinControllers],
@@ -111,6 +116,7 @@ export class RolestoreModule {
         { provide: RoleVersionsRepository, useFactory: () => new RoleVersionsRepository(db) },
         { provide: ProcessedMessagesRepository, useFactory: () => new ProcessedMessagesRepository(db) },
         { provide: HostAccessRepository, useFactory: () => new HostAccessRepository(db) },
+        { provide: BrokerIdentityPolicy, useValue: identity },
         ...joinProviders(config, logger, db),
         {
           provide: RolestoreMetrics,
@@ -120,7 +126,8 @@ export class RolestoreModule {
         {
           provide: AmqpConnection,
           inject: [RolestoreMetrics],
-          useFactory: (metrics: RolestoreMetrics) => new AmqpConnection({ url: config.amqpUrl, appId: 'rolestore', logger, metrics: metrics.amqp }),
+          // user_id on everything it sends, validated by the broker: hosts act on control messages of this user only.
+          useFactory: (metrics: RolestoreMetrics) => new AmqpConnection({ url: config.amqpUrl, appId: 'rolestore', logger, metrics: metrics.amqp, userId: config.planeBrokerUser }),
         },
         {
           provide: DesiredStatePublisher,
@@ -143,7 +150,13 @@ export class RolestoreModule {
           provide: HostsService,
           inject: [HostsRepository, DesiredStatePublisher, HostAccessService],
           useFactory: (hosts: HostsRepository, desired: DesiredStatePublisher, access: HostAccessService) =>
-            new HostsService(hosts, desired, config.offlineAfterS * 1000, logger, access),
+            new HostsService(hosts, desired, config.offlineAfterS * 1000, logger, access, identity),
+        },
+        {
+          provide: DecommissionService,
+          inject: [HostsRepository, HostAccessRepository, HostAccessService, JoinService, AmqpConnection],
+          useFactory: (hosts: HostsRepository, records: HostAccessRepository, access: HostAccessService, joins: JoinService, connection: AmqpConnection) =>
+            new DecommissionService(hosts, records, access, joins, connection, logger),
         },
         {
           provide: AssignmentsService,
@@ -188,7 +201,7 @@ export class RolestoreModule {
           ) =>
             new MessagingLifecycle(
               connection,
-              () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access, requireBrokerUser: config.hostBrokerUsers === 'on' }, processed, metrics, logger),
+              () => createConsumers(connection, { hosts, assignments, hostEvents, heartbeats, access, requireBrokerUser: config.hostBrokerUsers === 'on' && config.insecureSharedBrokerUser === undefined }, processed, metrics, logger),
               heartbeats,
               processed,
               db,

@@ -30,6 +30,7 @@ function expectedFiles(comms: 'root' | 'comms'): Array<[RegExp, Expected]> {
     [/^etc\/pf9$/, { owner: 'root', mode: 0o755, dir: true }],
     [/^etc\/pf9\/host_id\.conf$/, { owner: 'root', mode: 0o644 }],
     [/^etc\/pf9\/broker\.json$/, { owner: 'root', mode: 0o600 }],
+    [/^etc\/pf9\/plane\.json$/, { owner: 'root', mode: 0o644 }],
     [/^etc\/pf9\/certs$/, { owner: comms, mode: 0o700, dir: true }],
     [/^etc\/pf9\/certs\/host\.key$/, { owner: comms, mode: 0o600 }],
     [/^etc\/pf9\/certs\/(host|ca)\.crt$/, { owner: comms, mode: 0o644 }],

@@ -110,7 +110,7 @@ const CONTRACT_STATUSES: ReadonlyArray<{ route: string; status: string; code?: s
 // missing or an extra key fails the build), and by the tests against the documents.
 type KeysOf<T> = Record<keyof T, true>;
 const HOST_SUMMARY_KEYS: KeysOf<HostSummaryView> = { id: true, hostname: true, state: true, online: true, lastHeartbeatAt: true };
-const HOST_DETAIL_KEYS: KeysOf<HostDetailView> = { ...HOST_SUMMARY_KEYS, info: true, roles: true, nodelet: true };
+const HOST_DETAIL_KEYS: KeysOf<HostDetailView> = { ...HOST_SUMMARY_KEYS, info: true, roles: true, nodelet: true, brokerIdentity: true };
 const HOST_ROLE_KEYS: KeysOf<HostRoleView> = {
   name: true,
   version: true,
@@ -532,6 +532,10 @@ function compareClass(doc: JsonObject, schemaName: string, cls: new () => object
         case 'isIso8601':
           assert.equal(target.type, 'string', `${where(property)}: type`);
           assert.equal(target.format, 'date-time', `${where(property)}: format`);
+          break;
+        case 'isUuid':
+          assert.equal(target.type, 'string', `${where(property)}: type`);
+          assert.equal(target.format, 'uuid', `${where(property)}: format`);
           break;
         default:
           assert.fail(`${where(property)}: @${String(meta.name)} has no counterpart in this test; teach it, then document it`);

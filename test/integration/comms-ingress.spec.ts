@@ -13,6 +13,7 @@ import { startComms, type CommsHealth, type RunningComms } from '../../services/
 import { loadCommsConfig } from '../../services/comms/comms.config';
 import { startIngress, type IngressHealth, type RunningIngress } from '../../services/ingress/ingress.app';
 import { loadIngressConfig } from '../../services/ingress/ingress.config';
+import { amqpLoginBytes } from '../support/amqp-login-frames';
 import { tempDir } from '../support/fixtures';
 import { createTestCerts, type CertFiles, type TestCerts } from '../support/test-certs';
 import { brokerUrl } from '../support/test-env';
@@ -255,9 +256,12 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const backends = await threeBackends(t);
     const plane = await startPlane(t, certs, ports(backends));
     const host = await startHost(t, plane.ingress.port, await hostRoot(certs));
+    // The amqp route carries a connection once its AMQP login names the host's own broker user.
+    const login = amqpLoginBytes({ username: `pf9-host-${certs.hostId}`, password: 'p' }).toString('latin1');
     for (const service of ['amqp', 'http', 'join'] as const) {
-      const { data } = await exchange(host.port(service), `hello ${service}`);
-      assert.equal(data.toString(), `${service}|hello ${service}`);
+      const payload = `${service === 'amqp' ? login : ''}hello ${service}`;
+      const { data } = await exchange(host.port(service), Buffer.from(payload, 'latin1'));
+      assert.equal(data.toString('latin1'), `${service}|${payload}`);
     }
     assert.deepEqual([backends.amqp.connections, backends.http.connections, backends.join.connections], [1, 1, 1]);
     const accepted = plane.logs.find((r) => r.msg === 'connection accepted' && r.route === 'pf9-amqp');
@@ -284,8 +288,9 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.ok(host.logs.find((r) => r.cause === 'cert-missing' && /host has not registered/.test(String(r.reason))));
 
     await installHostCert(root, certs.host);
-    const later = await exchange(host.port('amqp'), 'registered now');
-    assert.equal(later.data.toString(), 'amqp|registered now');
+    const login = amqpLoginBytes({ username: `pf9-host-${certs.hostId}`, password: 'p' });
+    const later = await exchange(host.port('amqp'), Buffer.concat([login, Buffer.from('registered now')]));
+    assert.equal(later.data.toString('latin1'), `amqp|${login.toString('latin1')}registered now`);
   });
 
   test('every route but join refuses a missing, expired, foreign or host-less client certificate, before any backend connection', async (t) => {
@@ -422,7 +427,7 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     const started = performance.now();
     const reply = await new Promise<string>((resolve, reject) => {
       let answer = '';
-      const socket = connect({ host: '127.0.0.1', port: host.port('amqp'), allowHalfOpen: true });
+      const socket = connect({ host: '127.0.0.1', port: host.port('http'), allowHalfOpen: true });
       socket.on('error', reject);
       socket.on('data', (c: Buffer) => (answer += c.toString()));
       socket.on('end', () => {
@@ -442,9 +447,9 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     t.diagnostic(`1 GiB in ${seconds.toFixed(1)} s (${(1024 / seconds).toFixed(0)} MiB/s, everything in one process), RSS growth ${((rssMax - rssBefore) / 1e6).toFixed(0)} MB`);
     assert.equal(reply, `${total} ${sent.digest('hex')}`);
     assert.ok(rssMax - rssBefore < 200e6, `RSS grew by ${((rssMax - rssBefore) / 1e6).toFixed(0)} MB`);
-    await waitFor('byte counters to settle', async () => (await metric(host.comms.adminUrl, 'hostplane_comms_connections_open', { service: 'amqp' })) === 0);
-    assert.equal(await metric(host.comms.adminUrl, 'hostplane_comms_bytes_total', { service: 'amqp', direction: 'upstream' }), total);
-    assert.equal(await metric(plane.ingress.adminUrl, 'hostplane_ingress_bytes_total', { route: 'pf9-amqp', direction: 'upstream' }), total);
+    await waitFor('byte counters to settle', async () => (await metric(host.comms.adminUrl, 'hostplane_comms_connections_open', { service: 'http' })) === 0);
+    assert.equal(await metric(host.comms.adminUrl, 'hostplane_comms_bytes_total', { service: 'http', direction: 'upstream' }), total);
+    assert.equal(await metric(plane.ingress.adminUrl, 'hostplane_ingress_bytes_total', { route: 'pf9-http', direction: 'upstream' }), total);
   });
 
   test('half-close: the client ends first and still gets the answer; the backend ends first and still gets the reply', async (t) => {
@@ -665,7 +670,7 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal((await fetch(`${plane.ingress.adminUrl}/nope`)).status, 404);
   });
 
-  test('an AMQP client talks to the real broker through comms and the ingress', async (t) => {
+  test('an AMQP client talks to the real broker through comms and the ingress, as the shared broker user where the ingress is told to let it (insecure)', async (t) => {
     const broker = new URL(brokerUrl());
     const backends = await threeBackends(t);
     // The amqp route goes to the broker itself (its host may not be loopback under Testcontainers).
@@ -678,6 +683,8 @@ describe('comms and ingress: the host\'s one TLS port', () => {
         PF9_INGRESS_CERT_FILE: certs.server.cert,
         PF9_INGRESS_KEY_FILE: certs.server.key,
         PF9_INGRESS_CA_FILE: certs.ca.cert,
+        // No role store here to give the host a broker user of its own.
+        PF9_INSECURE_SHARED_BROKER_USER: decodeURIComponent(broker.username || 'guest'),
       }),
       { logger: logs.logger('ingress') },
     );
@@ -704,5 +711,6 @@ describe('comms and ingress: the host\'s one TLS port', () => {
     assert.equal(await received, body);
     await connection.close();
     assert.equal(logs.find((r) => r.msg === 'connection accepted' && r.route === 'pf9-amqp')?.hostId, certs.hostId);
+    assert.ok(logs.find((r) => /AMQP login as the shared broker user/.test(r.msg) && r.hostId === certs.hostId), 'the ingress says the host logged in on the shared identity');
   });
 });

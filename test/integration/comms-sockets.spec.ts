@@ -158,7 +158,13 @@ describe("the host's side of the tunnel: comms's Unix sockets against another lo
         assert.deepEqual(await owned(join(dir, name)), [0, 0o600], name);
       }
       assert.equal(await exchangeOver(join(dir, 'join.sock'), 'token please'), 'join|token please');
-      assert.equal(await exchangeOver(join(dir, 'amqp.sock'), 'AMQP'), 'amqp|AMQP');
+      assert.equal(await exchangeOver(join(dir, 'http.sock'), 'GET'), 'http|GET');
+      // The AMQP route's bytes are read by the ingress (a host logs in as itself only): here it is enough that the socket answers.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect({ path: join(dir, 'amqp.sock') });
+        socket.once('connect', () => (socket.destroy(), resolve()));
+        socket.once('error', reject);
+      });
 
       assert.equal(tryAs(nobody, 'connect', join(dir, 'join.sock')), 'EACCES');
       assert.equal(tryAs(nobody, 'connect', join(dir, 'amqp.sock')), 'EACCES');

@@ -72,7 +72,7 @@ describe('the role store while PostgreSQL is away', () => {
     broker.hostname = '127.0.0.1';
     broker.port = String(await brokerProxy.start());
     rs = await startRolestore(
-      { AMQP_URL: broker.toString(), DATABASE_URL: database.toString(), PF9_DATABASE_TIMEOUT_S: '1', PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' },
+      { AMQP_URL: broker.toString(), DATABASE_URL: database.toString(), PF9_DATABASE_TIMEOUT_S: '1', PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' },
       { waitForBrokerMs: 15_000 },
     );
     dead = await raw.capture('pf9.dlx', '');

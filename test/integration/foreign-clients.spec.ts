@@ -61,7 +61,11 @@ describe('clients we did not write: pika, amqp-publish, curl', () => {
     const dataDir = await tempDir('foreign');
     script = join(dataDir, 'pika_client.py');
     await writeFile(script, PIKA_CLIENT);
-    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
+    // Hosts here are raw clients on the broker user they share with the plane (insecure).
+    rs = await startRolestore(
+      { AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' },
+      { waitForBrokerMs: 15_000 },
+    );
   });
 
   after(async () => {

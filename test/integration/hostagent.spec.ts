@@ -55,7 +55,11 @@ describe('host agent against the role store, over the real broker', () => {
     await raw.purge('pf9.rolestore.events');
     const dataDir = await tempDir('plane');
     root = await tempDir('host');
-    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
+    // The agent connects straight to the broker on the user it shares with the plane (insecure): no join, no ingress.
+    rs = await startRolestore(
+      { AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' },
+      { waitForBrokerMs: 15_000 },
+    );
     const broker = new URL(brokerUrl());
     proxy = new CuttableProxy(broker.hostname, Number(broker.port || 5672));
     await proxy.start();

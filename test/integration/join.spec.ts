@@ -47,7 +47,17 @@ for (const kind of DATABASE_KINDS) {
       dataDir = await tempDir(`join-${kind}`);
       // Started before `pki init`: the role store runs without a PKI, and registration says why it cannot work.
       rs = await startRolestore(
-        { AMQP_URL: brokerUrl(), DATABASE_URL: databaseUrlFor(kind, dataDir), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_JOIN_PORT: '0', PF9_LOG_LEVEL: 'error' },
+        {
+          AMQP_URL: brokerUrl(),
+          DATABASE_URL: databaseUrlFor(kind, dataDir),
+          PF9_DATA_DIR: dataDir,
+          PF9_API_PORT: '0',
+          PF9_JOIN_PORT: '0',
+          // Registration alone: broker users are broker-users.spec's and secure-path.spec's.
+          PF9_HOST_BROKER_USERS: 'off',
+          PF9_INSECURE_SHARED_BROKER_USER: 'guest',
+          PF9_LOG_LEVEL: 'error',
+        },
         { waitForBrokerMs: 15_000 },
       );
     });

@@ -48,7 +48,7 @@ for (const kind of DATABASE_KINDS) {
       await raw.purge('pf9.rolestore.events');
       const dataDir = await tempDir(`nodelet-plane-${kind}`);
       rs = await startRolestore(
-        { AMQP_URL: brokerUrl(), DATABASE_URL: databaseUrlFor(kind, dataDir), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' },
+        { AMQP_URL: brokerUrl(), DATABASE_URL: databaseUrlFor(kind, dataDir), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' },
         { waitForBrokerMs: 15_000 },
       );
       dead = await raw.capture('pf9.dlx', '');
@@ -142,7 +142,7 @@ describe('the host agent tells the plane what nodelet\'s status file says', () =
     await raw.close();
     const dataDir = await tempDir('nodelet-agent-plane');
     root = await tempDir('nodelet-agent-host');
-    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
+    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: dataDir, PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
     agent = await startHostagent({ AMQP_URL: brokerUrl(), PF9_API_URL: rs.url, PF9_ROOT: root, PF9_HEARTBEAT_INTERVAL_S: '1', PF9_AGENT_METRICS_PORT: '0', PF9_LOG_LEVEL: 'error' });
   });
 

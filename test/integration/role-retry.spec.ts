@@ -64,7 +64,7 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     await raw.purge('pf9.rolestore.api');
     await raw.purge('pf9.rolestore.events');
     root = await tempDir('retry-host');
-    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: await tempDir('retry-plane'), PF9_API_PORT: '0', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
+    rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: await tempDir('retry-plane'), PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
     // Tries again after 1 s, 2 s, 4 s, 4 s …: the converge interval caps the backoff.
     agent = await startHostagent(agentEnv(1, 4));
     await waitFor('the host', async () => (await fetch(`${rs.url}/v1/hosts/${agent!.hostId}`)).ok);

@@ -52,6 +52,9 @@ for (const kind of DATABASE_KINDS) {
           PF9_DATA_DIR: dataDir,
           PF9_API_PORT: '0',
           PF9_HOST_OFFLINE_AFTER_S: '2',
+          // The hosts here are raw clients on the broker user they share with the plane (insecure).
+          PF9_HOST_BROKER_USERS: 'off',
+          PF9_INSECURE_SHARED_BROKER_USER: 'guest',
           PF9_LOG_LEVEL: 'error',
         },
         { waitForBrokerMs: 15_000 },

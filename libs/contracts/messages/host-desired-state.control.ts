@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsUUID, Matches } from 'class-validator';
 import { IsCount, IsJsonObject, Nested } from '../validation';
 import { HOST_ID_PATTERN, HOST_STATES, MAX_ROLES_PER_HOST, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HostState } from '../wire';
 
@@ -33,4 +33,7 @@ export class HostDesiredStateControl {
   @ArrayMaxSize(MAX_ROLES_PER_HOST)
   @Nested(() => DesiredRole, { each: true })
   roles!: DesiredRole[];
+
+  /** Set in an answer to host.sync: that request's syncId. */
+  @IsOptional() @IsUUID() inReplyTo?: string;
 }

@@ -45,6 +45,8 @@ export interface HostJoinResult {
   /** The plane's CA certificate (PEM). */
   caCertificate: string;
   broker: HostBrokerAccount | null;
+  /** The plane's broker user: the user_id (validated by the broker) of every control message the plane sends; the host acts on no other. */
+  planeBrokerUser: string;
 }
 
 export const HOST_RENEW_PATH = '/v1/renew';
@@ -78,4 +80,6 @@ export interface HostRenewResult {
   certificate: string;
   /** The plane's CA certificate (PEM). */
   caCertificate: string;
+  /** As in the join's answer (hosts registered before it was sent learn it here). */
+  planeBrokerUser: string;
 }

@@ -1,4 +1,4 @@
-import { IsIn, IsOptional, Matches } from 'class-validator';
+import { IsIn, IsOptional, IsUUID, Matches } from 'class-validator';
 import { IsCount } from '../validation';
 import { HOST_ID_PATTERN } from '../wire';
 
@@ -15,4 +15,6 @@ export class HostSyncEvent {
   @Matches(HOST_ID_PATTERN) hostId!: string;
   @IsIn(SYNC_REASONS) reason!: SyncReason;
   @IsOptional() @IsCount() knownGeneration?: number;
+  /** A random id the plane's answer carries back (`inReplyTo`): the host takes that answer as the plane's word, even for a lower generation. */
+  @IsOptional() @IsUUID() syncId?: string;
 }

@@ -40,6 +40,8 @@ export class HostagentConfig {
   @IsString() @Matches(/^(|\/.*)$/, { message: 'must be an absolute path, or empty for TCP' }) commsSocketDir!: string;
   /** The user pf9-comms runs as (a name or uid:gid): it gets the host's key and certificates, and may own the socket folder. */
   @IsString() commsUser!: string;
+  /** The plane's broker user, the only sender of control messages; unset: what the plane said at join or renewal. */
+  @IsOptional() @IsString() @MinLength(1) planeBrokerUser?: string;
 }
 
 const ENV_NAMES: Record<keyof HostagentConfig, string> = {
@@ -63,6 +65,7 @@ const ENV_NAMES: Record<keyof HostagentConfig, string> = {
   stopWithParent: 'PF9_STOP_WITH_PARENT',
   commsSocketDir: 'PF9_COMMS_SOCKET_DIR',
   commsUser: 'PF9_COMMS_USER',
+  planeBrokerUser: 'PF9_PLANE_BROKER_USER',
 };
 
 export class ConfigError extends Error {}
@@ -91,6 +94,7 @@ export function loadHostagentConfig(env: Record<string, string | undefined>): Ho
     stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
     commsSocketDir: (env.PF9_COMMS_SOCKET_DIR ?? '').trim().replace(/(.)\/+$/, '$1'),
     commsUser: (env.PF9_COMMS_USER ?? '').trim(),
+    planeBrokerUser: env.PF9_PLANE_BROKER_USER === '' ? undefined : env.PF9_PLANE_BROKER_USER,
   };
   const config = plainToInstance(HostagentConfig, plain);
   const errors = validateSync(config);

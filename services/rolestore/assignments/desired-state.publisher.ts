@@ -54,7 +54,9 @@ export class DesiredStatePublisher {
     }
   }
 
-  async publishFor(hostId: string): Promise<void> {
-    await this.publish(await this.build(hostId));
+  /** `inReplyTo`: the syncId of the host.sync this answers (the host takes it as the plane's word). */
+  async publishFor(hostId: string, inReplyTo?: string): Promise<void> {
+    const state = await this.build(hostId);
+    await this.publish(inReplyTo === undefined ? state : { ...state, inReplyTo });
   }
 }

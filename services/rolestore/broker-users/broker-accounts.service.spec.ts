@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Logger } from '#logging';
 import { BrokerAccountsService, HostBrokerUserMissingError, type BrokerManagementApi } from './broker-accounts.service';
 import { escapeRegex, hostPermissions } from './host-broker-permissions';
-import { ManagementApiError, type TopicPermissions, type VhostPermissions } from './rabbitmq-management.client';
+import { ManagementApiError, type OperatorPolicy, type TopicPermissions, type VhostPermissions } from './rabbitmq-management.client';
 
 const quiet = new Logger('test', 'error');
 
@@ -49,6 +49,16 @@ class FakeManagementApi implements BrokerManagementApi {
   async closeUserConnections(user: string): Promise<number> {
     this.calls.push(`closeUserConnections ${user}`);
     return 0;
+  }
+  readonly limits = new Map<string, Record<string, number>>();
+  readonly policies = new Map<string, OperatorPolicy>();
+  async setUserLimit(user: string, limit: string, value: number): Promise<void> {
+    this.calls.push(`setUserLimit ${user} ${limit} ${value}`);
+    this.limits.set(user, { ...this.limits.get(user), [limit]: value });
+  }
+  async putOperatorPolicy(policy: OperatorPolicy): Promise<void> {
+    this.calls.push(`putOperatorPolicy ${policy.name}`);
+    this.policies.set(policy.name, policy);
   }
   async overview(): Promise<{ rabbitmq_version: string }> {
     return { rabbitmq_version: '3.10.8' };

@@ -1,14 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { hostBrokerUser } from '#contracts';
 import type { Logger } from '#logging';
-import { assertHostId, hostPermissions, NO_PERMISSIONS } from './host-broker-permissions';
+import { assertHostId, HOST_USER_LIMITS, hostPermissions, NO_PERMISSIONS, QUEUE_BOUNDS } from './host-broker-permissions';
 import { ManagementApiError, type RabbitMqManagementClient } from './rabbitmq-management.client';
 import { PerKeyQueue } from '../support/per-key-queue';
 
 /** The management calls this service makes (the real client, or a fake in unit tests). */
 export type BrokerManagementApi = Pick<
   RabbitMqManagementClient,
-  'putUser' | 'deleteUser' | 'getPermissions' | 'setPermissions' | 'clearPermissions' | 'setTopicPermissions' | 'clearTopicPermissions' | 'closeUserConnections' | 'overview'
+  | 'putUser'
+  | 'deleteUser'
+  | 'getPermissions'
+  | 'setPermissions'
+  | 'clearPermissions'
+  | 'setTopicPermissions'
+  | 'clearTopicPermissions'
+  | 'closeUserConnections'
+  | 'overview'
+  | 'setUserLimit'
+  | 'putOperatorPolicy'
 >;
 
 export interface HostBrokerCredentials {
@@ -53,6 +63,8 @@ export class BrokerAccountsService {
       const username = hostBrokerUser(hostId);
       const password = this.newPassword();
       await this.api.putUser(username, password);
+      // Set again on every registration: a user made before the limits existed gets them too.
+      for (const [limit, value] of Object.entries(HOST_USER_LIMITS) as Array<[keyof typeof HOST_USER_LIMITS, number]>) await this.api.setUserLimit(username, limit, value);
       if ((await this.api.getPermissions(username)) === null) await this.api.setPermissions(username, NO_PERMISSIONS);
       this.logger.info('host broker user ready', { hostId, username });
       return { username, password };
@@ -110,6 +122,12 @@ export class BrokerAccountsService {
       await this.api.deleteUser(username);
       this.logger.info('host broker user deleted', { hostId, username });
     });
+  }
+
+  /** Bounds the queues hosts can make grow (their own, pf9.dead); idempotent, applied at every start. */
+  async boundQueues(): Promise<void> {
+    for (const policy of QUEUE_BOUNDS) await this.api.putOperatorPolicy(policy);
+    this.logger.info('queue bounds in place', { policies: QUEUE_BOUNDS.map((p) => `${p.name} ${p.pattern} ${JSON.stringify(p.definition)}`) });
   }
 
   /** Throws unless the management API answers (for /healthz and boot checks). */

@@ -1,4 +1,4 @@
-import type { Database } from '../database/database';
+import type { Database, Queryable } from '../database/database';
 
 /** What a host's own broker user should be allowed: its queue and keys, for a while longer, or nothing. */
 export type HostAccess = { access: 'granted' } | { access: 'revoking'; revokeAfterMs: number } | { access: 'revoked' };
@@ -34,9 +34,38 @@ export class HostAccessRepository {
     return changed === 1;
   }
 
+  /** Hosts with recorded access, and decommissioned hosts whose broker user is still to be deleted. */
   async hostIds(): Promise<string[]> {
-    const rows = await this.db.query<{ host_id: string }>('SELECT host_id FROM host_broker_access ORDER BY host_id');
+    const rows = await this.db.query<{ host_id: string }>(
+      'SELECT host_id FROM host_broker_access UNION SELECT host_id FROM decommissioned_hosts WHERE broker_user_deleted = 0 ORDER BY host_id',
+    );
     return rows.map((row) => row.host_id);
+  }
+
+  /** The host is decommissioned (in the caller's transaction): no access recorded any more, its user to be deleted. */
+  async decommission(tx: Queryable, hostId: string, now: number): Promise<void> {
+    await tx.execute('DELETE FROM host_broker_access WHERE host_id = $1', [hostId]);
+    await tx.execute(
+      `INSERT INTO decommissioned_hosts (host_id, decommissioned_ms, broker_user_deleted) VALUES ($1, $2, 0)
+       ON CONFLICT (host_id) DO UPDATE SET decommissioned_ms = excluded.decommissioned_ms, broker_user_deleted = 0`,
+      [hostId, now],
+    );
+  }
+
+  /** Whether the host is decommissioned and its broker user not yet deleted. */
+  async userToDelete(hostId: string): Promise<boolean> {
+    const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM decommissioned_hosts WHERE host_id = $1 AND broker_user_deleted = 0', [hostId]);
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  async userDeleted(hostId: string): Promise<void> {
+    await this.db.execute('UPDATE decommissioned_hosts SET broker_user_deleted = 1 WHERE host_id = $1', [hostId]);
+  }
+
+  /** Whether the host has a broker user of its own (its access is recorded). */
+  async hasOwnUser(hostId: string): Promise<boolean> {
+    const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM host_broker_access WHERE host_id = $1', [hostId]);
+    return Number(rows[0]?.n ?? 0) > 0;
   }
 
   async find(hostId: string): Promise<HostAccessRecord | null> {

@@ -30,6 +30,14 @@ class FakeUsers implements HostBrokerUsers {
   async revoke(hostId: string) {
     this.call(`revoke ${hostId}`);
   }
+  async deleteHostUser(hostId: string) {
+    this.call(`delete ${hostId}`);
+  }
+  /** How often the queue bounds were applied (kept apart from the per-host calls). */
+  bounded = 0;
+  async boundQueues() {
+    this.bounded += 1;
+  }
 
   private call(call: string): void {
     this.calls.push(call);
@@ -213,6 +221,40 @@ describe('host broker access', () => {
     assert.deepEqual(users.calls, ['grant granted-1', 'grant granted-2', 'revoke revoked-1']);
   });
 
+  test('a decommissioned host loses its broker user; one the broker did not delete is tried again, and again at the next start', async () => {
+    await access.registered('gone');
+    await access.registered('flaky');
+    users.calls.length = 0;
+    users.failing.add('delete flaky');
+    for (const hostId of ['gone', 'flaky']) await db.transaction((tx) => records.decommission(tx, hostId, START_MS));
+    assert.equal(await access.decommissioned('gone'), 'deleted');
+    assert.equal(await access.decommissioned('flaky'), 'pending');
+    assert.deepEqual(users.calls, ['delete gone', 'delete flaky']);
+    assert.equal(await access.hasOwnUser('gone'), false, 'no access recorded any more');
+    assert.deepEqual(timers.pending, [BROKER_RETRY_MS]);
+
+    await restart(1_000);
+    await access.reconcile();
+    assert.deepEqual(users.calls, ['delete flaky'], 'only the deletion the broker did not take');
+    assert.equal(users.bounded, 1, 'and the queue bounds are put in place at every start');
+    await restart(2_000);
+    await access.reconcile();
+    assert.deepEqual(users.calls, [], 'done for good');
+  });
+
+  test('a host decommissioned and registered again keeps the user it got', async () => {
+    await access.registered('back');
+    await db.transaction((tx) => records.decommission(tx, 'back', START_MS));
+    users.failing.add('delete back');
+    assert.equal(await access.decommissioned('back'), 'pending');
+    users.failing.clear();
+    await access.registered('back');
+    users.calls.length = 0;
+    timers.advance(BROKER_RETRY_MS);
+    await waitFor('the retry to run', () => users.calls.length > 0);
+    assert.deepEqual(users.calls, ['grant back'], 'granted as recorded, not deleted');
+  });
+
   test('at start, a host whose broker call fails is logged and the others are still brought in line', async () => {
     const lines: string[] = [];
     for (const hostId of ['h1', 'h2', 'h3']) await access.authorized(hostId);
@@ -264,6 +306,8 @@ describe('host broker access', () => {
       await old.execute(`INSERT INTO hosts (id, hostname, state, generation, created_ms, updated_ms) VALUES ($1, $1, $2, 0, $3, $3)`, [id, state, START_MS]);
     }
     assert.deepEqual(await migrate(old, MIGRATIONS.filter((m) => m.version <= 4)), [4]);
+    // A role store of today runs every later migration as well.
+    await migrate(old);
     const upgraded = new HostAccessService(users, new HostAccessRepository(old), GRACE_MS, quiet, timers);
     assert.equal((await new HostAccessRepository(old).find('a1'))?.access, 'granted');
     assert.equal(await new HostAccessRepository(old).find('u1'), null, 'new or deauthorized: unknown, left alone');

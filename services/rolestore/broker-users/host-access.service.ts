@@ -7,6 +7,8 @@ export interface HostBrokerUsers {
   ensureHostUser(hostId: string): Promise<{ username: string; password: string }>;
   grant(hostId: string): Promise<void>;
   revoke(hostId: string): Promise<void>;
+  deleteHostUser(hostId: string): Promise<void>;
+  boundQueues(): Promise<void>;
 }
 
 /** The clock and timers the grace period runs on (a fake in unit tests). */
@@ -29,7 +31,7 @@ export const systemTimers: GraceTimers = {
 export const BROKER_RETRY_MS = 30_000;
 
 /** What start-up reconciliation did with one host. */
-type Reconciled = 'granted' | 'revoked' | 'revoking' | 'failed';
+type Reconciled = 'granted' | 'revoked' | 'revoking' | 'deleted' | 'failed';
 
 /**
  * When a host may use the broker. A registered host gets its own queue and routing
@@ -103,6 +105,24 @@ export class HostAccessService {
     });
   }
 
+  /**
+   * Decommissioned (recorded by the caller, HostAccessRepository.decommission): its broker
+   * user deleted, its connections closed with it. Answers `pending` when the broker did not
+   * take it: tried again in BROKER_RETRY_MS and at every start until it does.
+   */
+  async decommissioned(hostId: string): Promise<'deleted' | 'pending' | 'none'> {
+    if (!this.users) return 'none';
+    return this.perHost.run(hostId, async () => {
+      this.cancel(hostId);
+      return (await this.deleteUser(hostId)) ? 'deleted' : 'pending';
+    });
+  }
+
+  /** Whether the host has a broker user of its own. */
+  hasOwnUser(hostId: string): Promise<boolean> {
+    return this.repository.hasOwnUser(hostId);
+  }
+
   /** The last role of a host was reported removed: cut off now if it is being revoked. */
   rolesGone(hostId: string): void {
     if (!this.users) return;
@@ -117,6 +137,7 @@ export class HostAccessService {
    */
   async reconcile(): Promise<void> {
     if (!this.users) return;
+    await this.users.boundQueues().catch((err: unknown) => this.logger.error('could not bound the queues hosts can make grow (their own, pf9.dead)', { err: String(err) }));
     let hostIds: string[];
     try {
       hostIds = await this.repository.hostIds();
@@ -124,7 +145,7 @@ export class HostAccessService {
       this.logger.error("could not read the hosts' broker access: the broker is not reconciled", { err: String(err) });
       return;
     }
-    const counts: Record<Reconciled, number> = { granted: 0, revoked: 0, revoking: 0, failed: 0 };
+    const counts: Record<Reconciled, number> = { granted: 0, revoked: 0, revoking: 0, deleted: 0, failed: 0 };
     for (const hostId of hostIds) {
       if (this.stopped) return;
       const outcome = await this.perHost.run(hostId, () => this.bringInLine(hostId));
@@ -151,7 +172,12 @@ export class HostAccessService {
       this.logger.error("could not read the host's broker access", { hostId, err: String(err) });
       return 'failed';
     }
-    if (!record) return null;
+    if (!record) {
+      // Recorded access wins: a host decommissioned and registered again since has it.
+      const toDelete = await this.repository.userToDelete(hostId).catch(() => false);
+      if (!toDelete) return null;
+      return (await this.deleteUser(hostId)) ? 'deleted' : 'failed';
+    }
     switch (record.access) {
       case 'granted':
         return (await this.grant(hostId)) ? 'granted' : 'failed';
@@ -166,6 +192,12 @@ export class HostAccessService {
         return (await this.revokeIfRevoking(hostId, true)) ? 'revoked' : 'failed';
       }
     }
+  }
+
+  private async deleteUser(hostId: string): Promise<boolean> {
+    if (!(await this.safely('delete', hostId, (users) => users.deleteHostUser(hostId)))) return false;
+    await this.repository.userDeleted(hostId).catch((err: unknown) => this.logger.error("could not record the host's broker user deleted", { hostId, err: String(err) }));
+    return true;
   }
 
   private revokeAfter(hostId: string, ms: number): void {
@@ -226,7 +258,7 @@ export class HostAccessService {
     }
   }
 
-  private async safely(what: 'grant' | 'revoke', hostId: string, call: (users: HostBrokerUsers) => Promise<void>): Promise<boolean> {
+  private async safely(what: 'grant' | 'revoke' | 'delete', hostId: string, call: (users: HostBrokerUsers) => Promise<void>): Promise<boolean> {
     if (!this.users) return true;
     try {
       await call(this.users);

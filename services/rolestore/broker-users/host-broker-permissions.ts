@@ -1,5 +1,5 @@
 import { Exchanges, HOST_ID_PATTERN, Queues } from '#contracts';
-import type { TopicPermissions, VhostPermissions } from './rabbitmq-management.client';
+import type { OperatorPolicy, TopicPermissions, VhostPermissions } from './rabbitmq-management.client';
 
 /**
  * What a host's broker user may do, checked by the broker itself (RabbitMQ 3.10, verified
@@ -59,3 +59,21 @@ export function assertHostId(hostId: string): void {
 export function escapeRegex(text: string): string {
   return text.replace(/[\\^$.|?*+()[\]{}-]/g, '\\$&');
 }
+
+/**
+ * What one host's broker user may hold open at once, over all its connections: enough for
+ * the host's daemons (the agent has one connection, two channels), not for a flood.
+ */
+export const HOST_USER_LIMITS = { 'max-connections': 8, 'max-channels': 32 } as const;
+
+/**
+ * Bounds of the queues a host can make grow, as operator policies (they merge with any
+ * policy of the operator's, the stricter value winning, and need no queue declared again with
+ * other arguments). A host's queue: what the plane sends it, the whole desired state each
+ * time, so the newest messages are all it needs (the broker drops the oldest first).
+ * pf9.dead: the copies of refused messages, which hosts can cause.
+ */
+export const QUEUE_BOUNDS: readonly OperatorPolicy[] = [
+  { name: 'pf9-host-queues', pattern: `^${escapeRegex(Queues.host(''))}`, definition: { 'max-length': 100, 'max-length-bytes': 16 * 1024 * 1024 } },
+  { name: 'pf9-dead-letters', pattern: `^${escapeRegex(Queues.dead)}$`, definition: { 'max-length': 10_000, 'max-length-bytes': 256 * 1024 * 1024 } },
+];

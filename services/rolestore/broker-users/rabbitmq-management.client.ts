@@ -12,6 +12,13 @@ export interface TopicPermissions {
   read: string;
 }
 
+/** A queue policy the broker merges with any user policy, the stricter value winning (an operator policy). */
+export interface OperatorPolicy {
+  name: string;
+  pattern: string;
+  definition: Record<string, number>;
+}
+
 export interface BrokerConnection {
   name: string;
   user: string;
@@ -154,6 +161,17 @@ export class RabbitMqManagementClient {
       for (const connection of connections) await this.closeConnection(connection.name, reason);
     }
     return connections.length;
+  }
+
+  /** A per-user limit (`max-connections`, `max-channels`): how many the user may have open at once, over all its connections. */
+  async setUserLimit(user: string, limit: 'max-connections' | 'max-channels', value: number): Promise<void> {
+    // RabbitMQ 3.10 answers 406 to this PUT when it asks for JSON back: it sends nothing back.
+    await this.request('PUT', `/api/user-limits/${seg(user)}/${limit}`, { value }, { headers: { accept: '*/*' } });
+  }
+
+  /** Creates or replaces an operator policy of the vhost, for queues only. */
+  async putOperatorPolicy(policy: OperatorPolicy): Promise<void> {
+    await this.request('PUT', `/api/operator-policies/${this.vhost}/${seg(policy.name)}`, { pattern: policy.pattern, definition: policy.definition, priority: 0, 'apply-to': 'queues' });
   }
 
   /** `GET /api/overview`: answers when the management API is up and our credentials work. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { IsBoolean, IsIn, IsInt, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { describeDetails, flattenErrors, type ValidationDetail } from '#contracts';
 import { readStopWithParent } from '../../../libs/lifetime';
@@ -25,12 +25,23 @@ export class RolestoreConfig {
   @IsInt() @Min(1024) maxPackageBytes!: number;
   @IsIn(['debug', 'info', 'warn', 'error']) logLevel!: string;
   /** RabbitMQ's management API, credentials in the URL: where host broker users are made. */
-  @ValidateIf((config: RolestoreConfig) => config.hostBrokerUsers === 'on')
+  @ValidateIf((config: RolestoreConfig) => config.hostBrokerUsers !== 'off')
   @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }) brokerManagementUrl!: string;
   /** The vhost of AMQP_URL (amqplib's reading: no path is '/'); host users get permissions there. */
   @IsString() @MinLength(1) brokerVhost!: string;
-  /** Whether each host gets its own broker user, limited to its own queue and routing keys. */
-  @IsIn(['on', 'off']) hostBrokerUsers!: 'on' | 'off';
+  /**
+   * Whether each host gets its own broker user, limited to its own queue and routing keys;
+   * `auto` (the default): when the management API answers at start. startRolestore resolves it to on or off.
+   */
+  @IsIn(['on', 'off', 'auto']) hostBrokerUsers!: 'on' | 'off' | 'auto';
+  /**
+   * Insecure: the broker user that hosts without one of their own share (set on the ingress
+   * too). Unset: the plane admits no host on a shared identity, since any such host can act as
+   * every other.
+   */
+  @IsOptional() @IsString() @MinLength(1) insecureSharedBrokerUser?: string;
+  /** The plane's own broker user (AMQP_URL's): the broker-validated user_id of every control message. */
+  @IsString() @MinLength(1) planeBrokerUser!: string;
   /** How long a deauthorized host keeps its broker access to report its roles removed (at most a day: a timer's range). */
   @IsInt() @Min(1) @Max(86_400) deauthorizedGraceS!: number;
   /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started it is gone). */
@@ -55,6 +66,8 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   brokerManagementUrl: 'PF9_BROKER_MANAGEMENT_URL',
   brokerVhost: 'AMQP_URL',
   hostBrokerUsers: 'PF9_HOST_BROKER_USERS',
+  insecureSharedBrokerUser: 'PF9_INSECURE_SHARED_BROKER_USER',
+  planeBrokerUser: 'AMQP_URL',
   deauthorizedGraceS: 'PF9_HOST_DEAUTHORIZED_GRACE_S',
   stopWithParent: 'PF9_STOP_WITH_PARENT',
 };
@@ -86,8 +99,9 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     logLevel: env.PF9_LOG_LEVEL ?? 'info',
     brokerManagementUrl: env.PF9_BROKER_MANAGEMENT_URL ?? managementUrlOf(amqpUrl),
     brokerVhost: vhostOf(amqpUrl),
-    // Off until the host agent connects with its own user (it is then switched on by default).
-    hostBrokerUsers: env.PF9_HOST_BROKER_USERS ?? 'off',
+    hostBrokerUsers: env.PF9_HOST_BROKER_USERS ?? 'auto',
+    insecureSharedBrokerUser: env.PF9_INSECURE_SHARED_BROKER_USER === '' ? undefined : env.PF9_INSECURE_SHARED_BROKER_USER,
+    planeBrokerUser: userOf(amqpUrl),
     deauthorizedGraceS: integer(env.PF9_HOST_DEAUTHORIZED_GRACE_S, 120),
     // What is not 1 or 0 stays text, for the validator to name.
     stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
@@ -122,6 +136,12 @@ function managementUrlOf(amqpUrl: string): string {
   if (!parsed) return '';
   const credentials = parsed.username === '' ? 'guest:guest' : `${parsed.username}:${parsed.password}`;
   return `http://${credentials}@${parsed.hostname}:15672`;
+}
+
+/** The user amqplib logs in as for this URL: its user name, or guest when it has none. */
+function userOf(amqpUrl: string): string {
+  const parsed = parseUrl(amqpUrl);
+  return parsed === null || parsed.username === '' ? 'guest' : decodeURIComponent(parsed.username);
 }
 
 /** The vhost amqplib connects to for this URL: the path without its leading '/', or '/'. */

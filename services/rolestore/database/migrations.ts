@@ -122,6 +122,24 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 6,
+    name: 'decommissioned hosts',
+    statements: [
+      // A host removed for good (DELETE /v1/hosts/:id): its record and roles are gone, this
+      // stays. broker_user_deleted: 0 until the broker took the deletion of its user (tried
+      // again at every start until then). A join with a token made for the host id clears it.
+      `CREATE TABLE decommissioned_hosts (
+        host_id TEXT PRIMARY KEY,
+        decommissioned_ms BIGINT NOT NULL,
+        broker_user_deleted INTEGER NOT NULL DEFAULT 0
+      )`,
+      // Why a certificate was revoked, the CRL entry's reasonCode: 'superseded' (a renewal, a
+      // new registration: open connections keep going) or 'cessationOfOperation' (a
+      // decommissioned host: the ingress closes them). NULL, from before: superseded.
+      `ALTER TABLE revoked_host_certificates ADD COLUMN reason TEXT`,
+    ],
+  },
+  {
     version: 7,
     name: 'role apply failures in a row, and operator retries',
     statements: [

@@ -1,11 +1,15 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { HOST_AUTHORIZE, HOST_DEAUTHORIZE, type HostAuthorizeResult, type HostDeauthorizeResult, type HostDetailView, type HostSummaryView } from '#contracts';
+import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { HOST_AUTHORIZE, HOST_DEAUTHORIZE, type HostAuthorizeResult, type HostDeauthorizeResult, type HostDecommissionView, type HostDetailView, type HostSummaryView } from '#contracts';
 import { commandOf } from '../http/contract-validation';
+import { DecommissionService } from './decommission.service';
 import { HostsService } from './hosts.service';
 
 @Controller('v1/hosts')
 export class HostsHttpController {
-  constructor(private readonly hosts: HostsService) {}
+  constructor(
+    private readonly hosts: HostsService,
+    private readonly decommissions: DecommissionService,
+  ) {}
 
   @Get()
   list(): Promise<HostSummaryView[]> {
@@ -27,5 +31,11 @@ export class HostsHttpController {
   @HttpCode(200)
   deauthorize(@Param('id') id: string): Promise<HostDeauthorizeResult> {
     return this.hosts.deauthorize(commandOf(HOST_DEAUTHORIZE, { hostId: id }));
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  decommission(@Param('id') id: string): Promise<HostDecommissionView> {
+    return this.decommissions.decommission(id);
   }
 }

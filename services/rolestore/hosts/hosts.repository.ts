@@ -147,6 +147,13 @@ export class HostsRepository {
     return row === undefined ? null : Number(row.retry);
   }
 
+  /** The host's record and its roles, gone (decommissioned). */
+  async deleteHost(tx: Queryable, hostId: string): Promise<void> {
+    await tx.execute('DELETE FROM host_roles WHERE host_id = $1', [hostId]);
+    await tx.execute('DELETE FROM host_nodelet WHERE host_id = $1', [hostId]);
+    await tx.execute('DELETE FROM hosts WHERE id = $1', [hostId]);
+  }
+
   async deleteRole(tx: Queryable, hostId: string, role: string): Promise<void> {
     await tx.execute('DELETE FROM host_roles WHERE host_id = $1 AND role = $2', [hostId, role]);
   }

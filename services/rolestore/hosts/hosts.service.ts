@@ -14,6 +14,7 @@ import { ApplicationError } from '#amqp';
 import type { Logger } from '#logging';
 import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
 import type { HostAccessService } from '../broker-users/host-access.service';
+import type { BrokerIdentityPolicy } from '../broker-users/broker-identity';
 import type { HostRow, HostsRepository } from './hosts.repository';
 import { nodeletView } from './nodelet.view';
 
@@ -23,7 +24,8 @@ export class HostsService {
     private readonly desiredState: DesiredStatePublisher,
     private readonly offlineAfterMs: number,
     private readonly logger: Logger,
-    private readonly access: HostAccessService | null = null,
+    private readonly access: HostAccessService,
+    private readonly identity: BrokerIdentityPolicy,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -46,16 +48,25 @@ export class HostsService {
       failures: Number(r.failures),
     }));
     const nodelet = await this.hosts.findNodelet(id);
+    const brokerIdentity = this.identity.identityOf(await this.access.hasOwnUser(id));
     const now = this.clock();
     return {
       ...this.summary(row, now),
       info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent),
       roles,
       nodelet: nodelet === null ? null : nodeletView(nodelet, now),
+      brokerIdentity,
     };
   }
 
   async authorize(command: HostAuthorizeCommand): Promise<HostAuthorizeResult> {
+    // A host on a shared broker identity could act as every other host: not admitted unless the operator said so.
+    const host = await this.hosts.find(command.hostId);
+    const refusal = host === null || host.state === 'authorized' ? null : this.identity.authorizeRefusal(command.hostId, await this.access.hasOwnUser(command.hostId));
+    if (refusal !== null) {
+      this.logger.warn('host not authorized: no broker identity of its own', { hostId: command.hostId, reason: refusal });
+      throw new ApplicationError(ErrorCodes.conflict, refusal);
+    }
     await this.changeState(command.hostId, 'authorized');
     return { hostId: command.hostId, state: 'authorized' };
   }
@@ -80,8 +91,8 @@ export class HostsService {
     if (!changed) return;
     this.logger.info(`host ${state}`, { hostId });
     await this.desiredState.publishFor(hostId);
-    if (state === 'authorized') await this.access?.authorized(hostId);
-    else await this.access?.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
+    if (state === 'authorized') await this.access.authorized(hostId);
+    else await this.access.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
   }
 
   private summary(row: HostRow, now: number): HostSummaryView {

@@ -6,11 +6,21 @@ import type { HostsRepository } from '../hosts/hosts.repository';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
 import type { HostAccessService } from '../broker-users/host-access.service';
 import { PerKeyQueue } from '../support/per-key-queue';
+import { TokenBuckets } from '../support/token-buckets';
+
+/**
+ * How often one host may ask for its desired state: a burst of 5, then one every 5 s. A host
+ * asks at start, at each reconnect and check (60 s) and after a gap; each answer costs a
+ * database read and a message to its queue, so a host that asks more only wastes both.
+ */
+export const HOST_SYNC_BURST = 5;
+export const HOST_SYNC_REFILL_MS = 5_000;
 
 /** What hosts report: role status, and requests for their whole desired state. */
 export class HostEventsService {
   /** Reports of one host are applied in the order they came; hosts do not wait on each other. */
   private readonly perHost = new PerKeyQueue();
+  private readonly syncs: TokenBuckets;
 
   constructor(
     private readonly hosts: HostsRepository,
@@ -19,7 +29,9 @@ export class HostEventsService {
     private readonly logger: Logger,
     private readonly access: HostAccessService | null = null,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.syncs = new TokenBuckets(HOST_SYNC_BURST, HOST_SYNC_REFILL_MS, clock);
+  }
 
   /** While the database is away a host's reports wait together, so that none overtakes an earlier one. */
   roleStatus(event: RoleStatusEvent): Promise<void> {
@@ -77,9 +89,15 @@ export class HostEventsService {
     });
   }
 
+  /** Answers with the host's whole desired state, carrying its syncId back; a host over its rate is dropped (acked, counted). */
   async sync(event: HostSyncEvent): Promise<void> {
+    if (!this.syncs.take(event.hostId)) {
+      this.metrics.hostSyncsDropped.inc();
+      this.logger.debug('host.sync dropped: the host asks too often', { hostId: event.hostId, reason: event.reason });
+      return;
+    }
     this.logger.debug('host asks for its desired state', { hostId: event.hostId, reason: event.reason });
-    await this.desiredState.publishFor(event.hostId);
+    await this.desiredState.publishFor(event.hostId, event.syncId);
   }
 }
 

@@ -6,6 +6,10 @@ import type { HostBrokerAccount } from '#contracts';
  */
 export interface BrokerAccounts {
   ensureHostUser(hostId: string): Promise<HostBrokerAccount | null>;
+  /** Why no host may join now (it would get no broker user of its own, and the plane admits none on a shared one), or null. */
+  joinRefusal(): string | null;
+  /** The plane's broker user, which hosts learn at join and renewal: the only sender of control messages. */
+  readonly planeBrokerUser: string;
 }
 
 /** Nest token of the BrokerAccounts the join uses (swapped in join.providers.ts alone). */

@@ -22,8 +22,14 @@ const quiet = new Logger('test', 'error', { write: () => undefined });
 
 class FakeBrokerAccounts implements BrokerAccounts {
   readonly calls: string[] = [];
+  readonly planeBrokerUser = 'plane';
   failNext = false;
   shared = false;
+  /** What joinRefusal() answers: the plane admits no host on a shared identity. */
+  refusal: string | null = null;
+  joinRefusal(): string | null {
+    return this.refusal;
+  }
 
   async ensureHostUser(hostId: string): Promise<HostBrokerAccount | null> {
     this.calls.push(hostId);
@@ -48,6 +54,7 @@ describe('join listener', () => {
   let tokens: JoinTokensService;
   let broker: FakeBrokerAccounts;
   let listener: JoinHttpListener;
+  let joins: JoinService;
   let url: string;
   let now: number;
 
@@ -60,7 +67,8 @@ describe('join listener', () => {
     const clock = () => now;
     tokens = new JoinTokensService(repository, quiet, clock);
     broker = new FakeBrokerAccounts();
-    listener = new JoinHttpListener(new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock), quiet);
+    joins = new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock);
+    listener = new JoinHttpListener(joins, quiet);
     url = await listener.listen(0, '127.0.0.1');
   });
 
@@ -90,6 +98,11 @@ describe('join listener', () => {
     const { ca } = await loadPlanePki(dataDir);
     assert.ok(await crl.verify({ publicKey: await new x509.X509Certificate(ca.certPem).publicKey.export() }), 'signed by the plane CA');
     return crl.entries.map((entry) => entry.serialNumber.toLowerCase());
+  }
+
+  /** The reasonCode of each entry of the plane's CRL. */
+  async function revokedReasons(): Promise<Array<x509.X509CrlReason | undefined>> {
+    return new x509.X509Crl(await readFile(join(dataDir, 'pki/hosts.crl'), 'utf8')).entries.map((entry) => entry.reason);
   }
 
   function errorOf(answer: Answer): { code: string; message: string; details: unknown[] } {
@@ -139,6 +152,19 @@ describe('join listener', () => {
       const answer = await post((await joinRequest('host-a')).body);
       assert.equal(answer.status, 200);
       assert.equal(answer.body.broker, null);
+    });
+
+    it('refuses every join with 503 while the plane admits no host on the identity it could give it, and the token stays good', async () => {
+      broker.refusal = 'the plane cannot give hosts broker users of their own';
+      const { body } = await joinRequest('host-a');
+      const refused = await post(body);
+      assert.equal(refused.status, 503);
+      assert.match(errorOf(refused).message, /cannot give hosts broker users/);
+      assert.deepEqual(broker.calls, []);
+      broker.refusal = null;
+      const joined = await post(body);
+      assert.equal(joined.status, 200);
+      assert.equal((joined.body as unknown as HostJoinResult).planeBrokerUser, 'plane');
     });
 
     it('refuses a token used already, expired, or unknown, with 403', async () => {
@@ -280,6 +306,37 @@ describe('join listener', () => {
         now = Date.now();
       });
 
+      it("revokeHost withdraws the host's current certificate, superseded or not, and writes the CRL before it answers", async () => {
+        const current = await registered('host-x');
+        const serial = certificateFacts(current.certificate).serial;
+        assert.equal(await joins.revokeHost('host-x'), true);
+        assert.deepEqual(await revokedSerials(), [serial]);
+        assert.deepEqual(await revokedReasons(), [x509.X509CrlReason.cessationOfOperation], 'its open connections are to be closed');
+        assert.equal(await joins.revokeHost('host-x'), true, 'again: still listed, still withdrawn');
+        assert.equal(await joins.revokeHost('nobody'), false);
+      });
+
+      it('renews for a host waiting to be authorized and for an authorized one; refuses a deauthorized or decommissioned one with 403', async () => {
+        const waiting = await registered('host-w');
+        assert.equal((await post((await renewal('host-w', waiting)).body, { path: '/v1/renew' })).status, 200, 'never authorized: waits for an operator');
+        const authorized = await registered('host-a');
+        await db.execute(`UPDATE hosts SET state = 'authorized', generation = 1 WHERE id = 'host-a'`);
+        assert.equal((await post((await renewal('host-a', authorized)).body, { path: '/v1/renew' })).status, 200);
+
+        const deauthorized = await registered('host-d');
+        await db.execute(`UPDATE hosts SET state = 'unauthorized', generation = 2 WHERE id = 'host-d'`);
+        const refused = await post((await renewal('host-d', deauthorized)).body, { path: '/v1/renew' });
+        assert.equal(refused.status, 403);
+        assert.match(errorOf(refused).message, /^the host has been deauthorized: register the host again with a join token made for it/);
+
+        const gone = await registered('host-g');
+        await db.execute(`DELETE FROM hosts WHERE id = 'host-g'`);
+        await db.execute(`INSERT INTO decommissioned_hosts (host_id, decommissioned_ms) VALUES ('host-g', 1)`);
+        const decommissioned = await post((await renewal('host-g', gone)).body, { path: '/v1/renew' });
+        assert.equal(decommissioned.status, 403);
+        assert.match(errorOf(decommissioned).message, /^the host has been decommissioned/);
+      });
+
       it('issues a certificate for the new key to the holder of the current one, and records it in its place', async () => {
         const current = await registered('host-a');
         const { body, keyPem } = await renewal('host-a', current);
@@ -288,7 +345,8 @@ describe('join listener', () => {
         assert.equal(answer.headers.get('cache-control'), 'no-store');
         const result = answer.body as unknown as HostRenewResult;
         const { ca } = await loadPlanePki(dataDir);
-        assert.deepEqual(Object.keys(result).sort(), ['caCertificate', 'certificate', 'hostId']);
+        assert.deepEqual(Object.keys(result).sort(), ['caCertificate', 'certificate', 'hostId', 'planeBrokerUser']);
+        assert.equal(result.planeBrokerUser, 'plane', "the plane's broker user, for hosts registered before it was said at join");
         assert.equal(result.hostId, 'host-a');
         assert.equal(result.caCertificate, ca.certPem);
         assert.ok(isSignedBy(result.certificate, ca.certPem));
@@ -297,6 +355,7 @@ describe('join listener', () => {
         assert.equal((await repository.findCertificate('host-a'))?.serial, certificateFacts(result.certificate).serial);
         assert.deepEqual(broker.calls, ['host-a'], 'the broker user is left as it is');
         assert.deepEqual(await revokedSerials(), [certificateFacts(current.certificate).serial], 'the replaced certificate is revoked');
+        assert.deepEqual(await revokedReasons(), [x509.X509CrlReason.superseded], 'as superseded: its open connections may finish');
 
         // The superseded certificate renews nothing any more; the new one does.
         const again = await post((await renewal('host-a', current)).body, { path: '/v1/renew' });

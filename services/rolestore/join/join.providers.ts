@@ -3,6 +3,7 @@ import type { Logger } from '#logging';
 import type { RolestoreConfig } from '../config/rolestore.config';
 import type { Database } from '../database/database';
 import { HostAccessService } from '../broker-users/host-access.service';
+import { BrokerIdentityPolicy } from '../broker-users/broker-identity';
 import { BROKER_ACCOUNTS, type BrokerAccounts } from './broker-accounts';
 import { JoinHttpListener } from './join.http-listener';
 import { JoinRepository } from './join.repository';
@@ -17,11 +18,15 @@ export const joinControllers = [JoinTokensHttpController];
 export function joinProviders(config: RolestoreConfig, logger: Logger, db: Database): Provider[] {
   return [
     { provide: JoinRepository, useFactory: () => new JoinRepository(db) },
-    // A broker user per host when PF9_HOST_BROKER_USERS is on; otherwise null (shared credentials).
+    // A broker user per host when PF9_HOST_BROKER_USERS is on; otherwise null (shared credentials, if the plane admits them).
     {
       provide: BROKER_ACCOUNTS,
-      inject: [HostAccessService],
-      useFactory: (access: HostAccessService): BrokerAccounts => ({ ensureHostUser: (hostId) => access.registered(hostId) }),
+      inject: [HostAccessService, BrokerIdentityPolicy],
+      useFactory: (access: HostAccessService, identity: BrokerIdentityPolicy): BrokerAccounts => ({
+        ensureHostUser: (hostId) => access.registered(hostId),
+        joinRefusal: () => identity.joinRefusal(),
+        planeBrokerUser: config.planeBrokerUser,
+      }),
     },
     {
       provide: JoinTokensService,

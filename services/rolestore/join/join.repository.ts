@@ -1,3 +1,4 @@
+import type { RevocationReason } from '#pki';
 import type { Database, Queryable } from '../database/database';
 
 export interface JoinTokenRow {
@@ -20,12 +21,14 @@ export interface HostCertificateRow {
   renewed_certificate?: string | null;
 }
 
-/** A host certificate the plane replaced before it expired. */
+/** A host certificate the plane replaced or withdrew before it expired. */
 export interface RevokedCertificateRow {
   serial: string;
   host_id: string;
   not_after_ms: number;
   revoked_ms: number;
+  /** Null in rows from before reasons were kept: they were all superseded. */
+  reason: RevocationReason | null;
 }
 
 /** Join tokens (by their sha256 only), the certificates issued to hosts, and the host rows a join creates. */
@@ -113,7 +116,7 @@ export class JoinRepository {
         [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previous.serial, certificatePem],
       );
       if (changed !== 1) return false;
-      await this.revokeCertificate(tx, { serial: previous.serial, host_id: row.host_id, not_after_ms: previous.not_after_ms, revoked_ms: row.issued_ms });
+      await this.revokeCertificate(tx, { serial: previous.serial, host_id: row.host_id, not_after_ms: previous.not_after_ms, revoked_ms: row.issued_ms, reason: 'superseded' });
       return true;
     });
   }
@@ -121,31 +124,56 @@ export class JoinRepository {
   /** Lists a replaced certificate for the CRL (once: a serial is revoked for good). */
   async revokeCertificate(tx: Queryable, row: RevokedCertificateRow): Promise<void> {
     await tx.execute(
-      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO NOTHING`,
-      [row.serial, row.host_id, row.not_after_ms, row.revoked_ms],
+      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (serial) DO NOTHING`,
+      [row.serial, row.host_id, row.not_after_ms, row.revoked_ms, row.reason],
     );
   }
 
-  /** Revokes the certificate the host holds now, if it has one (not a claim's placeholder); answers how many (0 or 1). */
-  async revokeCurrentCertificate(tx: Queryable, hostId: string, nowMs: number): Promise<number> {
+  /**
+   * Revokes the certificate the host holds now, if it has one (not a claim's placeholder);
+   * answers how many (0 or 1). A certificate superseded before and withdrawn now is withdrawn.
+   */
+  async revokeCurrentCertificate(tx: Queryable, hostId: string, nowMs: number, reason: RevocationReason): Promise<number> {
     return tx.execute(
-      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms)
-       SELECT serial, host_id, not_after_ms, $2 FROM host_certificates WHERE host_id = $1 AND serial <> ''
-       ON CONFLICT (serial) DO NOTHING`,
-      [hostId, nowMs],
+      `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms, reason)
+       SELECT serial, host_id, not_after_ms, $2, $3 FROM host_certificates WHERE host_id = $1 AND serial <> ''
+       ON CONFLICT (serial) DO ${reason === 'superseded' ? 'NOTHING' : 'UPDATE SET reason = excluded.reason'}`,
+      [hostId, nowMs, reason],
     );
   }
 
   /** The revoked certificates that have not expired by `nowMs` (an expired one needs no listing). */
   async listRevoked(nowMs: number): Promise<RevokedCertificateRow[]> {
     const rows = await this.db.query<RevokedCertificateRow>('SELECT * FROM revoked_host_certificates WHERE not_after_ms > $1 ORDER BY revoked_ms, serial', [nowMs]);
-    return rows.map((row) => ({ ...row, not_after_ms: Number(row.not_after_ms), revoked_ms: Number(row.revoked_ms) }));
+    return rows.map((row) => ({ ...row, not_after_ms: Number(row.not_after_ms), revoked_ms: Number(row.revoked_ms), reason: row.reason ?? null }));
   }
 
   async findCertificate(hostId: string): Promise<HostCertificateRow | null> {
     const rows = await this.db.query<HostCertificateRow>('SELECT * FROM host_certificates WHERE host_id = $1', [hostId]);
     const row = rows[0];
     return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms), previous_serial: row.previous_serial ?? null, renewed_certificate: row.renewed_certificate ?? null } : null;
+  }
+
+  /**
+   * Whether the host may renew its certificate: known, not decommissioned, and not
+   * deauthorized. An unauthorized host at generation 0 was never authorized (it waits for an
+   * operator) and may; one above 0 was authorized and deauthorized since (authorize and
+   * deauthorize each raise the generation, and nothing else can while it is unauthorized).
+   */
+  async renewalRefusal(hostId: string): Promise<string | null> {
+    const rows = await this.db.query<{ state: string; generation: number; decommissioned: number }>(
+      `SELECT h.state, h.generation, (SELECT COUNT(*) FROM decommissioned_hosts d WHERE d.host_id = h.id) AS decommissioned FROM hosts h WHERE h.id = $1`,
+      [hostId],
+    );
+    const row = rows[0];
+    if (!row || Number(row.decommissioned) > 0) return 'the host has been decommissioned';
+    if (row.state !== 'authorized' && Number(row.generation) > 0) return 'the host has been deauthorized';
+    return null;
+  }
+
+  /** A host registered again is no longer decommissioned (in the join's transaction). */
+  async clearDecommissioned(tx: Queryable, hostId: string): Promise<void> {
+    await tx.execute('DELETE FROM decommissioned_hosts WHERE host_id = $1', [hostId]);
   }
 
   /** A host that joined is listed (unauthorized) before its first heartbeat; a known host is left as it is. */

@@ -51,6 +51,12 @@ export class JoinService {
   async join(request: HostJoinRequest): Promise<HostJoinResult> {
     const { hostId } = request;
     const ca = await this.pki.ca();
+    // A plane setting, not the host's fault: 503, and the host tries again later.
+    const refusal = this.brokerAccounts.joinRefusal();
+    if (refusal !== null) {
+      this.logger.error('join refused: no broker identity to give the host', { hostId, reason: refusal });
+      throw new JoinUnavailableError(refusal);
+    }
     const tokenHash = hashJoinToken(request.token);
     // Checked before the CSR is even looked at: without a valid token for this host id there is
     // nothing to learn here, and a refusal leaves the token unused.
@@ -78,14 +84,16 @@ export class JoinService {
     const facts = certificateFacts(certificate);
     // A host joining again (with a token made for it) gives up the certificate it had, whichever that is by then.
     const revoked = await this.repository.transaction(async (tx) => {
-      const count = await this.repository.revokeCurrentCertificate(tx, hostId, now);
+      const count = await this.repository.revokeCurrentCertificate(tx, hostId, now, 'superseded');
       await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
       await this.repository.listHost(tx, hostId, request.hostname, now);
+      await this.repository.clearDecommissioned(tx, hostId);
       return count;
     });
     if (revoked > 0) await this.publishRevocations();
     this.logger.info('host joined', { hostId, hostname: request.hostname, serial: facts.serial, notAfter: facts.notAfter.toISOString(), ownBrokerUser: broker !== null });
-    return { hostId, certificate, caCertificate: ca.certPem, broker };
+    if (broker === null) this.logger.warn('INSECURE: host joined without a broker user of its own: it shares one with other hosts (PF9_INSECURE_SHARED_BROKER_USER)', { hostId });
+    return { hostId, certificate, caCertificate: ca.certPem, broker, planeBrokerUser: this.brokerAccounts.planeBrokerUser };
   }
 
   async renew(request: HostRenewRequest): Promise<HostRenewResult> {
@@ -97,8 +105,12 @@ export class JoinService {
       throw this.refuseRenewal(hostId, "the proof is not the certificate key's signature over the request");
     }
     const recorded = await this.repository.findCertificate(hostId);
+    // A host the operators cut off (deauthorized, decommissioned) does not keep a way in past its certificate's end.
+    const standing = await this.repository.renewalRefusal(hostId);
+    if (standing !== null) throw this.refuseRenewal(hostId, standing);
+    const planeBrokerUser = this.brokerAccounts.planeBrokerUser;
     const repeated = this.repeatedRenewal(recorded, current.serial, request.csr);
-    if (repeated !== undefined) return { hostId, certificate: repeated, caCertificate: ca.certPem };
+    if (repeated !== undefined) return { hostId, certificate: repeated, caCertificate: ca.certPem, planeBrokerUser };
     if (recorded === null || recorded.serial !== current.serial) {
       throw this.refuseRenewal(hostId, 'the certificate is not the one the plane last issued to this host', { serial: current.serial });
     }
@@ -112,13 +124,24 @@ export class JoinService {
     if (!replaced) {
       // The same request, sent again while the first was under way, came first: its answer.
       const again = this.repeatedRenewal(await this.repository.findCertificate(hostId), current.serial, request.csr);
-      if (again !== undefined) return { hostId, certificate: again, caCertificate: ca.certPem };
+      if (again !== undefined) return { hostId, certificate: again, caCertificate: ca.certPem, planeBrokerUser };
       // Another renewal with the same certificate came first: this one's answer would be a second certificate.
       throw this.refuseRenewal(hostId, 'the certificate was renewed meanwhile', { serial: current.serial });
     }
     await this.publishRevocations();
     this.logger.info('host certificate renewed', { hostId, serial: facts.serial, previousSerial: current.serial, notAfter: facts.notAfter.toISOString() });
-    return { hostId, certificate, caCertificate: ca.certPem };
+    return { hostId, certificate, caCertificate: ca.certPem, planeBrokerUser };
+  }
+
+  /**
+   * The host's current certificate revoked (decommissioned), and the CRL written before this
+   * resolves, so that the ingress closes its open connections at once. Answers whether there was one.
+   */
+  async revokeHost(hostId: string): Promise<boolean> {
+    const revoked = await this.repository.transaction((tx) => this.repository.revokeCurrentCertificate(tx, hostId, this.clock(), 'cessationOfOperation'));
+    await this.publishRevocations();
+    if (revoked > 0) this.logger.info('host certificate revoked: the host is decommissioned', { hostId });
+    return revoked > 0;
   }
 
   /**
@@ -142,7 +165,7 @@ export class JoinService {
       try {
         const ca = await this.pki.ca();
         const revoked = await this.repository.listRevoked(Date.now());
-        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms) })));
+        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms), reason: row.reason ?? 'superseded' })));
         await writeFileAtomic(this.pki.crlFile, pem, 0o644);
         this.logger.info('revoked host certificates published', { crlFile: this.pki.crlFile, revoked: revoked.length });
       } catch (err) {

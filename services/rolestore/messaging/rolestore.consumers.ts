@@ -18,6 +18,7 @@ import type { HostsService } from '../hosts/hosts.service';
 import { assertSender, type HostEventsService } from '../ingest/host-events.service';
 import type { HeartbeatIngester } from '../ingest/heartbeat.ingester';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
+import { hostDeadLetterBudget } from './dead-letter-budget';
 import type { OperatorAccess } from './operator-access';
 import type { ProcessedMessagesRepository } from './processed-messages.repository';
 
@@ -85,6 +86,7 @@ export function createConsumers(
     handlers: eventHandlers(handlers),
     // Heartbeats are acked by the batch: the prefetch bounds how many wait for one.
     prefetch: 1000,
+    deadLetterBudget: hostDeadLetterBudget(metrics),
     metrics: metrics.amqp,
     logger,
   });

@@ -9,6 +9,8 @@ export class RolestoreMetrics {
   readonly applyDuration: Histogram<'outcome'>;
   readonly heartbeatsPersisted: Counter;
   readonly heartbeatBatchSize: Histogram;
+  readonly hostSyncsDropped: Counter;
+  readonly deadLettersDropped: Counter;
 
   constructor(countOnline: () => Promise<number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_rolestore_' });
@@ -35,6 +37,16 @@ export class RolestoreMetrics {
       name: 'hostplane_heartbeat_batch_size',
       help: 'Heartbeats written per database transaction',
       buckets: [1, 10, 50, 100, 250, 500, 1000],
+      registers: [this.registry],
+    });
+    this.hostSyncsDropped = new Counter({
+      name: 'hostplane_host_syncs_dropped_total',
+      help: "host.sync requests dropped unanswered: the host asked more often than its rate allows",
+      registers: [this.registry],
+    });
+    this.deadLettersDropped = new Counter({
+      name: 'hostplane_dead_letters_dropped_total',
+      help: 'Refused messages of a host not copied to pf9.dlx: the host had used its dead-letter budget',
       registers: [this.registry],
     });
     let online = 0;
