@@ -39,8 +39,14 @@ export async function removeUnusedRoleDirs(root: string, installedVersions: Read
     const version = installedVersions.get(role);
     const unused = version === undefined ? [join(rolesDir, role)] : (await namesIn(join(rolesDir, role))).filter((name) => name !== version).map((name) => join(rolesDir, role, name));
     for (const path of unused) {
-      await fs.rm(path, { recursive: true, force: true });
-      removed.push(path);
+      try {
+        // Retries ride out a writer that is still finishing (ENOTEMPTY, EBUSY): an agent stopped mid-unpack.
+        await fs.rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+        removed.push(path);
+      } catch (err) {
+        // Not fatal: the folder is unused, and the next start tries again.
+        logger.warn('could not remove an unused role folder', { folder: path, err: String(err) });
+      }
     }
   }
   if (removed.length > 0) logger.warn('removed role folders that no installed role uses (left by an interrupted install, upgrade or removal)', { folders: removed });

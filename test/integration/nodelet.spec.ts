@@ -95,8 +95,10 @@ describe('nodelet daemon', () => {
     await w.clearOps();
     const failed = await w.waitStatus('the node failed', (s) => s.pf9_kube_node_state === 'failed');
     assert.equal(failed.pf9_kube_start_attempt, 3);
-    const third = w.ops().filter((o) => !o.endsWith('status'));
-    assert.deepEqual(third, ['delta stop', 'gamma stop', 'alpha stop', 'alpha start', 'gamma start', 'delta start'], 'everything stopped in reverse, started from the first (the certificates phase kept)');
+    // The full restart, as one run of operations (on a slow machine the end of attempt 2 may be in the log before it).
+    const third = w.ops().filter((o) => !o.endsWith('status')).join(', ');
+    assert.ok(third.includes(['delta stop', 'gamma stop', 'alpha stop', 'alpha start', 'gamma start', 'delta start'].join(', ')), `everything stopped in reverse, started from the first (the certificates phase kept): ${third}`);
+    assert.ok(!third.includes('certs stop') && !third.includes('certs start'), `the certificates phase kept: ${third}`);
     const later = await w.waitStatus('attempts going on', (s) => s.pf9_kube_start_attempt >= 5, 15_000);
     assert.equal(later.pf9_kube_node_state, 'failed');
     assert.equal(later.last_failed_task, 'delta');
