@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
+import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
-import { describeDetails, flattenErrors, type ValidationDetail } from '#contracts';
+import { describeDetails, flattenErrors, OPERATOR_ROLES, type OperatorRole, type ValidationDetail } from '#contracts';
 import { readStopWithParent } from '../../../libs/lifetime';
 import { parseDatabaseUrl } from '../database/database-url';
 
@@ -46,6 +46,15 @@ export class RolestoreConfig {
   @IsInt() @Min(1) @Max(86_400) deauthorizedGraceS!: number;
   /** PF9_STOP_WITH_PARENT=1: stop when the pipe on standard input ends (the all-in-one that started it is gone). */
   @IsBoolean({ message: 'must be 1 or 0' }) stopWithParent!: boolean;
+  /** Contract 1.1: the role of each operator's broker user on pf9.api (`user:role,…`), by the broker-validated user_id (parsed and checked by parseOperatorBrokerUsers). */
+  operatorBrokerUsers!: ReadonlyMap<string, OperatorRole>;
+  /** Contract 1.1: the role of a pf9.api message without user_id; `none` refuses it. */
+  @IsIn([...OPERATOR_ROLES, 'none']) apiAnonymousRole!: OperatorRole | 'none';
+  /**
+   * The names the REST API answers to in the Host header (any port): a request for another
+   * name is refused, so that a web page a DNS rebinding points at the plane gets nothing.
+   */
+  @IsArray() @ArrayMinSize(1) @IsString({ each: true }) apiHostnames!: string[];
 }
 
 const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
@@ -67,6 +76,9 @@ const ENV_NAMES: Partial<Record<keyof RolestoreConfig, string>> = {
   brokerVhost: 'AMQP_URL',
   hostBrokerUsers: 'PF9_HOST_BROKER_USERS',
   insecureSharedBrokerUser: 'PF9_INSECURE_SHARED_BROKER_USER',
+  operatorBrokerUsers: 'PF9_OPERATOR_BROKER_USERS',
+  apiAnonymousRole: 'PF9_API_ANONYMOUS_ROLE',
+  apiHostnames: 'PF9_API_HOSTNAMES',
   planeBrokerUser: 'AMQP_URL',
   deauthorizedGraceS: 'PF9_HOST_DEAUTHORIZED_GRACE_S',
   stopWithParent: 'PF9_STOP_WITH_PARENT',
@@ -81,6 +93,7 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const heartbeatIntervalS = integer(env.PF9_HEARTBEAT_INTERVAL_S, 30);
   const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   const stopWithParent = readStopWithParent(env.PF9_STOP_WITH_PARENT);
+  const operatorBrokerUsers = parseOperatorBrokerUsers(env.PF9_OPERATOR_BROKER_USERS);
   const plain = {
     amqpUrl,
     databaseUrl: env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'rolestore.db')}`,
@@ -105,15 +118,48 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
     deauthorizedGraceS: integer(env.PF9_HOST_DEAUTHORIZED_GRACE_S, 120),
     // What is not 1 or 0 stays text, for the validator to name.
     stopWithParent: stopWithParent.ok ? stopWithParent.value : env.PF9_STOP_WITH_PARENT,
+    apiAnonymousRole: (env.PF9_API_ANONYMOUS_ROLE ?? '').trim() || 'operator',
+    apiHostnames: apiHostnamesOf(env.PF9_API_HOSTNAMES, env.PF9_API_HOST),
   };
   const config = plainToInstance(RolestoreConfig, plain);
+  config.operatorBrokerUsers = operatorBrokerUsers.value;
   const errors = validateSync(config);
   const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
+  if (operatorBrokerUsers.problem !== null) details.push({ path: 'PF9_OPERATOR_BROKER_USERS', problems: [operatorBrokerUsers.problem] });
   details.push(...portClashes(config));
   const database = parseDatabaseUrl(config.databaseUrl);
   if (!database.ok && config.databaseUrl !== '') details.push({ path: 'DATABASE_URL', problems: [database.problem] });
   if (details.length > 0) throw new ConfigError(`invalid role store configuration: ${describeDetails(details)}`);
   return config;
+}
+
+/** `user:role,…` → { user: role }; a user named twice, an unknown role or a malformed entry is a problem. */
+export function parseOperatorBrokerUsers(text: string | undefined): { value: ReadonlyMap<string, OperatorRole>; problem: string | null } {
+  const value = new Map<string, OperatorRole>();
+  const trimmed = (text ?? '').trim();
+  if (trimmed === '') return { value, problem: null };
+  for (const entry of trimmed.split(',')) {
+    const match = /^([^:\s]+):(\w+)$/.exec(entry.trim());
+    if (!match) return { value, problem: `'${entry.trim()}' is not user:role` };
+    const [, user, role] = match as unknown as [string, string, string];
+    if (!(OPERATOR_ROLES as readonly string[]).includes(role)) return { value, problem: `${user}: '${role}' is not one of ${OPERATOR_ROLES.join(', ')}` };
+    if (value.has(user)) return { value, problem: `${user} is named twice` };
+    value.set(user, role as OperatorRole);
+  }
+  return { value, problem: null };
+}
+
+/**
+ * The Host header names of the REST API: PF9_API_HOSTNAMES (comma-separated), or the loopback
+ * names and PF9_API_HOST when it names one address (not 0.0.0.0 or ::, which name none).
+ */
+function apiHostnamesOf(list: string | undefined, apiHost: string | undefined): string[] {
+  const given = (list ?? '').split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '');
+  if (given.length > 0) return given;
+  const names = ['localhost', '127.0.0.1', '::1'];
+  const host = (apiHost ?? '').trim().toLowerCase();
+  if (host !== '' && host !== '0.0.0.0' && host !== '::' && !names.includes(host)) names.push(host);
+  return names;
 }
 
 /** The three listeners need three ports (0, an ephemeral one each, never clashes). */

@@ -162,6 +162,39 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 9,
+    name: 'operator tokens and the audit log',
+    statements: [
+      // Contract 1.1: a token is kept only as its sha256; revoked_ms set revokes it at once.
+      `CREATE TABLE operator_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT,
+        revoked_ms BIGINT,
+        created_by TEXT NOT NULL
+      )`,
+      // Append only (no statement of the project updates or deletes a row): each record carries
+      // the hash of the one before and its own (libs/audit-chain), so a change behind the plane's back shows.
+      `CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        at_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        source TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      )`,
+      `CREATE INDEX audit_log_at ON audit_log (at_ms)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, each in its own transaction; answers the versions applied. */
