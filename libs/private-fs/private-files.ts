@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -20,6 +19,9 @@ export function errnoCode(err: unknown): string | undefined {
   return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
+/** Temporary names need only be unique among this host's writers (they are created exclusively): no crypto to load for them. */
+let written = 0;
+
 /**
  * Writes a file whole or not at all, and durably: a temporary file beside it, created with
  * `mode` (and `owner`) from the start so that a secret is never readable by others, not even
@@ -28,7 +30,7 @@ export function errnoCode(err: unknown): string | undefined {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: AtomicWriteOptions = {}): Promise<boolean> {
   const dir = dirname(path);
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = `${path}.${process.pid}.${++written}.${Date.now().toString(36)}.tmp`;
   try {
     // O_EXCL: a name someone planted (a link to elsewhere) makes this fail instead of writing through it.
     const handle = await fs.open(tmp, 'wx', mode & 0o600);
