@@ -370,7 +370,10 @@ describe('docker-compose.yml', () => {
     assert.match(String(rolestore.AMQP_URL), /^amqp:\/\/[^@]+@rabbitmq:5672$/);
     assert.match(String(rolestore.DATABASE_URL), /^postgres:\/\/[^@]+@postgres:5432\/\w+$/);
     assert.match(String(hostagent.AMQP_URL), /^amqp:\/\/[^@]+@rabbitmq:5672$/);
-    assert.equal(hostagent.PF9_API_URL, `http://rolestore:${String(rolestore.PF9_API_PORT ?? '8080')}`);
+    // Packages from the host package listener (the image binds it on every address), never the operators' REST API.
+    assert.equal(hostagent.PF9_API_URL, `http://rolestore:${String(rolestore.PF9_HOST_API_PORT ?? '8078')}`);
+    // The agent reaches the role store by its service name: the REST API must answer to it (and to the developer's 127.0.0.1).
+    assert.deepEqual(String(rolestore.PF9_API_HOSTNAMES).split(',').sort(), ['127.0.0.1', 'localhost', 'rolestore']);
     // The role store listens on 127.0.0.1 by default: in a container that would be unreachable.
     assert.equal(rolestore.PF9_API_HOST, '0.0.0.0');
     assert.equal(rolestore.PF9_HEARTBEAT_INTERVAL_S, hostagent.PF9_HEARTBEAT_INTERVAL_S, 'the offline threshold follows the agents\' interval');
