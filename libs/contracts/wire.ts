@@ -14,6 +14,8 @@ export const Queues = {
   rolestoreApi: 'pf9.rolestore.api',
   /** The role store's queue for host events on pf9.events. */
   rolestoreEvents: 'pf9.rolestore.events',
+  /** The role store's queue for token.review on pf9.events: not durable, no dead letters (a bearer token is in every body). */
+  rolestoreTokenReview: 'pf9.rolestore.token-review',
   host: (hostId: string): string => `pf9.host.${hostId}`,
 } as const;
 

@@ -50,7 +50,18 @@ export class RawAmqp {
   }
 
   /** Publishes on pf9.api with direct reply-to and resolves with the parsed reply. */
-  async request(routingKey: string, content: Buffer | string | object, properties: Options.Publish = {}, timeoutMs = 10_000): Promise<{ body: unknown; properties: ConsumeMessage['properties'] }> {
+  request(routingKey: string, content: Buffer | string | object, properties: Options.Publish = {}, timeoutMs = 10_000): Promise<{ body: unknown; properties: ConsumeMessage['properties'] }> {
+    return this.requestVia('pf9.api', routingKey, content, properties, timeoutMs);
+  }
+
+  /** Publishes on `exchange` ('' for a queue by its name) with direct reply-to and resolves with the parsed reply. */
+  async requestVia(
+    exchange: string,
+    routingKey: string,
+    content: Buffer | string | object,
+    properties: Options.Publish = {},
+    timeoutMs = 10_000,
+  ): Promise<{ body: unknown; properties: ConsumeMessage['properties'] }> {
     const correlationId = properties.correlationId ?? randomUUID();
     const reply = new Promise<ConsumeMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -64,7 +75,7 @@ export class RawAmqp {
       });
     });
     const bytes = Buffer.isBuffer(content) ? content : Buffer.from(typeof content === 'string' ? content : JSON.stringify(content));
-    this.replyChannel.publish('pf9.api', routingKey, bytes, { contentType: 'application/json', ...properties, replyTo: 'amq.rabbitmq.reply-to', correlationId });
+    this.replyChannel.publish(exchange, routingKey, bytes, { contentType: 'application/json', ...properties, replyTo: 'amq.rabbitmq.reply-to', correlationId });
     const msg = await reply;
     return { body: JSON.parse(msg.content.toString('utf8')), properties: msg.properties };
   }

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { Injectable } from '@nestjs/common';
 import {
   ErrorCodes,
   type RoleAssignCommand,
@@ -8,21 +9,23 @@ import {
   type RoleUnassignResult,
 } from '#contracts';
 import { ApplicationError } from '#amqp';
-import type { Logger } from '#logging';
-import type { HostsRepository } from '../hosts/hosts.repository';
-import type { RoleVersionsRepository } from '../roles/role-versions.repository';
+import { Logger } from '#logging';
+import { Clock } from '../core/clock';
+import { HostsRepository } from '../hosts/hosts.repository';
+import { RoleVersionsRepository } from '../roles/role-versions.repository';
 import { newestVersion } from '../roles/semver';
 import { desiredStateProblem } from './desired-state.limits';
-import type { DesiredStatePublisher } from './desired-state.publisher';
+import { DesiredStatePublisher } from './desired-state.publisher';
 
 /** The host-role mapping: every change raises the host's generation and is pushed to the host. */
+@Injectable()
 export class AssignmentsService {
   constructor(
     private readonly hosts: HostsRepository,
     private readonly versions: RoleVersionsRepository,
     private readonly desiredState: DesiredStatePublisher,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   async assign(command: RoleAssignCommand): Promise<RoleAssignResult> {
@@ -31,17 +34,17 @@ export class AssignmentsService {
       const host = await this.hosts.find(command.hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${command.hostId} is not known`);
       if (host.state !== 'authorized') throw new ApplicationError(ErrorCodes.hostNotAuthorized, `host ${command.hostId} is not authorized`);
-      const version = command.version ?? newestVersion((await this.versions.versionsOf(command.role, tx)).map((row) => row.version));
+      const version = command.version ?? newestVersion((await this.versions.versionsOf(command.role, tx)).map((found) => found.version));
       if (version === undefined) throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} is not known`);
       if (!(await this.versions.find(command.role, version, tx))) {
         throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} has no version ${version}`);
       }
       const current = await this.hosts.findRole(command.hostId, command.role, tx);
-      if (current && current.assigned === 1 && current.version === version && isDeepStrictEqual(JSON.parse(current.config), config)) {
+      if (current && current.assigned && current.version === version && isDeepStrictEqual(current.config, config)) {
         // The same assignment again changes nothing, so the generation stays.
-        return { result: { hostId: command.hostId, role: command.role, version, generation: Number(current.desired_generation) }, published: undefined };
+        return { result: { hostId: command.hostId, role: command.role, version, generation: current.desiredGeneration }, published: undefined };
       }
-      const now = this.clock();
+      const now = this.clock.now();
       const generation = await this.hosts.nextGeneration(tx, command.hostId, now);
       await this.hosts.assignRole(tx, command.hostId, command.role, version, config, generation, now);
       // Checked on the state as it would be sent, in the transaction that would commit it: a refusal changes nothing.
@@ -63,10 +66,10 @@ export class AssignmentsService {
       const host = await this.hosts.find(command.hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${command.hostId} is not known`);
       const current = await this.hosts.findRole(command.hostId, command.role, tx);
-      if (!current || current.assigned !== 1) {
+      if (!current || !current.assigned) {
         throw new ApplicationError(ErrorCodes.notFound, `role ${command.role} is not assigned to host ${command.hostId}`);
       }
-      const now = this.clock();
+      const now = this.clock.now();
       const generation = await this.hosts.nextGeneration(tx, command.hostId, now);
       await this.hosts.unassignRoles(tx, command.hostId, [command.role], generation, now);
       return { hostId: command.hostId, role: command.role, generation };
@@ -86,9 +89,9 @@ export class AssignmentsService {
       const host = await this.hosts.find(request.hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${request.hostId} is not known`);
       if (host.state !== 'authorized') throw new ApplicationError(ErrorCodes.hostNotAuthorized, `host ${request.hostId} is not authorized`);
-      const retry = await this.hosts.raiseRetry(tx, request.hostId, request.role, this.clock());
+      const retry = await this.hosts.raiseRetry(tx, request.hostId, request.role, this.clock.now());
       if (retry === null) throw new ApplicationError(ErrorCodes.notFound, `role ${request.role} is not assigned to host ${request.hostId}`);
-      return { hostId: request.hostId, role: request.role, generation: Number(host.generation), retry };
+      return { hostId: request.hostId, role: request.role, generation: host.generation, retry };
     });
     this.logger.info('role retry asked for', { ...result });
     await this.desiredState.publishFor(request.hostId);

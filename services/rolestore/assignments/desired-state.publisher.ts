@@ -1,11 +1,13 @@
+import { Injectable } from '@nestjs/common';
 import { Exchanges, HOST_DESIRED_STATE, RoutingKeys, type HostDesiredStateControl } from '#contracts';
-import { UnroutableError, type AmqpConnection } from '#amqp';
-import type { Logger } from '#logging';
+import { AmqpConnection, UnroutableError } from '#amqp';
+import { Logger } from '#logging';
 import type { Queryable } from '../database/database';
-import type { HostsRepository } from '../hosts/hosts.repository';
-import type { RoleVersionsRepository } from '../roles/role-versions.repository';
+import { HostsRepository } from '../hosts/hosts.repository';
+import { RoleVersionsRepository } from '../roles/role-versions.repository';
 
 /** Builds a host's whole desired state and sends it to the host's queue over pf9.control. */
+@Injectable()
 export class DesiredStatePublisher {
   constructor(
     private readonly hosts: HostsRepository,
@@ -19,22 +21,22 @@ export class DesiredStatePublisher {
     if (!host) return { hostId, state: 'unauthorized', generation: 0, roles: [] };
     const roles: HostDesiredStateControl['roles'] = [];
     if (host.state === 'authorized') {
-      for (const row of await this.hosts.roles(hostId, tx)) {
-        if (row.assigned !== 1) continue;
-        const version = await this.versions.find(row.role, row.version, tx);
+      for (const role of await this.hosts.roles(hostId, tx)) {
+        if (!role.assigned) continue;
+        const version = await this.versions.find(role.role, role.version, tx);
         if (!version) continue;
         roles.push({
-          name: row.role,
-          version: row.version,
+          name: role.role,
+          version: role.version,
           sha256: version.sha256,
-          config: JSON.parse(row.config) as Record<string, unknown>,
-          generation: Number(row.desired_generation),
+          config: role.config,
+          generation: role.desiredGeneration,
           // Only once an operator asked: agents that predate it see the document they know.
-          ...(Number(row.retry) > 0 ? { retry: Number(row.retry) } : {}),
+          ...(role.retry > 0 ? { retry: role.retry } : {}),
         });
       }
     }
-    return { hostId, state: host.state, generation: Number(host.generation), roles };
+    return { hostId, state: host.state, generation: host.generation, roles };
   }
 
   /**

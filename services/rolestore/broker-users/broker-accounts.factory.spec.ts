@@ -39,18 +39,18 @@ test('PF9_HOST_BROKER_USERS=auto is on when the management API answers at start,
 });
 
 test('a plane admits hosts on a shared broker identity only when told to (insecure), and says what each host has', () => {
-  const own = new BrokerIdentityPolicy(true, undefined);
+  const own = new BrokerIdentityPolicy(loadRolestoreConfig({ PF9_HOST_BROKER_USERS: 'on' }));
   assert.equal(own.joinRefusal(), null);
   assert.equal(own.identityOf(true), 'own');
   assert.equal(own.identityOf(false), 'none');
   assert.match(own.authorizeRefusal('h1', false) ?? '', /host h1 has no broker user of its own.*join-token create --host h1/);
   assert.equal(own.authorizeRefusal('h1', true), null);
 
-  const none = new BrokerIdentityPolicy(false, undefined);
+  const none = new BrokerIdentityPolicy(loadRolestoreConfig({ PF9_HOST_BROKER_USERS: 'off' }));
   assert.match(none.joinRefusal() ?? '', /does not admit hosts on a shared broker user.*rabbitmq_management.*PF9_INSECURE_SHARED_BROKER_USER/);
   assert.notEqual(none.authorizeRefusal('h1', false), null);
 
-  const insecure = new BrokerIdentityPolicy(false, 'guest');
+  const insecure = new BrokerIdentityPolicy(loadRolestoreConfig({ PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest' }));
   assert.equal(insecure.joinRefusal(), null);
   assert.equal(insecure.authorizeRefusal('h1', false), null);
   assert.equal(insecure.identityOf(false), 'shared-insecure');

@@ -4,6 +4,7 @@ import type { Logger } from '#logging';
 import { assertHostId, HOST_USER_LIMITS, hostPermissions, NO_PERMISSIONS, QUEUE_BOUNDS } from './host-broker-permissions';
 import { ManagementApiError, type RabbitMqManagementClient } from './rabbitmq-management.client';
 import { PerKeyQueue } from '../support/per-key-queue';
+import type { HostBrokerUsers } from './host-access.service';
 
 /** The management calls this service makes (the real client, or a fake in unit tests). */
 export type BrokerManagementApi = Pick<
@@ -40,7 +41,7 @@ export class HostBrokerUserMissingError extends Error {
  * Calls for one host run one after the other, so a quick authorize/deauthorize cannot
  * leave the broker with the older of the two.
  */
-export class BrokerAccountsService {
+export class BrokerAccountsService implements HostBrokerUsers {
   private readonly perHost = new PerKeyQueue();
   private readonly logger: Logger;
 

@@ -1,5 +1,7 @@
+import { Injectable } from '@nestjs/common';
 import type { HostBrokerIdentity } from '#contracts';
 import type { Logger } from '#logging';
+import { RolestoreConfig } from '../config/rolestore.config';
 
 /**
  * Which broker identity hosts have on this plane, decided once at start. Each host its own
@@ -8,13 +10,18 @@ import type { Logger } from '#logging';
  * log in as that user only when told to): the plane admits such hosts only when
  * PF9_INSECURE_SHARED_BROKER_USER says so, and says so.
  */
+@Injectable()
 export class BrokerIdentityPolicy {
-  constructor(
-    /** The plane gives each host its own broker user. */
-    readonly ownUsers: boolean,
-    /** Insecure: the user hosts without their own share. */
-    readonly sharedUser: string | undefined,
-  ) {}
+  /** The plane gives each host its own broker user. */
+  readonly ownUsers: boolean;
+  /** Insecure: the user hosts without their own share. */
+  readonly sharedUser: string | undefined;
+
+  /** `config.hostBrokerUsers` resolved to on or off (startRolestore). */
+  constructor(config: RolestoreConfig) {
+    this.ownUsers = config.hostBrokerUsers === 'on';
+    this.sharedUser = config.insecureSharedBrokerUser;
+  }
 
   /** What a host has: its own user, the shared one (allowed, insecure), or none it may use. */
   identityOf(hasOwnUser: boolean): HostBrokerIdentity {

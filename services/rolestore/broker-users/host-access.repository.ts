@@ -1,4 +1,5 @@
-import type { Database, Queryable } from '../database/database';
+import { Injectable } from '@nestjs/common';
+import { Database, type Queryable } from '../database/database';
 
 /** What a host's own broker user should be allowed: its queue and keys, for a while longer, or nothing. */
 export type HostAccess = { access: 'granted' } | { access: 'revoking'; revokeAfterMs: number } | { access: 'revoked' };
@@ -14,6 +15,7 @@ interface HostAccessRow {
 }
 
 /** The broker access each host should have (host_broker_access). */
+@Injectable()
 export class HostAccessRepository {
   constructor(private readonly db: Database) {}
 

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HostHeartbeatEvent } from '#contracts';
 import { Logger } from '#logging';
+import { loadRolestoreConfig } from '../config/rolestore.config';
 import { migrate, MIGRATIONS } from '../database/migrations';
 import { SqliteDatabase } from '../database/sqlite.database';
 import { HostsRepository } from '../hosts/hosts.repository';
@@ -76,6 +78,7 @@ class FakeTimers implements GraceTimers {
 }
 
 const GRACE_MS = 60_000;
+const config = loadRolestoreConfig({ PF9_HOST_DEAUTHORIZED_GRACE_S: String(GRACE_MS / 1000) });
 const START_MS = Date.parse('2030-01-01T00:00:00Z');
 const quiet = new Logger('test', 'error', { write: () => undefined });
 
@@ -102,12 +105,12 @@ describe('host broker access', () => {
     records = new HostAccessRepository(db);
     users = new FakeUsers();
     timers = new FakeTimers(START_MS + laterMs);
-    access = new HostAccessService(users, records, GRACE_MS, logger, timers);
+    access = new HostAccessService(users, records, config, logger, timers);
   }
 
   async function hostWithRoles(hostId: string, roles: string[]): Promise<void> {
     const hosts = new HostsRepository(db);
-    await hosts.upsertHeartbeats([{ hostId, hostname: hostId, info: '{}', receivedMs: START_MS }]);
+    await hosts.upsertHeartbeats([{ hostId, hostname: hostId, info: {} as HostHeartbeatEvent, receivedMs: START_MS }]);
     await hosts.transaction(async (tx) => {
       for (const role of roles) await hosts.assignRole(tx, hostId, role, '1.0.0', {}, 1, START_MS);
     });
@@ -121,7 +124,7 @@ describe('host broker access', () => {
     records = new HostAccessRepository(db);
     users = new FakeUsers();
     timers = new FakeTimers(START_MS);
-    access = new HostAccessService(users, records, GRACE_MS, quiet, timers);
+    access = new HostAccessService(users, records, config, quiet, timers);
   });
 
   afterEach(async () => {
@@ -308,7 +311,7 @@ describe('host broker access', () => {
     assert.deepEqual(await migrate(old, MIGRATIONS.filter((m) => m.version <= 4)), [4]);
     // A role store of today runs every later migration as well.
     await migrate(old);
-    const upgraded = new HostAccessService(users, new HostAccessRepository(old), GRACE_MS, quiet, timers);
+    const upgraded = new HostAccessService(users, new HostAccessRepository(old), config, quiet, timers);
     assert.equal((await new HostAccessRepository(old).find('a1'))?.access, 'granted');
     assert.equal(await new HostAccessRepository(old).find('u1'), null, 'new or deauthorized: unknown, left alone');
     await upgraded.reconcile();
@@ -328,7 +331,7 @@ describe('host broker access', () => {
   });
 
   test('without broker users nothing is asked of the broker, or recorded', async () => {
-    const off = new HostAccessService(null, records, 10, quiet, timers);
+    const off = new HostAccessService(null, records, config, quiet, timers);
     assert.equal(await off.registered('h1'), null);
     assert.equal(off.enabled, false);
     await off.authorized('h1');

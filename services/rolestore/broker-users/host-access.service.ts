@@ -1,31 +1,42 @@
-import type { Logger } from '#logging';
-import type { HostAccess, HostAccessRecord, HostAccessRepository } from './host-access.repository';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Logger } from '#logging';
+import { RolestoreConfig } from '../config/rolestore.config';
+import { Clock } from '../core/clock';
+import { HostAccessRepository, type HostAccess, type HostAccessRecord } from './host-access.repository';
 import { PerKeyQueue } from '../support/per-key-queue';
 
-/** What the role store needs of a broker that has a user per host. */
-export interface HostBrokerUsers {
-  ensureHostUser(hostId: string): Promise<{ username: string; password: string }>;
-  grant(hostId: string): Promise<void>;
-  revoke(hostId: string): Promise<void>;
-  deleteHostUser(hostId: string): Promise<void>;
-  boundQueues(): Promise<void>;
+/** What the role store needs of a broker that has a user per host (none: PF9_HOST_BROKER_USERS is off). */
+export abstract class HostBrokerUsers {
+  abstract ensureHostUser(hostId: string): Promise<{ username: string; password: string }>;
+  abstract grant(hostId: string): Promise<void>;
+  abstract revoke(hostId: string): Promise<void>;
+  abstract deleteHostUser(hostId: string): Promise<void>;
+  abstract boundQueues(): Promise<void>;
 }
 
 /** The clock and timers the grace period runs on (a fake in unit tests). */
-export interface GraceTimers {
-  now(): number;
+export abstract class GraceTimers {
+  abstract now(): number;
   /** Runs `run` once after `ms`, without keeping the process alive; answers what cancels it. */
-  after(ms: number, run: () => void): () => void;
+  abstract after(ms: number, run: () => void): () => void;
 }
 
-export const systemTimers: GraceTimers = {
-  now: () => Date.now(),
-  after: (ms, run) => {
+@Injectable()
+export class SystemGraceTimers extends GraceTimers {
+  constructor(private readonly clock: Clock) {
+    super();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  after(ms: number, run: () => void): () => void {
     const timer = setTimeout(run, ms);
     timer.unref();
     return () => clearTimeout(timer);
-  },
-};
+  }
+}
 
 /** How long after a broker call failed the hosts it concerned are brought in line again. */
 export const BROKER_RETRY_MS = 30_000;
@@ -45,6 +56,7 @@ type Reconciled = 'granted' | 'revoked' | 'revoking' | 'deleted' | 'failed';
  * of one host run one after the other, so the database and the broker see them in the
  * order they came.
  */
+@Injectable()
 export class HostAccessService {
   private readonly pendingRevokes = new Map<string, () => void>();
   /** Hosts whose last grant or revoke the broker did not take, and the timer that tries them again. */
@@ -52,14 +64,19 @@ export class HostAccessService {
   private retryTimer: (() => void) | undefined;
   private readonly perHost = new PerKeyQueue();
   private stopped = false;
+  /** How long a deauthorized host keeps its access to report its roles removed. */
+  private readonly graceMs: number;
 
   constructor(
-    private readonly users: HostBrokerUsers | null,
+    // Its class named: a union's type is not recorded for injection.
+    @Optional() @Inject(HostBrokerUsers) private readonly users: HostBrokerUsers | null,
     private readonly repository: HostAccessRepository,
-    private readonly graceMs: number,
+    config: RolestoreConfig,
     private readonly logger: Logger,
-    private readonly timers: GraceTimers = systemTimers,
-  ) {}
+    private readonly timers: GraceTimers,
+  ) {
+    this.graceMs = config.deauthorizedGraceS * 1000;
+  }
 
   get enabled(): boolean {
     return this.users !== null;

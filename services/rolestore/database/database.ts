@@ -9,10 +9,13 @@ export interface Queryable {
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
-export interface Database extends Queryable {
-  readonly dialect: 'sqlite' | 'postgres';
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+/** The role store's database (PostgreSQL or SQLite); a class, so that it is injected by its type. */
+export abstract class Database implements Queryable {
+  abstract readonly dialect: 'sqlite' | 'postgres';
+  abstract query<T extends object>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  abstract execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  abstract transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Resolves when the database answers within `timeoutMs` (its own limit by default); rejects with DatabaseUnavailableError otherwise. */
-  ping(timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
+  abstract ping(timeoutMs?: number): Promise<void>;
+  abstract close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { Pool, types, type PoolClient, type QueryResult } from 'pg';
-import type { Database, Queryable } from './database';
+import { Database, type Queryable } from './database';
 import { DatabaseUnavailableError, withDeadline } from './database-unavailable.error';
 
 // BIGINT columns hold millisecond times and generations, well inside 2^53.
@@ -11,7 +11,7 @@ const typeParsers = {
 /** What the role store waits for anything from PostgreSQL unless told otherwise. */
 const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
 
-export class PostgresDatabase implements Database {
+export class PostgresDatabase extends Database {
   readonly dialect = 'postgres' as const;
   private readonly pool: Pool;
   readonly schema: string | null;
@@ -23,6 +23,7 @@ export class PostgresDatabase implements Database {
    * server, and the answer on the client side, so a database that hangs cannot hold a caller.
    */
   constructor(url: string, options: { maxConnections?: number; timeoutMs?: number } = {}) {
+    super();
     const parsed = new URL(url);
     this.schema = parsed.searchParams.get('schema');
     parsed.searchParams.delete('schema');

@@ -1,20 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import type { Database, Queryable } from './database';
+import { Database, type Queryable } from './database';
 import { DatabaseUnavailableError } from './database-unavailable.error';
 
 /**
  * SQLite through node:sqlite. The driver is synchronous, so every statement is atomic;
  * a mutex keeps a transaction's statements from interleaving with other callers'.
  */
-export class SqliteDatabase implements Database {
+export class SqliteDatabase extends Database {
   readonly dialect = 'sqlite' as const;
   private readonly db: DatabaseSync;
   private lock: Promise<void> = Promise.resolve();
 
   /** `timeoutMs`: how long a statement waits for another process's lock on the file. */
   constructor(file: string, options: { timeoutMs?: number } = {}) {
+    super();
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new DatabaseSync(file);
     const timeoutMs = Math.floor(options.timeoutMs ?? 5000);

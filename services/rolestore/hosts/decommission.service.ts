@@ -1,14 +1,12 @@
+import { Injectable } from '@nestjs/common';
 import { ErrorCodes, HOST_ID_PATTERN, Queues, type HostDecommissionView } from '#contracts';
-import { ApplicationError, type AmqpConnection } from '#amqp';
-import type { Logger } from '#logging';
-import type { HostAccessRepository } from '../broker-users/host-access.repository';
-import type { HostAccessService } from '../broker-users/host-access.service';
-import type { HostsRepository } from './hosts.repository';
-
-/** Where the host's certificate is revoked and the CRL written (the join service). */
-export interface HostCertificates {
-  revokeHost(hostId: string): Promise<boolean>;
-}
+import { AmqpConnection, ApplicationError } from '#amqp';
+import { Logger } from '#logging';
+import { HostAccessRepository } from '../broker-users/host-access.repository';
+import { HostAccessService } from '../broker-users/host-access.service';
+import { Clock } from '../core/clock';
+import { JoinService } from '../join/join.service';
+import { HostsRepository } from './hosts.repository';
 
 /**
  * `DELETE /v1/hosts/:id`: the plane stops managing the host and cuts it off at once. Its
@@ -18,15 +16,17 @@ export interface HostCertificates {
  * refuses new ones; its queue deleted. It does not wait for the host to remove its roles:
  * deauthorize it first for that. Only a join token made for its host id lets it back in.
  */
+@Injectable()
 export class DecommissionService {
   constructor(
     private readonly hosts: HostsRepository,
     private readonly accessRecords: HostAccessRepository,
     private readonly access: HostAccessService,
-    private readonly certificates: HostCertificates,
+    /** Where the host's certificate is revoked and the CRL written. */
+    private readonly certificates: JoinService,
     private readonly connection: AmqpConnection,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   async decommission(hostId: string): Promise<HostDecommissionView> {
@@ -35,7 +35,7 @@ export class DecommissionService {
       (await this.hosts.transaction(async (tx) => {
         if ((await this.hosts.find(hostId, tx)) === null) return false;
         await this.hosts.deleteHost(tx, hostId);
-        await this.accessRecords.decommission(tx, hostId, this.clock());
+        await this.accessRecords.decommission(tx, hostId, this.clock.now());
         return true;
       }));
     if (!known) throw new ApplicationError(ErrorCodes.notFound, `host ${hostId} is not known`);

@@ -1,7 +1,57 @@
-import type { HostState, RoleState } from '#contracts';
-import type { Database, Queryable } from '../database/database';
+import { Injectable } from '@nestjs/common';
+import type { HostHeartbeatEvent, HostState, NodeletStatusEvent, RoleState } from '#contracts';
+import { Database, type Queryable } from '../database/database';
 
-export interface HostRow {
+/** A host as the plane keeps it. */
+export interface Host {
+  id: string;
+  hostname: string;
+  state: HostState;
+  generation: number;
+  /** The last heartbeat's inventory, or null before the first. */
+  info: HostHeartbeatEvent | null;
+  lastHeartbeatMs: number | null;
+  createdMs: number;
+  updatedMs: number;
+}
+
+/** A role assigned to a host (or being removed from it: `assigned` false), and what the host last reported. */
+export interface HostRole {
+  hostId: string;
+  role: string;
+  version: string;
+  config: Record<string, unknown>;
+  assigned: boolean;
+  desiredGeneration: number;
+  appliedGeneration: number | null;
+  appliedVersion: string | null;
+  state: RoleState | null;
+  message: string | null;
+  log: string | null;
+  desiredMs: number;
+  updatedMs: number;
+  /** Failed attempts in a row at the desired generation, as the host last reported. */
+  failures: number;
+  /** The operator's retry token (`hostplane role retry`). */
+  retry: number;
+}
+
+/** The newest nodelet.status a host sent. */
+export interface HostNodeletStatus {
+  hostId: string;
+  status: NodeletStatusEvent;
+  sentMs: number;
+  receivedMs: number;
+}
+
+export interface HeartbeatRecord {
+  hostId: string;
+  hostname: string;
+  info: HostHeartbeatEvent;
+  receivedMs: number;
+}
+
+interface HostRow {
   id: string;
   hostname: string;
   state: HostState;
@@ -12,7 +62,7 @@ export interface HostRow {
   updated_ms: number;
 }
 
-export interface HostRoleRow {
+interface HostRoleRow {
   host_id: string;
   role: string;
   version: string;
@@ -30,21 +80,15 @@ export interface HostRoleRow {
   retry: number;
 }
 
-export interface HostNodeletRow {
+interface HostNodeletRow {
   host_id: string;
   status: string;
   sent_ms: number;
   received_ms: number;
 }
 
-export interface HeartbeatRecord {
-  hostId: string;
-  hostname: string;
-  info: string;
-  receivedMs: number;
-}
-
 /** Hosts and their role assignments. Methods that take `tx` run inside the caller's transaction. */
+@Injectable()
 export class HostsRepository {
   constructor(private readonly db: Database) {}
 
@@ -52,22 +96,22 @@ export class HostsRepository {
     return this.db.transaction(work);
   }
 
-  async list(): Promise<HostRow[]> {
-    return this.db.query<HostRow>('SELECT * FROM hosts ORDER BY id');
+  async list(): Promise<Host[]> {
+    return (await this.db.query<HostRow>('SELECT * FROM hosts ORDER BY id')).map(hostOf);
   }
 
-  async find(id: string, tx: Queryable = this.db): Promise<HostRow | null> {
+  async find(id: string, tx: Queryable = this.db): Promise<Host | null> {
     const rows = await tx.query<HostRow>('SELECT * FROM hosts WHERE id = $1', [id]);
-    return rows[0] ?? null;
+    return rows[0] ? hostOf(rows[0]) : null;
   }
 
-  async roles(hostId: string, tx: Queryable = this.db): Promise<HostRoleRow[]> {
-    return tx.query<HostRoleRow>('SELECT * FROM host_roles WHERE host_id = $1 ORDER BY role', [hostId]);
+  async roles(hostId: string, tx: Queryable = this.db): Promise<HostRole[]> {
+    return (await tx.query<HostRoleRow>('SELECT * FROM host_roles WHERE host_id = $1 ORDER BY role', [hostId])).map(hostRoleOf);
   }
 
-  async findRole(hostId: string, role: string, tx: Queryable = this.db): Promise<HostRoleRow | null> {
+  async findRole(hostId: string, role: string, tx: Queryable = this.db): Promise<HostRole | null> {
     const rows = await tx.query<HostRoleRow>('SELECT * FROM host_roles WHERE host_id = $1 AND role = $2', [hostId, role]);
-    return rows[0] ?? null;
+    return rows[0] ? hostRoleOf(rows[0]) : null;
   }
 
   /** Raises the host's generation by one and answers the new value. */
@@ -166,7 +210,7 @@ export class HostsRepository {
     for (const record of batch) {
       const n = params.length;
       values.push(`($${n + 1}, $${n + 2}, 'unauthorized', 0, $${n + 3}, $${n + 4}, $${n + 4}, $${n + 4})`);
-      params.push(record.hostId, record.hostname, record.info, record.receivedMs);
+      params.push(record.hostId, record.hostname, JSON.stringify(record.info), record.receivedMs);
     }
     await this.db.execute(
       `INSERT INTO hosts (id, hostname, state, generation, info, last_heartbeat_ms, created_ms, updated_ms)
@@ -178,13 +222,13 @@ export class HostsRepository {
   }
 
   /** Keeps a host's nodelet status unless a newer one is held; a host the plane does not know is ignored. */
-  async upsertNodelet(hostId: string, status: string, sentMs: number, receivedMs: number): Promise<void> {
+  async upsertNodelet(hostId: string, status: NodeletStatusEvent, sentMs: number, receivedMs: number): Promise<void> {
     await this.db.execute(
       `INSERT INTO host_nodelet (host_id, status, sent_ms, received_ms)
        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM hosts WHERE id = $1)
        ON CONFLICT (host_id) DO UPDATE SET status = excluded.status, sent_ms = excluded.sent_ms, received_ms = excluded.received_ms
        WHERE host_nodelet.sent_ms <= excluded.sent_ms`,
-      [hostId, status, sentMs, receivedMs],
+      [hostId, JSON.stringify(status), sentMs, receivedMs],
     );
   }
 
@@ -193,13 +237,48 @@ export class HostsRepository {
     await this.db.execute('DELETE FROM host_nodelet WHERE host_id = $1 AND sent_ms <= $2', [hostId, sentMs]);
   }
 
-  async findNodelet(hostId: string): Promise<HostNodeletRow | null> {
+  async findNodelet(hostId: string): Promise<HostNodeletStatus | null> {
     const rows = await this.db.query<HostNodeletRow>('SELECT * FROM host_nodelet WHERE host_id = $1', [hostId]);
-    return rows[0] ?? null;
+    const row = rows[0];
+    return row ? { hostId: row.host_id, status: JSON.parse(row.status) as NodeletStatusEvent, sentMs: Number(row.sent_ms), receivedMs: Number(row.received_ms) } : null;
   }
 
   async countOnline(sinceMs: number): Promise<number> {
     const rows = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM hosts WHERE last_heartbeat_ms >= $1', [sinceMs]);
     return Number(rows[0]?.n ?? 0);
   }
+}
+
+/** A row as a domain value: JSON parsed, 0/1 a boolean, every BIGINT a number whichever driver read it. */
+function hostOf(row: HostRow): Host {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    state: row.state,
+    generation: Number(row.generation),
+    info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent),
+    lastHeartbeatMs: row.last_heartbeat_ms === null ? null : Number(row.last_heartbeat_ms),
+    createdMs: Number(row.created_ms),
+    updatedMs: Number(row.updated_ms),
+  };
+}
+
+function hostRoleOf(row: HostRoleRow): HostRole {
+  return {
+    hostId: row.host_id,
+    role: row.role,
+    version: row.version,
+    config: JSON.parse(row.config) as Record<string, unknown>,
+    assigned: Number(row.assigned) === 1,
+    desiredGeneration: Number(row.desired_generation),
+    appliedGeneration: row.applied_generation === null ? null : Number(row.applied_generation),
+    appliedVersion: row.applied_version,
+    state: row.state,
+    message: row.message,
+    log: row.log,
+    desiredMs: Number(row.desired_ms),
+    updatedMs: Number(row.updated_ms),
+    failures: Number(row.failures),
+    retry: Number(row.retry),
+  };
 }

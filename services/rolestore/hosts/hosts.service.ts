@@ -1,3 +1,4 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import {
   ErrorCodes,
   type HostAuthorizeCommand,
@@ -5,54 +6,67 @@ import {
   type HostDeauthorizeCommand,
   type HostDeauthorizeResult,
   type HostDetailView,
-  type HostHeartbeatEvent,
   type HostRoleView,
   type HostState,
   type HostSummaryView,
 } from '#contracts';
 import { ApplicationError } from '#amqp';
-import type { Logger } from '#logging';
-import type { DesiredStatePublisher } from '../assignments/desired-state.publisher';
-import type { HostAccessService } from '../broker-users/host-access.service';
-import type { BrokerIdentityPolicy } from '../broker-users/broker-identity';
-import type { HostRow, HostsRepository } from './hosts.repository';
+import { Logger } from '#logging';
+import { DesiredStatePublisher } from '../assignments/desired-state.publisher';
+import { HostAccessService } from '../broker-users/host-access.service';
+import { BrokerIdentityPolicy } from '../broker-users/broker-identity';
+import { RolestoreConfig } from '../config/rolestore.config';
+import { Clock } from '../core/clock';
+import { RolestoreMetrics } from '../metrics/rolestore.metrics';
+import { HostsRepository, type Host } from './hosts.repository';
 import { nodeletView } from './nodelet.view';
 
-export class HostsService {
+@Injectable()
+export class HostsService implements OnModuleInit {
+  /** No heartbeat for this long: the host shows offline. */
+  private readonly offlineAfterMs: number;
+
   constructor(
     private readonly hosts: HostsRepository,
     private readonly desiredState: DesiredStatePublisher,
-    private readonly offlineAfterMs: number,
-    private readonly logger: Logger,
     private readonly access: HostAccessService,
     private readonly identity: BrokerIdentityPolicy,
-    private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly metrics: RolestoreMetrics,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    config: RolestoreConfig,
+  ) {
+    this.offlineAfterMs = config.offlineAfterS * 1000;
+  }
+
+  onModuleInit(): void {
+    this.metrics.gaugeHostsOnline(() => this.hosts.countOnline(this.clock.now() - this.offlineAfterMs));
+  }
 
   async list(): Promise<HostSummaryView[]> {
-    const now = this.clock();
-    return (await this.hosts.list()).map((row) => this.summary(row, now));
+    const now = this.clock.now();
+    return (await this.hosts.list()).map((host) => this.summary(host, now));
   }
 
   async get(id: string): Promise<HostDetailView> {
-    const row = await this.hosts.find(id);
-    if (!row) throw new ApplicationError(ErrorCodes.notFound, `host ${id} is not known`);
+    const host = await this.hosts.find(id);
+    if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${id} is not known`);
     const roles: HostRoleView[] = (await this.hosts.roles(id)).map((r) => ({
       name: r.role,
       version: r.version,
-      config: JSON.parse(r.config) as Record<string, unknown>,
-      desiredGeneration: Number(r.desired_generation),
-      appliedGeneration: r.applied_generation === null ? null : Number(r.applied_generation),
-      state: r.state ?? (r.assigned === 1 ? 'pending' : 'removing'),
+      config: r.config,
+      desiredGeneration: r.desiredGeneration,
+      appliedGeneration: r.appliedGeneration,
+      state: r.state ?? (r.assigned ? 'pending' : 'removing'),
       message: r.message,
-      failures: Number(r.failures),
+      failures: r.failures,
     }));
     const nodelet = await this.hosts.findNodelet(id);
     const brokerIdentity = this.identity.identityOf(await this.access.hasOwnUser(id));
-    const now = this.clock();
+    const now = this.clock.now();
     return {
-      ...this.summary(row, now),
-      info: row.info === null ? null : (JSON.parse(row.info) as HostHeartbeatEvent),
+      ...this.summary(host, now),
+      info: host.info,
       roles,
       nodelet: nodelet === null ? null : nodeletView(nodelet, now),
       brokerIdentity,
@@ -82,7 +96,7 @@ export class HostsService {
       const host = await this.hosts.find(hostId, tx);
       if (!host) throw new ApplicationError(ErrorCodes.notFound, `host ${hostId} is not known`);
       if (host.state === state) return false;
-      const now = this.clock();
+      const now = this.clock.now();
       const generation = await this.hosts.nextGeneration(tx, hostId, now);
       await this.hosts.setState(tx, hostId, state, now);
       if (state === 'unauthorized') await this.hosts.unassignRoles(tx, hostId, 'all', generation, now);
@@ -95,12 +109,12 @@ export class HostsService {
     else await this.access.deauthorized(hostId, (await this.hosts.roles(hostId)).length);
   }
 
-  private summary(row: HostRow, now: number): HostSummaryView {
-    const last = row.last_heartbeat_ms === null ? null : Number(row.last_heartbeat_ms);
+  private summary(host: Host, now: number): HostSummaryView {
+    const last = host.lastHeartbeatMs;
     return {
-      id: row.id,
-      hostname: row.hostname,
-      state: row.state,
+      id: host.id,
+      hostname: host.hostname,
+      state: host.state,
       online: last !== null && now - last <= this.offlineAfterMs,
       lastHeartbeatAt: last === null ? null : new Date(last).toISOString(),
     };

@@ -1,9 +1,9 @@
 import type { HostNodeletEtcdBackupView, HostNodeletView, NodeletStatusEvent } from '#contracts';
-import type { HostNodeletRow } from './hosts.repository';
+import type { HostNodeletStatus } from './hosts.repository';
 
 /** The host view's `nodelet`: the newest status the host sent, with the backup's staleness as of `now`. */
-export function nodeletView(row: HostNodeletRow, now: number): HostNodeletView | null {
-  const event = JSON.parse(row.status) as NodeletStatusEvent;
+export function nodeletView(nodelet: HostNodeletStatus, now: number): HostNodeletView | null {
+  const event = nodelet.status;
   if (event.state === 'none') return null;
   return {
     state: event.state,
@@ -11,7 +11,7 @@ export function nodeletView(row: HostNodeletRow, now: number): HostNodeletView |
     role: event.role,
     attempt: event.attempt,
     phases: event.phases.map((p) => ({ order: p.order, name: p.name, state: p.state, message: p.message, attempts: p.attempts })),
-    reportedAt: new Date(Number(row.sent_ms)).toISOString(),
+    reportedAt: new Date(nodelet.sentMs).toISOString(),
     kubeServiceState: event.kubeServiceState ?? null,
     configError: event.configError ?? null,
     hold: event.hold ?? false,

@@ -1,8 +1,6 @@
-import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import { HttpException } from '@nestjs/common';
 import { ErrorCodes, type ErrorCode, type HttpErrorView } from '#contracts';
 import { ApplicationError, UnavailableError } from '#amqp';
-import type { Logger } from '#logging';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -15,25 +13,16 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-/** Every error leaves as {"error":{"code","message","details"}} (CONTRACT.md section 5). */
-@Catch()
-export class ContractErrorFilter implements ExceptionFilter {
-  constructor(private readonly logger: Logger) {}
-
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
-    const { status, body } = toHttpError(exception);
-    if (exception instanceof UnavailableError) {
-      this.logger.warn('request refused: a dependency is unavailable', { dependency: exception.dependency, err: exception.message });
-      response.setHeader('retry-after', String(RETRY_AFTER_S));
-    } else if (status >= 500) this.logger.error('request failed', { err: exception instanceof Error ? exception.stack : String(exception) });
-    response.status(status).json(body);
-  }
+/** The contract's code for an HTTP status that Nest (a route not found, a guard's refusal) or a library chose. */
+export function codeOfStatus(status: number): ErrorCode {
+  if (status === 401) return ErrorCodes.unauthenticated;
+  if (status === 403) return ErrorCodes.forbidden;
+  if (status === 404) return ErrorCodes.notFound;
+  if (status === 409) return ErrorCodes.conflict;
+  return status >= 500 ? ErrorCodes.internal : ErrorCodes.validationFailed;
 }
 
-/** What a client is told to wait before trying again while the database is away. */
-const RETRY_AFTER_S = 5;
-
+/** Every error leaves as {"error":{"code","message","details"}} (CONTRACT.md section 5), with its status. */
 export function toHttpError(exception: unknown): { status: number; body: HttpErrorView } {
   if (exception instanceof ApplicationError) {
     return { status: STATUS_BY_CODE[exception.code], body: { error: exception.toBody() } };
@@ -46,8 +35,7 @@ export function toHttpError(exception: unknown): { status: number; body: HttpErr
   if (parserError) return parserError;
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
-    const code: ErrorCode = status === 404 ? ErrorCodes.notFound : status === 403 ? ErrorCodes.forbidden : status >= 500 ? ErrorCodes.internal : ErrorCodes.validationFailed;
-    return { status, body: { error: { code, message: exception.message, details: [] } } };
+    return { status, body: { error: { code: codeOfStatus(status), message: exception.message, details: [] } } };
   }
   return { status: 500, body: { error: { code: ErrorCodes.internal, message: 'internal error', details: [] } } };
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { HostHeartbeatEvent } from '#contracts';
 import { Logger } from '#logging';
 import type { HeartbeatRecord, HostsRepository } from '../hosts/hosts.repository';
+import { Clock } from '../core/clock';
 import { RolestoreMetrics } from '../metrics/rolestore.metrics';
 import { HeartbeatIngester } from './heartbeat.ingester';
 
@@ -13,7 +14,7 @@ function beat(hostId: string, hostname = 'ok'): HostHeartbeatEvent {
 
 function ingester(upsert: (records: HeartbeatRecord[]) => Promise<void>): HeartbeatIngester {
   const hosts = { upsertHeartbeats: upsert } as unknown as HostsRepository;
-  return new HeartbeatIngester(hosts, new RolestoreMetrics(async () => 0), new Logger('test', 'error'), { maxBatch: 100, maxDelayMs: 5 });
+  return new HeartbeatIngester(hosts, new RolestoreMetrics(), new Logger('test', 'error'), new Clock(), { maxBatch: 100, maxDelayMs: 5 });
 }
 
 test('one record the database refuses fails only its own messages, not the whole batch', async () => {

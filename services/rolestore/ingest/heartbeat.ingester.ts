@@ -1,8 +1,16 @@
+import { Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import type { HostHeartbeatEvent } from '#contracts';
 import { UnavailableError } from '#amqp';
-import type { Logger } from '#logging';
-import type { HeartbeatRecord, HostsRepository } from '../hosts/hosts.repository';
-import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
+import { Logger } from '#logging';
+import { Clock } from '../core/clock';
+import { HostsRepository, type HeartbeatRecord } from '../hosts/hosts.repository';
+import { RolestoreMetrics } from '../metrics/rolestore.metrics';
+
+/** How heartbeats are gathered: a batch is written at this many messages, or this long after its first. */
+export class HeartbeatBatching {
+  maxBatch = 500;
+  maxDelayMs = 50;
+}
 
 interface Waiting {
   resolve: () => void;
@@ -14,7 +22,8 @@ interface Waiting {
  * and written as one statement per batch, keeping only the newest of each host. A
  * heartbeat's message is acked once its batch is committed.
  */
-export class HeartbeatIngester {
+@Injectable()
+export class HeartbeatIngester implements OnApplicationShutdown {
   /** The newest record of each host, and every message waiting on it. */
   private pending = new Map<string, { record: HeartbeatRecord; waiting: Waiting[] }>();
   private waitingCount = 0;
@@ -25,12 +34,12 @@ export class HeartbeatIngester {
     private readonly hosts: HostsRepository,
     private readonly metrics: RolestoreMetrics,
     private readonly logger: Logger,
-    private readonly options: { maxBatch: number; maxDelayMs: number } = { maxBatch: 500, maxDelayMs: 50 },
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
+    @Optional() private readonly options: HeartbeatBatching = new HeartbeatBatching(),
   ) {}
 
   ingest(event: HostHeartbeatEvent): Promise<void> {
-    const record = { hostId: event.hostId, hostname: event.hostname, info: JSON.stringify(event), receivedMs: this.clock() };
+    const record = { hostId: event.hostId, hostname: event.hostname, info: event, receivedMs: this.clock.now() };
     const entry = this.pending.get(event.hostId) ?? { record, waiting: [] };
     entry.record = record;
     this.pending.set(event.hostId, entry);
@@ -39,6 +48,11 @@ export class HeartbeatIngester {
     if (this.waitingCount >= this.options.maxBatch) this.flushSoon(0);
     else this.flushSoon(this.options.maxDelayMs);
     return done;
+  }
+
+  /** What came before the broker connection closed is written before the database closes (the database module shuts down last). */
+  onApplicationShutdown(): Promise<void> {
+    return this.flush();
   }
 
   /** Writes what is pending now. */

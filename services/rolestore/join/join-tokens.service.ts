@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
 import { DEFAULT_JOIN_TOKEN_TTL_S, type JoinTokenCreateRequest, type JoinTokenView } from '#contracts';
-import type { Logger } from '#logging';
-import type { JoinRepository } from './join.repository';
+import { Logger } from '#logging';
+import { Clock } from '../core/clock';
+import { JoinRepository } from './join.repository';
 
 /** Expired tokens are kept this long (who used which, when), then forgotten. */
 const KEEP_EXPIRED_MS = 30 * 24 * 60 * 60 * 1000;
@@ -12,18 +14,18 @@ export function hashJoinToken(token: string): string {
 }
 
 /** One-time join tokens for operators to hand to new hosts, or to one host that must register again. */
+@Injectable()
 export class JoinTokensService {
   constructor(
     private readonly repository: JoinRepository,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
-    private readonly newToken: () => string = () => randomBytes(32).toString('base64url'),
+    private readonly clock: Clock,
   ) {}
 
   async create(request: JoinTokenCreateRequest): Promise<JoinTokenView> {
-    const now = this.clock();
+    const now = this.clock.now();
     const expiresMs = now + (request.ttlS ?? DEFAULT_JOIN_TOKEN_TTL_S) * 1000;
-    const token = this.newToken();
+    const token = randomBytes(32).toString('base64url');
     const hostId = request.hostId ?? null;
     await this.repository.insertToken(hashJoinToken(token), now, expiresMs, hostId);
     await this.repository.pruneTokens(now - KEEP_EXPIRED_MS);

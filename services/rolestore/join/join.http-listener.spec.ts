@@ -64,10 +64,10 @@ describe('join listener', () => {
     await migrate(db);
     repository = new JoinRepository(db);
     now = Date.parse('2030-01-01T00:00:00Z');
-    const clock = () => now;
+    const clock = { now: () => now };
     tokens = new JoinTokensService(repository, quiet, clock);
     broker = new FakeBrokerAccounts();
-    joins = new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, clock);
+    joins = new JoinService(repository, new PlanePkiSource({ dataDir }), broker, quiet, clock);
     listener = new JoinHttpListener(joins, quiet);
     url = await listener.listen(0, '127.0.0.1');
   });
@@ -139,9 +139,9 @@ describe('join listener', () => {
       assert.deepEqual(result.broker, { username: 'pf9-host-host-a', password: 'secret-1' });
 
       const token = await repository.findToken(hashJoinToken(String(body.token)));
-      assert.deepEqual([token?.used_ms, token?.used_by], [now, 'host-a']);
+      assert.deepEqual([token?.usedMs, token?.usedBy], [now, 'host-a']);
       const cert = await repository.findCertificate('host-a');
-      assert.equal(cert?.issued_ms, now);
+      assert.equal(cert?.issuedMs, now);
       assert.match(cert?.serial ?? '', /^[0-9a-f]{32}$/);
       const hosts = await db.query<{ id: string; hostname: string; state: string }>('SELECT id, hostname, state FROM hosts');
       assert.deepEqual(hosts.map((h) => ({ ...h })), [{ id: 'host-a', hostname: 'host-a.example', state: 'unauthorized' }]);
@@ -220,7 +220,7 @@ describe('join listener', () => {
         'host host-a is already registered: re-registering it needs a join token made for it (hostplane join-token create --host host-a)',
       );
       const token = await repository.findToken(hashJoinToken(String(body.token)));
-      assert.deepEqual([token?.used_ms, token?.used_by], [null, null]);
+      assert.deepEqual([token?.usedMs, token?.usedBy], [null, null]);
       assert.equal((await repository.findCertificate('host-a'))?.serial, serial);
       assert.deepEqual(broker.calls, ['host-a'], 'no broker credentials were issued for the refused join');
       assert.equal((await post((await joinRequest('host-b', String(body.token))).body)).status, 200, 'a new host can still use the token');
@@ -238,7 +238,7 @@ describe('join listener', () => {
       assert.deepEqual(await revokedSerials(), [serial], 'the certificate it had is revoked');
       const [host] = await db.query<{ state: string }>(`SELECT state FROM hosts WHERE id = 'host-a'`);
       assert.equal(host.state, 'authorized');
-      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.used_by, 'host-a');
+      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.usedBy, 'host-a');
     });
 
     it('refuses a token made for another host with 403, and the token stays good for its host', async () => {
@@ -249,7 +249,7 @@ describe('join listener', () => {
       assert.match(errorOf(stolen).message, /^the join token was made for another host: /);
       assert.doesNotMatch(errorOf(stolen).message, /host-a/, 'the answer does not say which host the token is for');
       const token = await repository.findToken(hashJoinToken(bound.token));
-      assert.deepEqual([token?.used_ms, token?.used_by], [null, null]);
+      assert.deepEqual([token?.usedMs, token?.usedBy], [null, null]);
       assert.equal(await repository.findCertificate('host-b'), null);
       assert.deepEqual(broker.calls, []);
       assert.equal((await post((await joinRequest('host-a', bound.token)).body)).status, 200, 'a new host may join with a token made for it');
@@ -261,7 +261,7 @@ describe('join listener', () => {
       const answer = await post((await joinRequest('host-b', bound.token)).body);
       assert.equal(answer.status, 403);
       assert.match(errorOf(answer).message, /made for another host/);
-      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.used_ms, null);
+      assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.usedMs, null);
     });
 
     it('lets one of many simultaneous joins with one token through', async () => {
@@ -280,7 +280,7 @@ describe('join listener', () => {
       const refused = answers.find((a) => a.status === 403);
       assert.ok(refused);
       assert.match(errorOf(refused).message, /^host host-new is already registered/);
-      const used = await Promise.all([first, second].map(async (token) => (await repository.findToken(hashJoinToken(token)))?.used_by ?? null));
+      const used = await Promise.all([first, second].map(async (token) => (await repository.findToken(hashJoinToken(token)))?.usedBy ?? null));
       assert.deepEqual(used.sort(), ['host-new', null], 'the refused join did not spend its token');
       assert.notEqual((await repository.findCertificate('host-new'))?.serial, '', 'the certificate is recorded');
       assert.equal(broker.calls.length, 1);
@@ -426,7 +426,7 @@ describe('join listener', () => {
       });
 
       it('writes the CRL again when writing it failed', async (t) => {
-        const retrying = new JoinService(repository, new PlanePkiSource(dataDir), broker, quiet, () => now, 20);
+        const retrying = new JoinService(repository, new PlanePkiSource({ dataDir }), broker, quiet, { now: () => now }, { ms: 20 });
         t.after(() => retrying.stop());
         const crlFile = join(dataDir, 'pki/hosts.crl');
         await rm(crlFile, { force: true });
@@ -489,7 +489,7 @@ describe('join tokens', () => {
     const db = new SqliteDatabase(':memory:');
     await migrate(db);
     const repository = new JoinRepository(db);
-    return { db, repository, service: new JoinTokensService(repository, quiet, () => now) };
+    return { db, repository, service: new JoinTokensService(repository, quiet, { now: () => now }) };
   }
 
   it('are 32 random bytes in base64url, kept only as sha256, valid 24 h by default', async () => {
@@ -511,10 +511,10 @@ describe('join tokens', () => {
     const bound = await service.create({ hostId: 'host-a' });
     assert.deepEqual(Object.keys(bound).sort(), ['expiresAt', 'hostId', 'token']);
     assert.equal(bound.hostId, 'host-a');
-    assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.host_id, 'host-a');
+    assert.equal((await repository.findToken(hashJoinToken(bound.token)))?.hostId, 'host-a');
     const unbound = await service.create({});
     assert.deepEqual(Object.keys(unbound).sort(), ['expiresAt', 'token'], 'no hostId when the token is for any new host');
-    assert.equal((await repository.findToken(hashJoinToken(unbound.token)))?.host_id, null);
+    assert.equal((await repository.findToken(hashJoinToken(unbound.token)))?.hostId, null);
     await db.close();
   });
 
@@ -524,7 +524,7 @@ describe('join tokens', () => {
     await db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms) VALUES ($1, $2, $3)', ['old', 1, 2]);
     assert.deepEqual(await migrate(db, MIGRATIONS.filter((m) => m.version <= 3)), [3]);
     const repository = new JoinRepository(db);
-    assert.deepEqual(await repository.findToken('old'), { token_hash: 'old', created_ms: 1, expires_ms: 2, used_ms: null, used_by: null, host_id: null });
+    assert.deepEqual(await repository.findToken('old'), { tokenHash: 'old', createdMs: 1, expiresMs: 2, usedMs: null, usedBy: null, hostId: null });
     await db.close();
   });
 
@@ -533,7 +533,7 @@ describe('join tokens', () => {
     await migrate(db);
     const repository = new JoinRepository(db);
     let now = Date.parse('2030-01-01T00:00:00Z');
-    const service = new JoinTokensService(repository, quiet, () => now);
+    const service = new JoinTokensService(repository, quiet, { now: () => now });
     const old = await service.create({ ttlS: 60 });
     now += 31 * 24 * 60 * 60 * 1000;
     await service.create({});

@@ -1,11 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { describeDetails, ErrorCodes, HOST_JOIN_PATH, HOST_RENEW_PATH, HostJoinRequest, HostRenewRequest, parseJsonBytes, validatePlain, type HttpErrorView } from '#contracts';
 import { ApplicationError } from '#amqp';
-import type { Logger } from '#logging';
+import { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
 import { listenPlainHttp, sendJson } from '../http/plain-http-server';
-import type { JoinService } from './join.service';
+import { JoinService } from './join.service';
 import { JoinUnavailableError } from './plane-pki.source';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -24,6 +24,7 @@ class HttpFailure extends Error {
  * (`POST /v1/join`, `POST /v1/renew`), so that what hosts without a certificate can reach
  * through the ingress (ALPN `pf9-join`) is this and nothing else of the role store.
  */
+@Injectable()
 export class JoinHttpListener implements BeforeApplicationShutdown {
   private server: Server | null = null;
   private readonly logger: Logger;

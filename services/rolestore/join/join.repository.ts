@@ -1,37 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import type { HostState } from '#contracts';
 import type { RevocationReason } from '#pki';
-import type { Database, Queryable } from '../database/database';
+import { Database, type Queryable } from '../database/database';
 
-export interface JoinTokenRow {
+export interface JoinToken {
+  tokenHash: string;
+  createdMs: number;
+  expiresMs: number;
+  usedMs: number | null;
+  usedBy: string | null;
+  /** The only host id that may join with it; null: any host id not registered yet. */
+  hostId: string | null;
+}
+
+export interface HostCertificate {
+  hostId: string;
+  serial: string;
+  notAfterMs: number;
+  issuedMs: number;
+  /** Set by a renewal: the serial it replaced, and the certificate it issued (PEM); null after a join. */
+  previousSerial: string | null;
+  renewedCertificate: string | null;
+}
+
+/** A host certificate the plane replaced or withdrew before it expired. */
+export interface RevokedCertificate {
+  serial: string;
+  hostId: string;
+  notAfterMs: number;
+  revokedMs: number;
+  /** Null in rows from before reasons were kept: they were all superseded. */
+  reason: RevocationReason | null;
+}
+
+/** What renewal asks of a host: is it known, decommissioned, in which state, at which generation. */
+export interface HostStanding {
+  state: HostState;
+  generation: number;
+  decommissioned: boolean;
+}
+
+interface JoinTokenRow {
   token_hash: string;
   created_ms: number;
   expires_ms: number;
   used_ms: number | null;
   used_by: string | null;
-  /** The only host id that may join with it; null: any host id not registered yet. */
   host_id: string | null;
 }
 
-export interface HostCertificateRow {
+interface HostCertificateRow {
   host_id: string;
   serial: string;
   not_after_ms: number;
   issued_ms: number;
-  /** Set by a renewal: the serial it replaced, and the certificate it issued (PEM); null after a join. */
-  previous_serial?: string | null;
-  renewed_certificate?: string | null;
+  previous_serial: string | null;
+  renewed_certificate: string | null;
 }
 
-/** A host certificate the plane replaced or withdrew before it expired. */
-export interface RevokedCertificateRow {
+interface RevokedCertificateRow {
   serial: string;
   host_id: string;
   not_after_ms: number;
   revoked_ms: number;
-  /** Null in rows from before reasons were kept: they were all superseded. */
   reason: RevocationReason | null;
 }
 
 /** Join tokens (by their sha256 only), the certificates issued to hosts, and the host rows a join creates. */
+@Injectable()
 export class JoinRepository {
   constructor(private readonly db: Database) {}
 
@@ -43,11 +79,18 @@ export class JoinRepository {
     await this.db.execute('INSERT INTO join_tokens (token_hash, created_ms, expires_ms, host_id) VALUES ($1, $2, $3, $4)', [tokenHash, createdMs, expiresMs, hostId]);
   }
 
-  async findToken(tokenHash: string): Promise<JoinTokenRow | null> {
+  async findToken(tokenHash: string): Promise<JoinToken | null> {
     const rows = await this.db.query<JoinTokenRow>('SELECT * FROM join_tokens WHERE token_hash = $1', [tokenHash]);
     const row = rows[0];
     if (!row) return null;
-    return { ...row, created_ms: Number(row.created_ms), expires_ms: Number(row.expires_ms), used_ms: row.used_ms === null ? null : Number(row.used_ms) };
+    return {
+      tokenHash: row.token_hash,
+      createdMs: Number(row.created_ms),
+      expiresMs: Number(row.expires_ms),
+      usedMs: row.used_ms === null ? null : Number(row.used_ms),
+      usedBy: row.used_by,
+      hostId: row.host_id,
+    };
   }
 
   /**
@@ -95,12 +138,13 @@ export class JoinRepository {
     return this.db.execute('DELETE FROM join_tokens WHERE expires_ms < $1', [beforeMs]);
   }
 
-  async recordCertificate(tx: Queryable, row: HostCertificateRow): Promise<void> {
+  /** A certificate issued at a join (no renewal behind it). */
+  async recordCertificate(tx: Queryable, issued: IssuedCertificate): Promise<void> {
     await tx.execute(
       `INSERT INTO host_certificates (host_id, serial, not_after_ms, issued_ms) VALUES ($1, $2, $3, $4)
        ON CONFLICT (host_id) DO UPDATE SET serial = excluded.serial, not_after_ms = excluded.not_after_ms, issued_ms = excluded.issued_ms,
          previous_serial = NULL, renewed_certificate = NULL`,
-      [row.host_id, row.serial, row.not_after_ms, row.issued_ms],
+      [issued.hostId, issued.serial, issued.notAfterMs, issued.issuedMs],
     );
   }
 
@@ -108,24 +152,24 @@ export class JoinRepository {
    * Records a renewed certificate (PEM) in place of the one with `previousSerial`, and keeps
    * it with that serial for a repeated request; false when that serial is no longer the host's.
    */
-  async replaceCertificate(previous: { serial: string; not_after_ms: number }, row: HostCertificateRow, certificatePem: string): Promise<boolean> {
+  async replaceCertificate(previous: { serial: string; notAfterMs: number }, issued: IssuedCertificate, certificatePem: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const changed = await tx.execute(
         `UPDATE host_certificates SET serial = $2, not_after_ms = $3, issued_ms = $4, previous_serial = $5, renewed_certificate = $6
          WHERE host_id = $1 AND serial = $5`,
-        [row.host_id, row.serial, row.not_after_ms, row.issued_ms, previous.serial, certificatePem],
+        [issued.hostId, issued.serial, issued.notAfterMs, issued.issuedMs, previous.serial, certificatePem],
       );
       if (changed !== 1) return false;
-      await this.revokeCertificate(tx, { serial: previous.serial, host_id: row.host_id, not_after_ms: previous.not_after_ms, revoked_ms: row.issued_ms, reason: 'superseded' });
+      await this.revokeCertificate(tx, { serial: previous.serial, hostId: issued.hostId, notAfterMs: previous.notAfterMs, revokedMs: issued.issuedMs, reason: 'superseded' });
       return true;
     });
   }
 
   /** Lists a replaced certificate for the CRL (once: a serial is revoked for good). */
-  async revokeCertificate(tx: Queryable, row: RevokedCertificateRow): Promise<void> {
+  async revokeCertificate(tx: Queryable, revoked: RevokedCertificate): Promise<void> {
     await tx.execute(
       `INSERT INTO revoked_host_certificates (serial, host_id, not_after_ms, revoked_ms, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (serial) DO NOTHING`,
-      [row.serial, row.host_id, row.not_after_ms, row.revoked_ms, row.reason],
+      [revoked.serial, revoked.hostId, revoked.notAfterMs, revoked.revokedMs, revoked.reason],
     );
   }
 
@@ -143,32 +187,33 @@ export class JoinRepository {
   }
 
   /** The revoked certificates that have not expired by `nowMs` (an expired one needs no listing). */
-  async listRevoked(nowMs: number): Promise<RevokedCertificateRow[]> {
+  async listRevoked(nowMs: number): Promise<RevokedCertificate[]> {
     const rows = await this.db.query<RevokedCertificateRow>('SELECT * FROM revoked_host_certificates WHERE not_after_ms > $1 ORDER BY revoked_ms, serial', [nowMs]);
-    return rows.map((row) => ({ ...row, not_after_ms: Number(row.not_after_ms), revoked_ms: Number(row.revoked_ms), reason: row.reason ?? null }));
+    return rows.map((row) => ({ serial: row.serial, hostId: row.host_id, notAfterMs: Number(row.not_after_ms), revokedMs: Number(row.revoked_ms), reason: row.reason ?? null }));
   }
 
-  async findCertificate(hostId: string): Promise<HostCertificateRow | null> {
+  async findCertificate(hostId: string): Promise<HostCertificate | null> {
     const rows = await this.db.query<HostCertificateRow>('SELECT * FROM host_certificates WHERE host_id = $1', [hostId]);
     const row = rows[0];
-    return row ? { ...row, not_after_ms: Number(row.not_after_ms), issued_ms: Number(row.issued_ms), previous_serial: row.previous_serial ?? null, renewed_certificate: row.renewed_certificate ?? null } : null;
+    if (!row) return null;
+    return {
+      hostId: row.host_id,
+      serial: row.serial,
+      notAfterMs: Number(row.not_after_ms),
+      issuedMs: Number(row.issued_ms),
+      previousSerial: row.previous_serial ?? null,
+      renewedCertificate: row.renewed_certificate ?? null,
+    };
   }
 
-  /**
-   * Whether the host may renew its certificate: known, not decommissioned, and not
-   * deauthorized. An unauthorized host at generation 0 was never authorized (it waits for an
-   * operator) and may; one above 0 was authorized and deauthorized since (authorize and
-   * deauthorize each raise the generation, and nothing else can while it is unauthorized).
-   */
-  async renewalRefusal(hostId: string): Promise<string | null> {
-    const rows = await this.db.query<{ state: string; generation: number; decommissioned: number }>(
+  /** The host's record as renewal needs it, or null when the plane has none (never joined, or decommissioned). */
+  async standing(hostId: string): Promise<HostStanding | null> {
+    const rows = await this.db.query<{ state: HostState; generation: number; decommissioned: number }>(
       `SELECT h.state, h.generation, (SELECT COUNT(*) FROM decommissioned_hosts d WHERE d.host_id = h.id) AS decommissioned FROM hosts h WHERE h.id = $1`,
       [hostId],
     );
     const row = rows[0];
-    if (!row || Number(row.decommissioned) > 0) return 'the host has been decommissioned';
-    if (row.state !== 'authorized' && Number(row.generation) > 0) return 'the host has been deauthorized';
-    return null;
+    return row ? { state: row.state, generation: Number(row.generation), decommissioned: Number(row.decommissioned) > 0 } : null;
   }
 
   /** A host registered again is no longer decommissioned (in the join's transaction). */
@@ -185,3 +230,6 @@ export class JoinRepository {
     );
   }
 }
+
+/** A certificate the plane has just issued to a host. */
+export type IssuedCertificate = Pick<HostCertificate, 'hostId' | 'serial' | 'notAfterMs' | 'issuedMs'>;

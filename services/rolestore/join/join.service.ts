@@ -1,11 +1,18 @@
+import { Injectable, Optional } from '@nestjs/common';
 import { ErrorCodes, type HostJoinRequest, type HostJoinResult, type HostRenewRequest, type HostRenewResult } from '#contracts';
 import { ApplicationError } from '#amqp';
-import type { Logger } from '#logging';
+import { Logger } from '#logging';
 import { certificateFacts, certificateIsForCsr, createCrl, hostIdOfCert, isSignedBy, PkiError, signHostCsr, verifyRenewalProof, writeFileAtomic, type CertifiedKey } from '#pki';
-import type { BrokerAccounts } from './broker-accounts';
-import type { HostCertificateRow, JoinRepository, JoinTokenRow } from './join.repository';
+import { Clock } from '../core/clock';
+import { BrokerAccounts } from './broker-accounts';
+import { JoinRepository, type HostCertificate, type HostStanding, type JoinToken } from './join.repository';
 import { hashJoinToken } from './join-tokens.service';
-import { JoinUnavailableError, type PlanePkiSource } from './plane-pki.source';
+import { JoinUnavailableError, PlanePkiSource } from './plane-pki.source';
+
+/** How long after a failed CRL write it is tried again. */
+export class CrlRetry {
+  ms = 30_000;
+}
 
 /**
  * Registration: a host that holds a valid join token gets a certificate for the host id it
@@ -22,6 +29,7 @@ import { JoinUnavailableError, type PlanePkiSource } from './plane-pki.source';
  * foreign certificate renews nothing, except to repeat the answer to the request that
  * superseded it (same certificate, same new key) when that answer was lost.
  */
+@Injectable()
 export class JoinService {
   private readonly logger: Logger;
   /** CRL writes, one after the other. */
@@ -30,15 +38,18 @@ export class JoinService {
   private crlRetry: NodeJS.Timeout | null = null;
   private stopped = false;
 
+  private readonly crlRetryMs: number;
+
   constructor(
     private readonly repository: JoinRepository,
     private readonly pki: PlanePkiSource,
     private readonly brokerAccounts: BrokerAccounts,
     logger: Logger,
-    private readonly clock: () => number = Date.now,
-    private readonly crlRetryMs = 30_000,
+    private readonly clock: Clock,
+    @Optional() crlRetry: CrlRetry = new CrlRetry(),
   ) {
     this.logger = logger.child({ component: 'join' });
+    this.crlRetryMs = crlRetry.ms;
   }
 
   /** No more CRL retries (the role store is stopping). */
@@ -64,8 +75,8 @@ export class JoinService {
     this.assertUsable(token, hostId);
     await this.assertMayClaim(token, hostId);
     const certificate = await this.sign(ca, request.csr, hostId, 'join refused');
-    const now = this.clock();
-    const consumed = await this.repository.consumeToken(tokenHash, hostId, token.host_id === null, now);
+    const now = this.clock.now();
+    const consumed = await this.repository.consumeToken(tokenHash, hostId, token.hostId === null, now);
     // Another join took the token (or it expired), or another join with another token took the host id, since they were checked.
     if (consumed === 'host-taken') throw this.alreadyRegistered(hostId);
     if (consumed === 'token-gone') {
@@ -85,7 +96,7 @@ export class JoinService {
     // A host joining again (with a token made for it) gives up the certificate it had, whichever that is by then.
     const revoked = await this.repository.transaction(async (tx) => {
       const count = await this.repository.revokeCurrentCertificate(tx, hostId, now, 'superseded');
-      await this.repository.recordCertificate(tx, { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now });
+      await this.repository.recordCertificate(tx, { hostId, serial: facts.serial, notAfterMs: facts.notAfter.getTime(), issuedMs: now });
       await this.repository.listHost(tx, hostId, request.hostname, now);
       await this.repository.clearDecommissioned(tx, hostId);
       return count;
@@ -99,14 +110,14 @@ export class JoinService {
   async renew(request: HostRenewRequest): Promise<HostRenewResult> {
     const { hostId } = request;
     const ca = await this.pki.ca();
-    const now = this.clock();
+    const now = this.clock.now();
     const current = this.currentCertificate(request.certificate, ca.certPem, hostId, now);
     if (!verifyRenewalProof(request.certificate, request.csr, request.proof)) {
       throw this.refuseRenewal(hostId, "the proof is not the certificate key's signature over the request");
     }
     const recorded = await this.repository.findCertificate(hostId);
     // A host the operators cut off (deauthorized, decommissioned) does not keep a way in past its certificate's end.
-    const standing = await this.repository.renewalRefusal(hostId);
+    const standing = renewalRefusal(await this.repository.standing(hostId));
     if (standing !== null) throw this.refuseRenewal(hostId, standing);
     const planeBrokerUser = this.brokerAccounts.planeBrokerUser;
     const repeated = this.repeatedRenewal(recorded, current.serial, request.csr);
@@ -117,8 +128,8 @@ export class JoinService {
     const certificate = await this.sign(ca, request.csr, hostId, 'renewal refused');
     const facts = certificateFacts(certificate);
     const replaced = await this.repository.replaceCertificate(
-      { serial: current.serial, not_after_ms: current.notAfter.getTime() },
-      { host_id: hostId, serial: facts.serial, not_after_ms: facts.notAfter.getTime(), issued_ms: now },
+      { serial: current.serial, notAfterMs: current.notAfter.getTime() },
+      { hostId, serial: facts.serial, notAfterMs: facts.notAfter.getTime(), issuedMs: now },
       certificate,
     );
     if (!replaced) {
@@ -138,7 +149,7 @@ export class JoinService {
    * resolves, so that the ingress closes its open connections at once. Answers whether there was one.
    */
   async revokeHost(hostId: string): Promise<boolean> {
-    const revoked = await this.repository.transaction((tx) => this.repository.revokeCurrentCertificate(tx, hostId, this.clock(), 'cessationOfOperation'));
+    const revoked = await this.repository.transaction((tx) => this.repository.revokeCurrentCertificate(tx, hostId, this.clock.now(), 'cessationOfOperation'));
     await this.publishRevocations();
     if (revoked > 0) this.logger.info('host certificate revoked: the host is decommissioned', { hostId });
     return revoked > 0;
@@ -148,11 +159,11 @@ export class JoinService {
    * The certificate a renewal from `presentedSerial` issued for the key of `csr`, when that
    * is what the record says happened last: the same request, whose answer was lost.
    */
-  private repeatedRenewal(recorded: HostCertificateRow | null, presentedSerial: string, csr: string): string | undefined {
-    if (recorded === null || recorded.serial === presentedSerial || recorded.previous_serial !== presentedSerial || !recorded.renewed_certificate) return undefined;
-    if (!certificateIsForCsr(recorded.renewed_certificate, csr)) return undefined;
-    this.logger.info('host certificate renewal repeated: the certificate issued for it sent again', { hostId: recorded.host_id, serial: recorded.serial });
-    return recorded.renewed_certificate;
+  private repeatedRenewal(recorded: HostCertificate | null, presentedSerial: string, csr: string): string | undefined {
+    if (recorded === null || recorded.serial === presentedSerial || recorded.previousSerial !== presentedSerial || !recorded.renewedCertificate) return undefined;
+    if (!certificateIsForCsr(recorded.renewedCertificate, csr)) return undefined;
+    this.logger.info('host certificate renewal repeated: the certificate issued for it sent again', { hostId: recorded.hostId, serial: recorded.serial });
+    return recorded.renewedCertificate;
   }
 
   /**
@@ -164,8 +175,9 @@ export class JoinService {
     this.crlWrites = this.crlWrites.then(async () => {
       try {
         const ca = await this.pki.ca();
+        // Certificates are signed, and expire, in the system's time, whatever clock the service runs on.
         const revoked = await this.repository.listRevoked(Date.now());
-        const pem = await createCrl(ca, revoked.map((row) => ({ serial: row.serial, revokedAt: new Date(row.revoked_ms), reason: row.reason ?? 'superseded' })));
+        const pem = await createCrl(ca, revoked.map((entry) => ({ serial: entry.serial, revokedAt: new Date(entry.revokedMs), reason: entry.reason ?? 'superseded' })));
         await writeFileAtomic(this.pki.crlFile, pem, 0o644);
         this.logger.info('revoked host certificates published', { crlFile: this.pki.crlFile, revoked: revoked.length });
       } catch (err) {
@@ -218,16 +230,16 @@ export class JoinService {
     return new ApplicationError(ErrorCodes.forbidden, `${reason}: register the host again with a join token made for it (hostplane join-token create --host ${hostId})`);
   }
 
-  private assertUsable(token: JoinTokenRow | null, hostId: string): asserts token is JoinTokenRow {
+  private assertUsable(token: JoinToken | null, hostId: string): asserts token is JoinToken {
     if (token === null) throw this.refuse(hostId, 'the join token is not valid');
-    if (token.used_ms !== null) throw this.refuse(hostId, 'the join token has been used already');
-    if (token.expires_ms <= this.clock()) throw this.refuse(hostId, 'the join token has expired');
+    if (token.usedMs !== null) throw this.refuse(hostId, 'the join token has been used already');
+    if (token.expiresMs <= this.clock.now()) throw this.refuse(hostId, 'the join token has expired');
   }
 
   /** Whether this token may name this host id: the check that keeps one host from taking over another's identity. */
-  private async assertMayClaim(token: JoinTokenRow, hostId: string): Promise<void> {
-    if (token.host_id !== null) {
-      if (token.host_id !== hostId) throw this.refuse(hostId, 'the join token was made for another host');
+  private async assertMayClaim(token: JoinToken, hostId: string): Promise<void> {
+    if (token.hostId !== null) {
+      if (token.hostId !== hostId) throw this.refuse(hostId, 'the join token was made for another host');
       return;
     }
     if ((await this.repository.findCertificate(hostId)) !== null) throw this.alreadyRegistered(hostId);
@@ -241,4 +253,16 @@ export class JoinService {
     this.logger.warn('join refused', { hostId, reason });
     return new ApplicationError(ErrorCodes.forbidden, `${reason}: ${remedy}`);
   }
+}
+
+/**
+ * Why the host may not renew its certificate, or null: it must be known, not decommissioned,
+ * and not deauthorized. An unauthorized host at generation 0 was never authorized (it waits
+ * for an operator) and may; one above 0 was authorized and deauthorized since (authorize and
+ * deauthorize each raise the generation, and nothing else can while it is unauthorized).
+ */
+function renewalRefusal(standing: HostStanding | null): string | null {
+  if (standing === null || standing.decommissioned) return 'the host has been decommissioned';
+  if (standing.state !== 'authorized' && standing.generation > 0) return 'the host has been deauthorized';
+  return null;
 }

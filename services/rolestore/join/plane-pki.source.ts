@@ -1,5 +1,7 @@
 import { stat } from 'node:fs/promises';
+import { Inject, Injectable } from '@nestjs/common';
 import { loadPlanePki, planePkiPaths, PkiError, type CertifiedKey } from '#pki';
+import { RolestoreConfig } from '../config/rolestore.config';
 
 /** The join cannot work now (no PKI yet): 503, and the message says what to do. */
 export class JoinUnavailableError extends Error {
@@ -10,10 +12,14 @@ export class JoinUnavailableError extends Error {
  * The plane's CA, read from PF9_DATA_DIR/pki when first needed and again whenever its
  * files change, so that `hostplane pki init` takes effect without restarting the role store.
  */
+@Injectable()
 export class PlanePkiSource {
   private cached: { ca: CertifiedKey; stamp: string } | null = null;
+  private readonly dataDir: string;
 
-  constructor(private readonly dataDir: string) {}
+  constructor(@Inject(RolestoreConfig) config: Pick<RolestoreConfig, 'dataDir'>) {
+    this.dataDir = config.dataDir;
+  }
 
   /** Where the plane's list of revoked host certificates goes (the ingress reads it). */
   get crlFile(): string {

@@ -12,7 +12,7 @@ export const DEAD_LETTER_REFILL_MS = 6_000;
  * cannot fill pf9.dead and the broker's disk. The sender is the broker-validated user_id,
  * else the host segment of the routing key (which a host's broker user cannot choose).
  */
-export function hostDeadLetterBudget(metrics: Pick<RolestoreMetrics, 'deadLettersDropped'>, clock: () => number = Date.now): (msg: ConsumeMessage) => boolean {
+export function hostDeadLetterBudget(metrics: Pick<RolestoreMetrics, 'deadLettersDropped'>, clock: () => number): (msg: ConsumeMessage) => boolean {
   const buckets = new TokenBuckets(DEAD_LETTER_BURST, DEAD_LETTER_REFILL_MS, clock);
   return (msg) => {
     const userId = msg.properties.userId;

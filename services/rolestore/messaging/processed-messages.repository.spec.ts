@@ -9,7 +9,7 @@ test('processed message ids answer their first reply, and are forgotten once old
   const db = new SqliteDatabase(':memory:');
   await migrate(db);
   let now = 1_000;
-  const repository = new ProcessedMessagesRepository(db, () => now);
+  const repository = new ProcessedMessagesRepository(db, { now: () => now });
   await repository.put('old', 'role.assign', { ok: true, result: { n: 1 } });
   now = 5_000;
   await repository.put('new', 'role.assign', { ok: false, error: { code: 'NOT_FOUND', message: 'x', details: [] } });

@@ -1,12 +1,15 @@
+import { Injectable } from '@nestjs/common';
 import type { Reply } from '#contracts';
 import type { IdempotencyStore } from '#amqp';
-import type { Database } from '../database/database';
+import { Clock } from '../core/clock';
+import { Database } from '../database/database';
 
 /** Processed pf9.api message ids and their replies, so a re-sent command has no second effect. */
+@Injectable()
 export class ProcessedMessagesRepository implements IdempotencyStore {
   constructor(
     private readonly db: Database,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   async get(messageId: string): Promise<Reply<unknown> | null> {
@@ -18,7 +21,7 @@ export class ProcessedMessagesRepository implements IdempotencyStore {
   async put(messageId: string, kind: string, reply: Reply<unknown>): Promise<void> {
     await this.db.execute(
       'INSERT INTO processed_messages (message_id, kind, reply, processed_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING',
-      [messageId, kind, JSON.stringify(reply), this.clock()],
+      [messageId, kind, JSON.stringify(reply), this.clock.now()],
     );
   }
 

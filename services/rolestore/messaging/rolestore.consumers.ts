@@ -1,3 +1,4 @@
+import type { Channel } from 'amqplib';
 import {
   COMMAND_KINDS,
   Exchanges,
@@ -10,85 +11,66 @@ import {
   ROLE_ASSIGN,
   ROLE_STATUS,
   ROLE_UNASSIGN,
+  TOKEN_REVIEW,
 } from '#contracts';
-import { declareQueue, MessageConsumer, type AmqpConnection, type HandlerMap } from '#amqp';
-import type { Logger } from '#logging';
-import type { AssignmentsService } from '../assignments/assignments.service';
-import type { HostsService } from '../hosts/hosts.service';
-import { assertSender, type HostEventsService } from '../ingest/host-events.service';
-import type { HeartbeatIngester } from '../ingest/heartbeat.ingester';
+import { declareQueue } from '#amqp';
 import type { RolestoreMetrics } from '../metrics/rolestore.metrics';
+import type { AmqpConsumerDefinition } from './amqp.transport';
 import { hostDeadLetterBudget } from './dead-letter-budget';
-import type { OperatorAccess } from './operator-access';
 import type { ProcessedMessagesRepository } from './processed-messages.repository';
 
-export interface RolestoreHandlers {
-  hosts: HostsService;
-  assignments: AssignmentsService;
-  hostEvents: HostEventsService;
-  heartbeats: HeartbeatIngester;
-  access: OperatorAccess;
-  /** Hosts have their own broker users: every host event must carry the sender's user_id. */
-  requireBrokerUser: boolean;
+const API_KINDS = [HOST_AUTHORIZE, HOST_DEAUTHORIZE, ROLE_ASSIGN, ROLE_UNASSIGN] as const;
+
+/**
+ * The role store's queues. Which handler serves a kind is the controllers' business
+ * (@MessagePattern, @EventPattern); what each queue takes, and how, is said here.
+ */
+export function rolestoreConsumers(processed: ProcessedMessagesRepository, metrics: RolestoreMetrics, clock: () => number): AmqpConsumerDefinition[] {
+  return [
+    {
+      // Operator commands: a message without type is the kind its routing key names; a re-sent message_id is answered again, not applied again.
+      queue: Queues.rolestoreApi,
+      declare: (channel) => declareQueue(channel, Queues.rolestoreApi, API_KINDS.map((kind) => ({ exchange: Exchanges.api, routingKey: kind }))),
+      kinds: API_KINDS,
+      prefetch: 50,
+      kindFromRoutingKey: true,
+      idempotency: { store: processed, kinds: COMMAND_KINDS },
+      metrics: metrics.amqp,
+    },
+    {
+      queue: Queues.rolestoreEvents,
+      declare: (channel) =>
+        declareQueue(channel, Queues.rolestoreEvents, [
+          { exchange: Exchanges.events, routingKey: 'host.*.heartbeat' },
+          { exchange: Exchanges.events, routingKey: 'host.*.role-status' },
+          { exchange: Exchanges.events, routingKey: 'host.*.sync' },
+          { exchange: Exchanges.events, routingKey: 'host.*.nodelet' },
+        ]),
+      kinds: [HOST_HEARTBEAT, ROLE_STATUS, HOST_SYNC, NODELET_STATUS],
+      // Heartbeats are acked by the batch: the prefetch bounds how many wait for one.
+      prefetch: 1000,
+      deadLetterBudget: hostDeadLetterBudget(metrics, clock),
+      metrics: metrics.amqp,
+    },
+    {
+      // A bearer token is in every body: no copy of one is ever kept (never pf9.dead), and none waits while no role store is there.
+      queue: Queues.rolestoreTokenReview,
+      declare: declareTokenReviewQueue,
+      kinds: [TOKEN_REVIEW],
+      prefetch: 50,
+      deadLetterBudget: () => false,
+      metrics: metrics.amqp,
+    },
+  ];
 }
 
-/** The pf9.api commands, one line each, behind the operator access check. */
-export function apiHandlers(h: RolestoreHandlers): HandlerMap {
-  return {
-    [HOST_AUTHORIZE]: async (m, ctx) => (h.access.assertAllowed({ transport: 'amqp', userId: ctx.userId }), h.hosts.authorize(m)),
-    [HOST_DEAUTHORIZE]: async (m, ctx) => (h.access.assertAllowed({ transport: 'amqp', userId: ctx.userId }), h.hosts.deauthorize(m)),
-    [ROLE_ASSIGN]: async (m, ctx) => (h.access.assertAllowed({ transport: 'amqp', userId: ctx.userId }), h.assignments.assign(m)),
-    [ROLE_UNASSIGN]: async (m, ctx) => (h.access.assertAllowed({ transport: 'amqp', userId: ctx.userId }), h.assignments.unassign(m)),
-  };
-}
-
-/** What hosts send on pf9.events. */
-export function eventHandlers(h: RolestoreHandlers): HandlerMap {
-  return {
-    [HOST_HEARTBEAT]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.heartbeats.ingest(m)),
-    [ROLE_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.roleStatus(m)),
-    [HOST_SYNC]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.sync(m)),
-    [NODELET_STATUS]: async (m, ctx) => (assertSender(m.hostId, ctx, h.requireBrokerUser), h.hostEvents.nodeletStatus(m)),
-  };
-}
-
-export function createConsumers(
-  connection: AmqpConnection,
-  handlers: RolestoreHandlers,
-  processed: ProcessedMessagesRepository,
-  metrics: RolestoreMetrics,
-  logger: Logger,
-): MessageConsumer[] {
-  const api = new MessageConsumer(connection, {
-    queue: Queues.rolestoreApi,
-    declare: (channel) =>
-      declareQueue(
-        channel,
-        Queues.rolestoreApi,
-        [HOST_AUTHORIZE, HOST_DEAUTHORIZE, ROLE_ASSIGN, ROLE_UNASSIGN].map((kind) => ({ exchange: Exchanges.api, routingKey: kind })),
-      ),
-    handlers: apiHandlers(handlers),
-    prefetch: 50,
-    kindFromRoutingKey: true,
-    idempotency: { store: processed, kinds: COMMAND_KINDS },
-    metrics: metrics.amqp,
-    logger,
-  });
-  const events = new MessageConsumer(connection, {
-    queue: Queues.rolestoreEvents,
-    declare: (channel) =>
-      declareQueue(channel, Queues.rolestoreEvents, [
-        { exchange: Exchanges.events, routingKey: 'host.*.heartbeat' },
-        { exchange: Exchanges.events, routingKey: 'host.*.role-status' },
-        { exchange: Exchanges.events, routingKey: 'host.*.sync' },
-        { exchange: Exchanges.events, routingKey: 'host.*.nodelet' },
-      ]),
-    handlers: eventHandlers(handlers),
-    // Heartbeats are acked by the batch: the prefetch bounds how many wait for one.
-    prefetch: 1000,
-    deadLetterBudget: hostDeadLetterBudget(metrics),
-    metrics: metrics.amqp,
-    logger,
-  });
-  return [api, events];
+/**
+ * Not durable, deleted with its last consumer, and without a dead-letter exchange: a review
+ * the plane cannot answer is not routed at all (bouncer publishes it mandatory and knows at
+ * once), and one the broker drops (its expiration, a reject) is gone, not copied anywhere.
+ * Not exclusive, so that every role store on the broker shares it.
+ */
+async function declareTokenReviewQueue(channel: Channel): Promise<void> {
+  await channel.assertQueue(Queues.rolestoreTokenReview, { durable: false, autoDelete: true });
+  await channel.bindQueue(Queues.rolestoreTokenReview, Exchanges.events, 'host.*.token-review');
 }

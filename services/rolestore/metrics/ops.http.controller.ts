@@ -1,8 +1,8 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { AmqpConnection } from '#amqp';
-import { DATABASE } from '../rolestore.tokens';
-import type { Database } from '../database/database';
+import { Database } from '../database/database';
+import { Public } from '../operators/roles.decorator';
 import { RolestoreMetrics } from './rolestore.metrics';
 
 /** A health check that waited for a hanging database would hang its caller too. */
@@ -13,10 +13,11 @@ export class OpsHttpController {
   constructor(
     private readonly metrics: RolestoreMetrics,
     private readonly connection: AmqpConnection,
-    @Inject(DATABASE) private readonly db: Database,
+    private readonly db: Database,
   ) {}
 
   @Get('metrics')
+  @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
@@ -24,6 +25,7 @@ export class OpsHttpController {
 
   /** 200 when both the database and the broker answer; 503 naming the part that does not, within a few seconds either way. */
   @Get('healthz')
+  @Public()
   async health(@Res({ passthrough: true }) res: Response): Promise<{ status: string; database: string; broker: string }> {
     const database = await this.db.ping(HEALTH_PING_TIMEOUT_MS).then(
       () => true,

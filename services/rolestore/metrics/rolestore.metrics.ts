@@ -1,7 +1,9 @@
+import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createAmqpMetrics, type AmqpMetrics } from '#amqp';
 
 /** Every metric the role store exports, in one registry. */
+@Injectable()
 export class RolestoreMetrics {
   readonly registry = new Registry();
   readonly amqp: AmqpMetrics;
@@ -12,7 +14,7 @@ export class RolestoreMetrics {
   readonly hostSyncsDropped: Counter;
   readonly deadLettersDropped: Counter;
 
-  constructor(countOnline: () => Promise<number>) {
+  constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hostplane_rolestore_' });
     this.amqp = createAmqpMetrics(this.registry);
     this.roleApplies = new Counter({
@@ -49,6 +51,10 @@ export class RolestoreMetrics {
       help: 'Refused messages of a host not copied to pf9.dlx: the host had used its dead-letter budget',
       registers: [this.registry],
     });
+  }
+
+  /** The hosts online, counted at each scrape by whoever knows them (the hosts module). */
+  gaugeHostsOnline(countOnline: () => Promise<number>): void {
     let online = 0;
     new Gauge({
       name: 'hostplane_hosts_online',

@@ -1,5 +1,6 @@
 import { AUDIT_GENESIS_HASH, auditRecordHash, type ChainedAuditRecord } from '#audit-chain';
-import type { Database } from '../database/database';
+import { Injectable } from '@nestjs/common';
+import { Database } from '../database/database';
 
 /** What is recorded: the chain (seq, prevHash, hash) is added by the repository. */
 export interface AuditEntry {
@@ -34,6 +35,7 @@ const AUDIT_APPEND_LOCK = 7091002;
  * The audit log: append and read, nothing else. No statement here (or anywhere in the
  * project) updates or deletes a record; the hash chain shows any change made behind its back.
  */
+@Injectable()
 export class AuditRepository {
   constructor(private readonly db: Database) {}
 

@@ -1,5 +1,6 @@
+import { Injectable } from '@nestjs/common';
 import type { OperatorRole } from '#contracts';
-import type { Database } from '../database/database';
+import { Database } from '../database/database';
 
 /** An operator token as the plane keeps it: never the secret, only its hash. */
 export interface OperatorToken {
@@ -26,6 +27,7 @@ interface OperatorTokenRow {
 const COLUMNS = 'id, name, role, created_ms, expires_ms, revoked_ms, created_by';
 
 /** Operator tokens (CONTRACT.md section 8), by their sha256. */
+@Injectable()
 export class OperatorTokensRepository {
   constructor(private readonly db: Database) {}
 

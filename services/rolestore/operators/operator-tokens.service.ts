@@ -8,11 +8,13 @@ import {
   type OperatorTokenView,
   type TokenReviewResult,
 } from '#contracts';
+import { Injectable } from '@nestjs/common';
 import { ApplicationError } from '#amqp';
-import type { Logger } from '#logging';
+import { Logger } from '#logging';
 import { writeFileAtomic } from '#private-fs';
 import { hashOperatorToken, newOperatorToken, OPERATOR_TOKEN_PATTERN } from './operator-token';
-import type { OperatorToken, OperatorTokensRepository } from './operator-tokens.repository';
+import { Clock } from '../core/clock';
+import { OperatorTokensRepository, type OperatorToken } from './operator-tokens.repository';
 
 /** The file a plane that has no admin token writes one to (CONTRACT.md section 8). */
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -28,15 +30,16 @@ export function actorOf(principal: Principal): string {
 }
 
 /** Operator tokens: made (shown once), listed without secrets, revoked at once, and checked on every request. */
+@Injectable()
 export class OperatorTokensService {
   constructor(
     private readonly tokens: OperatorTokensRepository,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   async create(request: OperatorTokenCreateRequest, createdBy: string): Promise<OperatorTokenCreatedView> {
-    const now = this.clock();
+    const now = this.clock.now();
     const secret = newOperatorToken();
     const token: OperatorToken = {
       id: randomUUID(),
@@ -57,7 +60,7 @@ export class OperatorTokensService {
   }
 
   async revoke(id: string): Promise<OperatorTokenView> {
-    const token = await this.tokens.revoke(id, this.clock());
+    const token = await this.tokens.revoke(id, this.clock.now());
     if (token === null) throw new ApplicationError(ErrorCodes.notFound, `token ${id} is not known`);
     this.logger.info('operator token revoked', { id: token.id, name: token.name });
     return view(token);
@@ -69,7 +72,7 @@ export class OperatorTokensService {
     const token = await this.tokens.findByHash(hashOperatorToken(secret));
     if (token === null) return { ok: false, why: 'unknown token' };
     if (token.revokedMs !== null) return { ok: false, why: 'the token was revoked' };
-    if (token.expiresMs !== null && token.expiresMs <= this.clock()) return { ok: false, why: 'the token expired' };
+    if (token.expiresMs !== null && token.expiresMs <= this.clock.now()) return { ok: false, why: 'the token expired' };
     return { ok: true, token };
   }
 
@@ -96,7 +99,7 @@ export class OperatorTokensService {
    * (0600, the token alone on a line); the log names the file, never the token.
    */
   async ensureFirstAdmin(dataDir: string): Promise<string | null> {
-    if (await this.tokens.hasUsableAdmin(this.clock())) return null;
+    if (await this.tokens.hasUsableAdmin(this.clock.now())) return null;
     const created = await this.create({ name: 'admin', role: 'admin' }, 'plane');
     const file = join(dataDir, ADMIN_TOKEN_FILE);
     await writeFileAtomic(file, `${created.token}\n`, 0o600);

@@ -1,11 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ErrorCodes, ROLE_NAME_PATTERN, SEMVER_PATTERN, type HttpErrorView } from '#contracts';
-import type { Logger } from '#logging';
+import { Logger } from '#logging';
 import { toHttpError } from '../http/http-errors';
 import { listenPlainHttp, sendJson } from '../http/plain-http-server';
-import type { RolesService } from './roles.service';
+import { RolesService } from './roles.service';
 
 const PACKAGE_PATH = /^\/v1\/roles\/([^/]+)\/([^/]+)\/package$/;
 /** How long a closing listener lets downloads in flight go on. */
@@ -18,12 +18,13 @@ const DOWNLOADS_FINISH_MS = 5_000;
  * makes join tokens): a host, or anyone on it who can reach comms's local port, gets the
  * packages and no way to command the fleet. Plain node:http, like the join listener.
  */
+@Injectable()
 export class HostPackagesHttpListener implements BeforeApplicationShutdown {
   private server: Server | null = null;
   private readonly logger: Logger;
 
   constructor(
-    private readonly roles: Pick<RolesService, 'download'>,
+    @Inject(RolesService) private readonly roles: Pick<RolesService, 'download'>,
     logger: Logger,
   ) {
     this.logger = logger.child({ component: 'host-packages-http' });

@@ -2,13 +2,16 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { RolestoreConfig } from '../config/rolestore.config';
 
-/** Role packages on disk: <dataDir>/packages/<name>/<version>.tar.gz */
+/** Role packages on disk: <PF9_DATA_DIR>/packages/<name>/<version>.tar.gz */
+@Injectable()
 export class PackageStore {
   private readonly root: string;
 
-  constructor(dataDir: string) {
-    this.root = join(dataDir, 'packages');
+  constructor(config: RolestoreConfig) {
+    this.root = join(config.dataDir, 'packages');
   }
 
   async save(name: string, version: string, bytes: Buffer): Promise<void> {

@@ -1,18 +1,21 @@
 import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
 import { ErrorCodes, type RoleUploadView, type RoleView } from '#contracts';
 import { ApplicationError } from '#amqp';
 import { inspectPackage, RolePackageError } from '#role-package';
-import type { Logger } from '#logging';
-import type { PackageStore } from './package-store';
-import type { RoleVersionsRepository } from './role-versions.repository';
+import { Logger } from '#logging';
+import { Clock } from '../core/clock';
+import { PackageStore } from './package-store';
+import { RoleVersionsRepository } from './role-versions.repository';
 import { compareSemver } from './semver';
 
+@Injectable()
 export class RolesService {
   constructor(
     private readonly versions: RoleVersionsRepository,
     private readonly store: PackageStore,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   /** Checks a package (section 6 of the contract) and keeps it; the same name and version twice is a conflict. */
@@ -34,9 +37,9 @@ export class RolesService {
       name: manifest.name,
       version: manifest.version,
       sha256,
-      size_bytes: bytes.length,
-      manifest: JSON.stringify(manifest),
-      uploaded_ms: this.clock(),
+      sizeBytes: bytes.length,
+      manifest,
+      uploadedMs: this.clock.now(),
     });
     if (!inserted) throw new ApplicationError(ErrorCodes.conflict, `role ${manifest.name} ${manifest.version} exists already`);
     this.logger.info('role package uploaded', { role: manifest.name, version: manifest.version, sha256, bytes: bytes.length });
@@ -45,20 +48,20 @@ export class RolesService {
 
   async list(): Promise<RoleView[]> {
     const byName = new Map<string, RoleView>();
-    for (const row of await this.versions.all()) {
-      const view = byName.get(row.name) ?? { name: row.name, versions: [] };
-      view.versions.push({ version: row.version, sha256: row.sha256, uploadedAt: new Date(row.uploaded_ms).toISOString() });
-      byName.set(row.name, view);
+    for (const role of await this.versions.all()) {
+      const view = byName.get(role.name) ?? { name: role.name, versions: [] };
+      view.versions.push({ version: role.version, sha256: role.sha256, uploadedAt: new Date(role.uploadedMs).toISOString() });
+      byName.set(role.name, view);
     }
     for (const view of byName.values()) view.versions.sort((a, b) => compareSemver(a.version, b.version));
     return [...byName.values()];
   }
 
   async download(name: string, version: string): Promise<{ sha256: string; size: number; stream: Readable }> {
-    const row = await this.versions.find(name, version);
-    if (!row || !(await this.store.exists(name, version))) {
+    const role = await this.versions.find(name, version);
+    if (!role || !(await this.store.exists(name, version))) {
       throw new ApplicationError(ErrorCodes.notFound, `role ${name} ${version} is not known`);
     }
-    return { sha256: row.sha256, size: row.size_bytes, stream: this.store.open(name, version) };
+    return { sha256: role.sha256, size: role.sizeBytes, stream: this.store.open(name, version) };
   }
 }
