@@ -22,6 +22,8 @@ export interface AllInOneConfig {
   /** nodelet's /healthz and /metrics. */
   nodeletAdminPort: number;
   readyTimeoutMs: number;
+  /** The operator token the all-in-one acts with (HOSTPLANE_TOKEN); unset: the plane's first admin token, from <PF9_DATA_DIR>/admin.token. */
+  operatorToken?: string;
   /** Starts the local rabbitmq-server when nothing answers at AMQP_URL (loopback only). */
   startLocalBroker: boolean;
   /** PF9_STOP_WITH_PARENT=1 (set by `npm start`): stop when the pipe on standard input ends. */
@@ -51,6 +53,7 @@ export function loadAllInOneConfig(env: Record<string, string | undefined>): All
     agentMetricsPort: port('PF9_AGENT_METRICS_PORT', 9091),
     nodeletAdminPort: port('PF9_NODELET_ADMIN_PORT', 9095),
     readyTimeoutMs: Number(env.PF9_READY_TIMEOUT_S ?? '120') * 1000,
+    operatorToken: env.HOSTPLANE_TOKEN === undefined || env.HOSTPLANE_TOKEN.trim() === '' ? undefined : env.HOSTPLANE_TOKEN.trim(),
     startLocalBroker: env.PF9_START_LOCAL_BROKER !== '0',
     stopWithParent: stopWithParent.value,
     insecureSharedBrokerUser: env.PF9_INSECURE_SHARED_BROKER_USER === '' ? undefined : env.PF9_INSECURE_SHARED_BROKER_USER,

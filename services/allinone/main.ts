@@ -30,6 +30,9 @@ interface Child {
   log: string;
 }
 
+/** Where a plane that had no admin token wrote the one it made (CONTRACT.md section 8). */
+const ADMIN_TOKEN_FILE = 'admin.token';
+
 const children: Child[] = [];
 let stopping = false;
 
@@ -119,6 +122,10 @@ async function main(config: AllInOneConfig): Promise<void> {
   const plane = startChild('rolestore', 'rolestore/main.js', planeEnv, logDir);
   say(`role store starting (logs: ${plane.log})`);
   await waitUntil('the role store to be healthy', deadline, async () => ((await fetch(`${api}/healthz`)).ok ? true : undefined));
+  // What the all-in-one asks of the plane, it asks as an operator: HOSTPLANE_TOKEN, or the
+  // first admin token the plane wrote (the CLI in this folder finds the same file).
+  const operatorToken = config.operatorToken ?? (await readFile(join(config.dataDir, ADMIN_TOKEN_FILE), 'utf8')).split('\n')[0]!.trim();
+  const asOperator = { authorization: `Bearer ${operatorToken}` };
 
   const ingress = startChild(
     'ingress',
@@ -149,7 +156,7 @@ async function main(config: AllInOneConfig): Promise<void> {
     // A host that has its id already may have registered before (its certificate since
     // lost): only a token made for it lets it register again.
     const hostId = existsSync(hostIdFile) ? await knownHostId() : undefined;
-    const res = await fetch(`${api}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ttlS: 600, hostId }) });
+    const res = await fetch(`${api}/v1/join-tokens`, { method: 'POST', headers: { ...asOperator, 'content-type': 'application/json' }, body: JSON.stringify({ ttlS: 600, hostId }) });
     if (!res.ok) throw new Error(`could not create a join token: ${res.status} ${await res.text()}`);
     joinToken = ((await res.json()) as { token: string }).token;
   }
@@ -183,7 +190,7 @@ async function main(config: AllInOneConfig): Promise<void> {
   say(`host agent and pf9-comms starting (logs: ${host.log})`);
   const hostId = await waitUntil('the host id', deadline, knownHostId);
   await waitUntil('the first heartbeat', deadline, async () => {
-    const res = await fetch(`${api}/v1/hosts/${hostId}`);
+    const res = await fetch(`${api}/v1/hosts/${hostId}`, { headers: asOperator });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { lastHeartbeatAt: string | null };
     return body.lastHeartbeatAt !== null ? true : undefined;

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
 import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
 import { openDatabase } from './database/open-database';
@@ -10,8 +12,12 @@ import { HostPackagesHttpListener } from './roles/host-packages.http-listener';
 import { JoinService } from './join/join.service';
 import { RolestoreModule } from './rolestore.module';
 import { AmqpConnection } from '#amqp';
+import { AmqpTransport } from './messaging/amqp.transport';
 import { resolveHostBrokerUsers } from './broker-users/broker-identity';
 import { RabbitMqManagementClient } from './broker-users/rabbitmq-management.client';
+import { requestGate } from './http/request-gate';
+import { OperatorsModule } from './operators/operators.module';
+import { ADMIN_TOKEN_FILE } from './operators/operator-tokens.service';
 
 export interface RunningRolestore {
   app: NestExpressApplication;
@@ -22,10 +28,16 @@ export interface RunningRolestore {
   joinUrl: string;
   /** The base URL of what hosts fetch (role packages): the ingress's `pf9-http` route. */
   hostApiUrl: string;
+  /** An admin token: the one made at this start, else the one in <PF9_DATA_DIR>/admin.token; null when neither. */
+  adminToken: string | null;
   close(): Promise<void>;
 }
 
-/** Boots the role store: config, database (migrated), HTTP API and broker consumers. */
+/**
+ * Boots the role store: config, database (migrated), and one Nest application serving the
+ * REST API and, as a hybrid application, the broker's queues (AmqpTransport); then the two
+ * listeners of its own (registration, host packages).
+ */
 export async function startRolestore(env: Environment, options: { waitForBrokerMs?: number } = {}): Promise<RunningRolestore> {
   const config = loadRolestoreConfig(env);
   const logger = new Logger('rolestore', parseLogLevel(config.logLevel));
@@ -38,14 +50,20 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  // Before anything reads a request: the Host it names and the type of its body (request-gate.ts).
+  app.use(requestGate({ hostnames: config.apiHostnames }));
   // JSON bodies arrive as bytes and are parsed by the contract's own rules (bodyOf), not body-parser's.
   app.useBodyParser('raw', { type: 'application/json', limit: '1mb' });
   app.useBodyParser('raw', { type: ['application/gzip', 'application/x-gzip', 'application/octet-stream'], limit: config.maxPackageBytes });
   app.enableShutdownHooks();
+  // The application's global guard, interceptor and filter serve the AMQP handlers too.
+  app.connectMicroservice({ strategy: app.get(AmqpTransport) }, { inheritAppConfig: true });
   await app.listen(config.apiPort, config.apiHost);
   let joinUrl: string;
   let hostApiUrl: string;
   try {
+    // The consumers start once the application is up.
+    await app.startAllMicroservices();
     joinUrl = await app.get(JoinHttpListener).listen(config.joinPort, config.joinHost);
     hostApiUrl = await app.get(HostPackagesHttpListener).listen(config.hostApiPort, config.hostApiHost);
     // The ingress's list of revoked host certificates, written again from the database.
@@ -58,5 +76,14 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   const address = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.apiHost}:${address.port}`;
   logger.info('role store listening', { url, joinUrl, hostApiUrl });
-  return { app, config, url, joinUrl, hostApiUrl, close: () => app.close() };
+  const adminToken = app.get(OperatorsModule).firstAdminToken ?? (await readAdminTokenFile(config.dataDir));
+  return { app, config, url, joinUrl, hostApiUrl, adminToken, close: () => app.close() };
+}
+
+async function readAdminTokenFile(dataDir: string): Promise<string | null> {
+  try {
+    return (await readFile(join(dataDir, ADMIN_TOKEN_FILE), 'utf8')).split('\n')[0]!.trim() || null;
+  } catch {
+    return null;
+  }
 }

@@ -19,7 +19,8 @@ export function requestGate(options: { hostnames: readonly string[] }): (req: Re
     if (hasBody(req)) {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const packageUpload = req.method === 'POST' && req.path === '/v1/roles';
-      const accepted = packageUpload ? PACKAGE_TYPES : JSON_TYPES;
+      // A package upload with a JSON body is a mistake the route itself answers (400), not a form's way in.
+      const accepted = packageUpload ? PACKAGE_OR_JSON_TYPES : JSON_TYPES;
       if (!accepted.has(type)) {
         refuse(res, 415, ErrorCodes.validationFailed, `the body must be ${packageUpload ? 'a role package sent as application/gzip' : 'application/json'}, not ${type === '' ? 'untyped' : type}`);
         return;
@@ -30,7 +31,7 @@ export function requestGate(options: { hostnames: readonly string[] }): (req: Re
 }
 
 const JSON_TYPES: ReadonlySet<string> = new Set(['application/json']);
-const PACKAGE_TYPES: ReadonlySet<string> = new Set(['application/gzip', 'application/x-gzip', 'application/octet-stream']);
+const PACKAGE_OR_JSON_TYPES: ReadonlySet<string> = new Set(['application/gzip', 'application/x-gzip', 'application/octet-stream', ...JSON_TYPES]);
 
 /** The Host header's name without its port, lower case; an IPv6 literal without its brackets. */
 export function hostnameOf(header: string | undefined): string | null {
