@@ -15,6 +15,7 @@ import { ServiceProcess } from '../support/service-process';
 import { readServiceUnit, type ServiceUnit } from '../support/systemd-unit';
 import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
+import { planeFetch } from '../support/operator-auth';
 
 const UNITS = join(REPO_ROOT, 'docker/systemd');
 
@@ -125,7 +126,7 @@ describe('the shipped systemd units, run as they say, against files the code its
   }
 
   async function joinToken(): Promise<string> {
-    const res = await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await planeFetch(rs, `${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     return ((await res.json()) as { token: string }).token;
   }
 
@@ -143,7 +144,7 @@ describe('the shipped systemd units, run as they say, against files the code its
     await waitFor(
       `the first heartbeat through comms\n${outputs()}`,
       async () => {
-        const res = await fetch(`${rs.url}/v1/hosts/${hostId}`);
+        const res = await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`);
         return res.ok && ((await res.json()) as { lastHeartbeatAt: string | null }).lastHeartbeatAt !== null;
       },
       { timeoutMs: 45_000 },
@@ -153,13 +154,13 @@ describe('the shipped systemd units, run as they say, against files the code its
 
   /** Assigns a role whose config holds a secret, so the agent keeps it in its state; waits until applied. */
   async function applySecretRole(hostId: string, outputs: () => string): Promise<void> {
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' })).status, 200);
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('units-secret', '1.0.0')) });
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' })).status, 200);
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('units-secret', '1.0.0')) });
     assert.ok(upload.status === 201 || upload.status === 409);
-    await fetch(`${rs.url}/v1/hosts/${hostId}/roles/units-secret`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"password":"s3cret"}}' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/roles/units-secret`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"password":"s3cret"}}' });
     await waitFor(
       `the role applied through comms\n${outputs()}`,
-      async () => ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: Array<{ state: string }> }).roles[0]?.state === 'applied',
+      async () => ((await (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: Array<{ state: string }> }).roles[0]?.state === 'applied',
       { timeoutMs: 45_000 },
     );
   }
@@ -230,11 +231,11 @@ describe('the shipped systemd units, run as they say, against files the code its
     // comms restarted (as systemd would, one day) must read the renewed key to tunnel anything.
     await comms.stop();
     comms = await startComms();
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('units-renewed', '1.0.0')) });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('units-renewed', '1.0.0')) });
     assert.ok(upload.status === 201 || upload.status === 409);
-    await fetch(`${rs.url}/v1/hosts/${hostId}/roles/units-renewed`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"token":"t0ken"}}' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/roles/units-renewed`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"token":"t0ken"}}' });
     await waitFor(`the second role applied through the restarted comms\n${outputs()}`, async () => {
-      const roles = ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: Array<{ name: string; state: string }> }).roles;
+      const roles = ((await (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: Array<{ name: string; state: string }> }).roles;
       return roles.find((r) => r.name === 'units-renewed')?.state === 'applied';
     }, { timeoutMs: 45_000 });
 

@@ -53,7 +53,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
   });
 
   const show = async () =>
-    JSON.parse((await cli(api, '--json', 'hosts', 'show', hostId)).stdout) as {
+    JSON.parse((await cli({ api, cwd }, '--json', 'hosts', 'show', hostId)).stdout) as {
       state: string;
       info: { hostname: string; comms?: { state: string } };
       roles: Array<{ name: string; state: string; message: string | null }>;
@@ -61,7 +61,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
 
   test('prints the ready line once the host sent its first heartbeat; the host is there, unauthorized, with its inventory', async () => {
     assert.match(api, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const list = await cli(api, 'hosts', 'list');
+    const list = await cli({ api, cwd }, 'hosts', 'list');
     assert.equal(list.code, 0);
     assert.match(list.stdout, new RegExp(`${hostId}\\s+\\S+\\s+unauthorized\\s+yes`));
     const host = await show();
@@ -91,10 +91,10 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
   });
 
   test('authorize, upload the keepalived example, assign it; the host applies it and corrects a hand edit', async () => {
-    assert.equal((await cli(api, 'authorize', hostId)).code, 0);
-    const upload = await cli(api, 'roles', 'upload', join(REPO_ROOT, 'examples/roles/keepalived'));
+    assert.equal((await cli({ api, cwd }, 'authorize', hostId)).code, 0);
+    const upload = await cli({ api, cwd }, 'roles', 'upload', join(REPO_ROOT, 'examples/roles/keepalived'));
     assert.equal(upload.code, 0, upload.stderr);
-    const assign = await cli(api, 'role', 'assign', hostId, 'keepalived-vip', '--config', JSON.stringify(VIP));
+    const assign = await cli({ api, cwd }, 'role', 'assign', hostId, 'keepalived-vip', '--config', JSON.stringify(VIP));
     assert.equal(assign.code, 0, assign.stderr);
     await waitFor('keepalived-vip applied', async () => (await show()).roles.find((r) => r.name === 'keepalived-vip')?.state === 'applied', { timeoutMs: 30_000 });
     const conf = join(cwd, '.data/host/etc/keepalived/keepalived.conf');
@@ -107,7 +107,7 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
   });
 
   test('unassign: the host stops and removes the role', async () => {
-    assert.equal((await cli(api, 'role', 'unassign', hostId, 'keepalived-vip')).code, 0);
+    assert.equal((await cli({ api, cwd }, 'role', 'unassign', hostId, 'keepalived-vip')).code, 0);
     await waitFor('the role gone', async () => (await show()).roles.length === 0, { timeoutMs: 20_000 });
     await assert.rejects(readFile(join(cwd, '.data/host/etc/keepalived/keepalived.conf')), /ENOENT/);
   });

@@ -20,6 +20,7 @@ import { waitFor } from '../support/wait';
 describe('npm start with nodelet: a master through the pf9-kube role', () => {
   let proc: Proc;
   let api = '';
+  let cwd = '';
   let hostId = '';
   let hostRoot = '';
   let etcdPort = 0;
@@ -29,7 +30,7 @@ describe('npm start with nodelet: a master through the pf9-kube role', () => {
     await raw.purge('pf9.rolestore.api');
     await raw.purge('pf9.rolestore.events');
     await raw.close();
-    const cwd = await tempDir('allinone-nodelet');
+    cwd = await tempDir('allinone-nodelet');
     hostRoot = join(cwd, '.data/host');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -64,7 +65,7 @@ describe('npm start with nodelet: a master through the pf9-kube role', () => {
     if (pid > 0 && processRunning(pid)) process.kill(pid, 'SIGKILL');
   });
 
-  const show = async (): Promise<HostDetailView> => JSON.parse((await cli(api, '--json', 'hosts', 'show', hostId)).stdout) as HostDetailView;
+  const show = async (): Promise<HostDetailView> => JSON.parse((await cli({ api, cwd }, '--json', 'hosts', 'show', hostId)).stdout) as HostDetailView;
   const nodeletd = (...args: string[]) =>
     promisify(execFile)(join(hostRoot, 'opt/pf9/hostplane/bin/nodeletd'), args, { env: { PATH: process.env.PATH, PF9_ROOT: hostRoot } }).then(
       (r) => ({ code: 0, ...r }),
@@ -85,10 +86,10 @@ describe('npm start with nodelet: a master through the pf9-kube role', () => {
   });
 
   test('assigned to the all-in-one\'s host, nodelet brings the master up; the plane shows it; nodeletd phases status says so', async () => {
-    assert.equal((await cli(api, 'authorize', hostId)).code, 0);
-    const upload = await cli(api, 'roles', 'upload', join(REPO_ROOT, 'examples/roles/pf9-kube'));
+    assert.equal((await cli({ api, cwd }, 'authorize', hostId)).code, 0);
+    const upload = await cli({ api, cwd }, 'roles', 'upload', join(REPO_ROOT, 'examples/roles/pf9-kube'));
     assert.equal(upload.code, 0, upload.stderr);
-    const assign = await cli(api, 'role', 'assign', hostId, 'pf9-kube', '--config', JSON.stringify(config()));
+    const assign = await cli({ api, cwd }, 'role', 'assign', hostId, 'pf9-kube', '--config', JSON.stringify(config()));
     assert.equal(assign.code, 0, assign.stderr);
     await waitFor('pf9-kube applied', async () => (await show()).roles.find((r) => r.name === 'pf9-kube')?.state === 'applied', { timeoutMs: 90_000 });
     const nodelet = await waitFor('the plane to see the node ok', async () => {
@@ -102,7 +103,7 @@ describe('npm start with nodelet: a master through the pf9-kube role', () => {
     assert.ok(nodelet.phases.every((p) => p.state === 'running'));
     await waitFor('the first etcd backup reported', async () => (await show()).nodelet?.etcdBackup?.lastSuccessAt ?? undefined, { timeoutMs: 30_000 });
 
-    const shown = await cli(api, 'hosts', 'show', hostId);
+    const shown = await cli({ api, cwd }, 'hosts', 'show', hostId);
     assert.match(shown.stdout, /^Nodelet: +ok \(master, cluster demo, attempt 0\)/m);
     assert.match(shown.stdout, /^55 +etcd-start +running/m);
 
@@ -130,7 +131,7 @@ describe('npm start with nodelet: a master through the pf9-kube role', () => {
 
   test('unassign stops every phase in reverse and removes nodelet\'s state; the plane forgets it', async () => {
     const pid = Number(await readFile(join(hostRoot, 'var/run/pf9/pf9-etcd.pid'), 'utf8'));
-    assert.equal((await cli(api, 'role', 'unassign', hostId, 'pf9-kube')).code, 0);
+    assert.equal((await cli({ api, cwd }, 'role', 'unassign', hostId, 'pf9-kube')).code, 0);
     await waitFor('the role gone', async () => (await show()).roles.length === 0, { timeoutMs: 60_000 });
     assert.equal(processRunning(pid), false, 'etcd stopped');
     for (const gone of ['etc/pf9/nodelet/10-role.yaml', 'var/opt/pf9/kube_status', 'etc/pf9/kube.env']) assert.equal(existsSync(join(hostRoot, gone)), false, `${gone} removed`);

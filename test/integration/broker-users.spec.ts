@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
@@ -238,8 +239,10 @@ describe('each host its own broker user, held by the broker to its own queue and
   });
 });
 
-async function postJson(url: string, body: unknown = {}, method = 'POST'): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** A request to the join listener, or with `token` to the REST API as that operator. */
+async function postJson(url: string, body: unknown = {}, method = 'POST', token?: string): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) };
+  const res = await fetch(url, { method, headers, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -252,13 +255,14 @@ for (const kind of DATABASE_KINDS) {
     const config = loadRolestoreConfig({ AMQP_URL: brokerUrl(), PF9_BROKER_MANAGEMENT_URL: process.env.PF9_BROKER_MANAGEMENT_URL, PF9_HOST_BROKER_USERS: 'on' });
     const management = new RabbitMqManagementClient(config.brokerManagementUrl, { vhost: config.brokerVhost, timeoutMs: 5000 });
     let env: NodeJS.ProcessEnv;
+    let dataDir = '';
     let first: ServiceProcess | undefined;
     let second: RunningRolestore | undefined;
     let hostConnection: ChannelModel | undefined;
 
     before(async () => {
       await requireManagementApi(management);
-      const dataDir = await tempDir(`broker-users-restart-${kind}`);
+      dataDir = await tempDir(`broker-users-restart-${kind}`);
       await initPlanePki(dataDir);
       env = {
         ...process.env,
@@ -296,24 +300,26 @@ for (const kind of DATABASE_KINDS) {
       await first.listening('127.0.0.1', joinPort, 20_000);
       await waitFor('the first role store to be healthy', async () => (await fetch(`${api}/healthz`)).ok, { timeoutMs: 20_000 });
 
-      const token = (await postJson(`${api}/v1/join-tokens`)).body as { token: string };
+      // The operator's token: the one the role store wrote at its first start, as an operator on the plane's machine reads it.
+      const admin = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
+      const token = (await postJson(`${api}/v1/join-tokens`, {}, 'POST', admin)).body as { token: string };
       const { csrPem } = await createHostKeyAndCsr(hostId);
       const joined = await postJson(`http://127.0.0.1:${joinPort}/v1/join`, { token: token.token, hostId, hostname: `${hostId}.test`, csr: csrPem });
       assert.equal(joined.status, 200, JSON.stringify(joined.body));
       const credentials = (joined.body as HostJoinResult).broker;
       assert.ok(credentials, 'the host has a broker user of its own');
-      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/authorize`)).status, 200);
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/authorize`, {}, 'POST', admin)).status, 200);
       const role = `grace-${run}`;
-      const upload = await fetch(`${api}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole(role, '1.0.0')) });
+      const upload = await fetch(`${api}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip', authorization: `Bearer ${admin}` }, body: await buildRole(fileRole(role, '1.0.0')) });
       assert.equal(upload.status, 201);
-      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/roles/${role}`, {}, 'PUT')).status, 200);
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/roles/${role}`, {}, 'PUT', admin)).status, 200);
 
       hostConnection = await connectAs(credentials);
       const channel = await hostConnection.createChannel();
       await channel.assertQueue(`pf9.host.${hostId}`, { durable: true, arguments: { 'x-dead-letter-exchange': 'pf9.dlx' } });
 
       // Deauthorized with a role it has not reported removed (no agent runs): it keeps its access for the grace period.
-      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/deauthorize`)).status, 200);
+      assert.equal((await postJson(`${api}/v1/hosts/${hostId}/deauthorize`, {}, 'POST', admin)).status, 200);
       killNow(first);
       await first.stop();
       assert.deepEqual(await management.getPermissions(credentials.username), hostPermissions(hostId).vhost, 'the first role store died within the grace period');

@@ -7,6 +7,7 @@ import { CuttableProxy } from '../support/tcp-proxy';
 import { brokerUrl, isolatedPostgresUrl } from '../support/test-env';
 import { buildRole, fileRole, heartbeatBody, newHostId, tempDir } from '../support/fixtures';
 import { waitFor } from '../support/wait';
+import { planeFetch } from '../support/operator-auth';
 
 interface RoleView {
   name: string;
@@ -33,7 +34,7 @@ describe('the role store while PostgreSQL is away', () => {
   let generation: number;
   const role = `db-${randomUUID().slice(0, 8)}`;
 
-  const get = (path: string, timeoutMs = 10_000) => fetch(`${rs.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+  const get = (path: string, timeoutMs = 10_000) => planeFetch(rs, `${rs.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   const roleView = async (): Promise<RoleView | undefined> => {
     const res = await get(`/v1/hosts/${hostId}`);
     if (res.status !== 200) return undefined;
@@ -81,10 +82,10 @@ describe('the role store while PostgreSQL is away', () => {
     otherHost = newHostId();
     await heartbeat(otherHost, randomUUID());
     await waitFor('the hosts', async () => (await get(`/v1/hosts/${hostId}`)).status === 200 && (await get(`/v1/hosts/${otherHost}`)).status === 200);
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' })).status, 200);
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole(role, '1.0.0')) });
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' })).status, 200);
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole(role, '1.0.0')) });
     assert.equal(upload.status, 201);
-    const assigned = await fetch(`${rs.url}/v1/hosts/${hostId}/roles/${role}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const assigned = await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/roles/${role}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
     generation = ((await assigned.json()) as { generation: number }).generation;
   });
 

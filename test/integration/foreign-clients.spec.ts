@@ -38,6 +38,7 @@ conn.close()
 assert reply.get('correlation_id') == cid, 'no reply with our correlation id'
 print(json.dumps(reply['body']))
 `;
+import { planeFetch } from '../support/operator-auth';
 
 describe('clients we did not write: pika, amqp-publish, curl', () => {
   let rs: RunningRolestore;
@@ -73,33 +74,39 @@ describe('clients we did not write: pika, amqp-publish, curl', () => {
     await raw?.close();
   });
 
+  /** The header an operator gives curl: `-H "Authorization: Bearer $(cat .data/plane/admin.token)"`. */
+  function bearer(): string {
+    assert.ok(rs.adminToken, 'the role store wrote its first admin token');
+    return `Authorization: Bearer ${rs.adminToken}`;
+  }
+
   async function knownHost(): Promise<string> {
     const hostId = newHostId();
     await raw.publish('pf9.events', `host.${hostId}.heartbeat`, heartbeatBody(hostId), { type: 'host.heartbeat' });
-    await waitFor('the host', async () => (await fetch(`${rs.url}/v1/hosts/${hostId}`)).ok);
+    await waitFor('the host', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).ok);
     return hostId;
   }
 
   test('amqp-publish with nothing but a routing key and a JSON body authorizes a host', async () => {
     const hostId = await knownHost();
     await run('amqp-publish', ['--url', brokerUrl(), '-e', 'pf9.api', '-r', 'host.authorize', '-C', 'application/json', '-b', JSON.stringify({ hostId })]);
-    await waitFor('the host to be authorized', async () => ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { state: string }).state === 'authorized');
+    await waitFor('the host to be authorized', async () => ((await (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).json()) as { state: string }).state === 'authorized');
   });
 
   test('curl uploads a package and assigns it; pika assigns over pf9.api and gets the reply', async () => {
     const hostId = await knownHost();
-    await fetch(`${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}/authorize`, { method: 'POST' });
     const name = `curl-${randomUUID().slice(0, 8)}`;
     const dir = await tempDir('curl');
     const pkg = join(dir, 'role.tar.gz');
     await writeFile(pkg, await buildRole(fileRole(name, '1.0.0')));
-    const upload = await run('curl', ['-sS', '-w', '\\n%{http_code}', '-H', 'content-type: application/gzip', '--data-binary', `@${pkg}`, `${rs.url}/v1/roles`]);
+    const upload = await run('curl', ['-sS', '-w', '\\n%{http_code}', '-H', bearer(), '-H', 'content-type: application/gzip', '--data-binary', `@${pkg}`, `${rs.url}/v1/roles`]);
     const [uploadBody, uploadStatus] = upload.stdout.trim().split('\n');
     assert.equal(uploadStatus, '201');
     assert.equal((JSON.parse(uploadBody ?? '{}') as { name: string }).name, name);
-    const assign = await run('curl', ['-sS', '-X', 'PUT', '-H', 'content-type: application/json', '-d', '{"config":{"a":1}}', `${rs.url}/v1/hosts/${hostId}/roles/${name}`]);
+    const assign = await run('curl', ['-sS', '-X', 'PUT', '-H', bearer(), '-H', 'content-type: application/json', '-d', '{"config":{"a":1}}', `${rs.url}/v1/hosts/${hostId}/roles/${name}`]);
     assert.deepEqual(JSON.parse(assign.stdout), { hostId, role: name, version: '1.0.0', generation: 2 });
-    const bad = await run('curl', ['-sS', '-w', '\\n%{http_code}', '-X', 'PUT', '-H', 'content-type: application/json', '-d', '{"config":', `${rs.url}/v1/hosts/${hostId}/roles/${name}`]);
+    const bad = await run('curl', ['-sS', '-w', '\\n%{http_code}', '-X', 'PUT', '-H', bearer(), '-H', 'content-type: application/json', '-d', '{"config":', `${rs.url}/v1/hosts/${hostId}/roles/${name}`]);
     const [badBody, badStatus] = bad.stdout.trim().split('\n');
     assert.equal(badStatus, '400');
     assert.equal((JSON.parse(badBody ?? '{}') as { error: { code: string } }).error.code, 'VALIDATION_FAILED');
@@ -108,5 +115,21 @@ describe('clients we did not write: pika, amqp-publish, curl', () => {
     assert.deepEqual(JSON.parse(stdout), { ok: true, result: { hostId, role: name, version: '1.0.0', generation: 3 } });
     const { stdout: refused } = await run(DEBIAN_PYTHON, [script, brokerUrl(), 'role.assign', JSON.stringify({ hostId: newHostId(), role: name })]);
     assert.equal((JSON.parse(refused) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  });
+
+  test('curl without a token, with a form body, or by another Host name gets nothing', async () => {
+    const hostId = await knownHost();
+    const status = async (args: string[]): Promise<{ code: string; status: string }> => {
+      const out = await run('curl', ['-sS', '-w', '\\n%{http_code}', ...args]);
+      const [body, code] = out.stdout.trim().split('\n');
+      return { status: code ?? '', code: (JSON.parse(body ?? '{}') as { error?: { code: string } }).error?.code ?? '' };
+    };
+    assert.deepEqual(await status(['-X', 'POST', `${rs.url}/v1/hosts/${hostId}/authorize`]), { status: '401', code: 'UNAUTHENTICATED' });
+    assert.deepEqual(await status(['-H', 'Authorization: Bearer not-a-token', `${rs.url}/v1/hosts`]), { status: '401', code: 'UNAUTHENTICATED' });
+    assert.deepEqual(await status(['-H', bearer(), '-d', 'config=1', '-X', 'PUT', `${rs.url}/v1/hosts/${hostId}/roles/x`]), { status: '415', code: 'VALIDATION_FAILED' });
+    assert.deepEqual(await status(['-H', bearer(), '-H', 'Host: attacker.example', `${rs.url}/v1/hosts`]), { status: '421', code: 'FORBIDDEN' });
+    assert.equal((await status([`${rs.url}/healthz`])).status, '200', 'health needs no token');
+    const host = (await (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).json()) as { state: string };
+    assert.equal(host.state, 'unauthorized');
   });
 });

@@ -22,6 +22,7 @@ import { freePort } from '../support/processes';
 import { RawAmqp, type Capture } from '../support/raw-amqp';
 import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
+import { planeFetch } from '../support/operator-auth';
 
 /** A registered host: its certificate on disk under `root`, its own broker credentials, and a comms in front of the ingress. */
 interface TestHost {
@@ -84,7 +85,7 @@ describe('a host acts only as itself', () => {
     for (const agent of agents) await agent.close();
     for (const connection of open) await connection.close().catch(() => undefined);
     // Decommissioning deletes what the hosts left on the shared broker (their users, their queues).
-    for (const host of hosts) await fetch(`${rs.url}/v1/hosts/${host.hostId}`, { method: 'DELETE' }).catch(() => undefined);
+    for (const host of hosts) await planeFetch(rs, `${rs.url}/v1/hosts/${host.hostId}`, { method: 'DELETE' }).catch(() => undefined);
     for (const host of hosts) await host.comms.close();
     await raw?.close();
     await ingress?.close();
@@ -94,7 +95,7 @@ describe('a host acts only as itself', () => {
   /** Registers a host through the join listener, as its agent would, and starts its comms. */
   async function registerHost(name: string): Promise<TestHost> {
     const hostId = `id-${run}-${name}`;
-    const token = ((await (await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
+    const token = ((await (await planeFetch(rs, `${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
     const { keyPem, csrPem } = await createHostKeyAndCsr(hostId);
     const answer = await fetch(`${rs.joinUrl}/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, hostId, hostname: `${name}.example`, csr: csrPem }) });
     assert.equal(answer.status, 200, await answer.clone().text());
@@ -141,7 +142,7 @@ describe('a host acts only as itself', () => {
     return line ? Number(line[1]) : 0;
   }
 
-  const api = (path: string, init?: RequestInit): Promise<Response> => fetch(`${rs.url}${path}`, init);
+  const api = (path: string, init?: RequestInit): Promise<Response> => planeFetch(rs, `${rs.url}${path}`, init);
 
   /** GET on the management API, with the credentials of its URL. */
   async function managementFetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -10,9 +10,10 @@ import { RawAmqp } from '../support/raw-amqp';
 import { CuttableProxy } from '../support/tcp-proxy';
 import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
+import { planeFetch, type AuthenticatedPlane } from '../support/operator-auth';
 
-async function json<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
+async function json<T>(plane: AuthenticatedPlane, url: string, init?: RequestInit): Promise<T> {
+  const res = await planeFetch(plane, url, init);
   return (await res.json()) as T;
 }
 
@@ -38,7 +39,7 @@ describe('host agent against the role store, over the real broker', () => {
     broker.port = String(proxy.port);
     return {
       AMQP_URL: broker.toString(),
-      PF9_API_URL: rs.url,
+      PF9_API_URL: rs.hostApiUrl,
       PF9_ROOT: root,
       PF9_HEARTBEAT_INTERVAL_S: '1',
       PF9_CONVERGE_INTERVAL_S: '1',
@@ -46,7 +47,7 @@ describe('host agent against the role store, over the real broker', () => {
       PF9_LOG_LEVEL: 'error',
     };
   };
-  const host = (id: string) => json<{ state: string; online: boolean; info: { hostname: string; cpu: { cores: number }; storage: unknown[] } | null; roles: RoleView[] }>(`${rs.url}/v1/hosts/${id}`);
+  const host = (id: string) => json<{ state: string; online: boolean; info: { hostname: string; cpu: { cores: number }; storage: unknown[] } | null; roles: RoleView[] }>(rs, `${rs.url}/v1/hosts/${id}`);
   const role = async (id: string, name: string) => (await host(id)).roles.find((r) => r.name === name);
 
   before(async () => {
@@ -78,7 +79,7 @@ describe('host agent against the role store, over the real broker', () => {
     const conf = await readFile(join(root, 'etc/pf9/host_id.conf'), 'utf8');
     assert.match(conf, new RegExp(`host_id = ${id}`));
     const seen = await waitFor('the first heartbeat', async () => {
-      const res = await fetch(`${rs.url}/v1/hosts/${id}`);
+      const res = await planeFetch(rs, `${rs.url}/v1/hosts/${id}`);
       return res.ok ? host(id) : undefined;
     });
     assert.equal(seen.state, 'unauthorized');
@@ -86,17 +87,17 @@ describe('host agent against the role store, over the real broker', () => {
     assert.equal(seen.info?.hostname, hostname());
     assert.ok((seen.info?.cpu.cores ?? 0) >= 1);
     assert.ok((seen.info?.storage.length ?? 0) >= 1);
-    await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
     await waitFor('the agent to hold generation 1', async () => agent!.runtime.engine.generation === 1);
   });
 
   test('assign, apply, drift correction, upgrade, and reports held in the outbox while the broker is away', async () => {
     const id = agent!.hostId;
     for (const source of [fileRole('web', '1.0.0'), fileRole('web', '1.1.0', { configure: `sleep 2; mkdir -p "$PF9_ROOT/etc/web"; cat > "$PF9_ROOT/etc/web/config.json"` })]) {
-      const res = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(source) });
+      const res = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(source) });
       assert.equal(res.status, 201);
     }
-    const put = await fetch(`${rs.url}/v1/hosts/${id}/roles/web`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.0.0', config: { listen: 80 } }) });
+    const put = await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/web`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.0.0', config: { listen: 80 } }) });
     const assigned = (await put.json()) as { generation: number };
     const applied = await waitFor('web applied', async () => {
       const r = await role(id, 'web');
@@ -113,7 +114,7 @@ describe('host agent against the role store, over the real broker', () => {
     await waitFor('the plane to hear of it', async () => (await role(id, 'web'))?.message === 'configuration drift corrected');
 
     // An upgrade whose configure takes a while; the broker goes away in the middle of it.
-    await fetch(`${rs.url}/v1/hosts/${id}/roles/web`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.1.0', config: { listen: 80 } }) });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/web`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: '1.1.0', config: { listen: 80 } }) });
     await waitFor('configuring', async () => (await role(id, 'web'))?.state === 'configuring');
     await proxy.cut();
     const outbox = join(root, 'var/lib/pf9/hostagent/outbox');
@@ -140,7 +141,7 @@ describe('host agent against the role store, over the real broker', () => {
     agent = null;
     // Lose whatever was pushed while it was away, as if the queue had been deleted.
     await raw.channel.deleteQueue(`pf9.host.${id}`);
-    const res = await fetch(`${rs.url}/v1/hosts/${id}/roles/web`, { method: 'DELETE' });
+    const res = await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/web`, { method: 'DELETE' });
     assert.equal(res.status, 200);
     agent = await startHostagent(agentEnv());
     assert.equal(agent.hostId, id, 'the same host id after a restart');

@@ -12,14 +12,17 @@ import { renewIfDue } from '../../services/hostagent/certificate-renewal';
 import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
 import { newHostId, tempDir } from '../support/fixtures';
 import { waitFor } from '../support/wait';
+import { planeFetch, type AuthenticatedPlane } from '../support/operator-auth';
 
 interface Answer {
   status: number;
   body: Record<string, unknown>;
 }
 
-async function postJson(url: string, body: unknown): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** A POST to the join listener (no operator), or with `plane` to the operators' REST API with its admin token. */
+async function postJson(url: string, body: unknown, plane?: AuthenticatedPlane): Promise<Answer> {
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const res = await (plane === undefined ? fetch(url, init) : planeFetch(plane, url, init));
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -33,7 +36,7 @@ for (const kind of DATABASE_KINDS) {
     let dataDir: string;
 
     async function newToken(request: { ttlS?: number; hostId?: string } = {}): Promise<JoinTokenView> {
-      const answer = await postJson(`${rs.url}/v1/join-tokens`, request);
+      const answer = await postJson(`${rs.url}/v1/join-tokens`, request, rs);
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
       return answer.body as unknown as JoinTokenView;
     }
@@ -95,7 +98,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await readFile(outcome.files.caCert, 'utf8'), ca.certPem);
       assert.equal(await readFile(join(root, 'etc/pf9/broker.json'), 'utf8').catch(() => 'none'), 'none', 'shared broker credentials by default');
 
-      const host = await fetch(`${rs.url}/v1/hosts/${hostId}`);
+      const host = await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`);
       assert.equal(host.status, 200);
       const view = (await host.json()) as { state: string; hostname: string };
       assert.deepEqual([view.state, view.hostname], ['unauthorized', `${hostId}.test`]);
@@ -169,13 +172,13 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(stolen.status, 403);
       assert.equal(errorOf(stolen).code, 'FORBIDDEN');
       assert.match(errorOf(stolen).message, /^the join token was made for another host: /);
-      assert.equal((await fetch(`${rs.url}/v1/hosts/${other}`)).status, 404, 'the other host was not listed');
+      assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${other}`)).status, 404, 'the other host was not listed');
       assert.equal((await joinWith(token.token, hostId)).status, 200, 'the refusal did not spend the token');
     });
 
     test('bad token requests are refused by the REST API', async () => {
       for (const body of [{ ttlS: 0 }, { ttlS: 'soon' }, { ttlS: 31 * 24 * 3600 }, { ttl: 60 }]) {
-        const answer = await postJson(`${rs.url}/v1/join-tokens`, body);
+        const answer = await postJson(`${rs.url}/v1/join-tokens`, body, rs);
         assert.equal(answer.status, 400, JSON.stringify(body));
         assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
       }
@@ -220,7 +223,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('a token request whose hostId is not a host id is refused by the REST API', async () => {
       for (const hostId of ['a.b', '', '-a', 'x'.repeat(65), 7]) {
-        const answer = await postJson(`${rs.url}/v1/join-tokens`, { hostId });
+        const answer = await postJson(`${rs.url}/v1/join-tokens`, { hostId }, rs);
         assert.equal(answer.status, 400, JSON.stringify(hostId));
         assert.equal(errorOf(answer).code, 'VALIDATION_FAILED');
         assert.deepEqual((answer.body.error as { details: { path: string }[] }).details.map((d) => d.path), ['hostId']);

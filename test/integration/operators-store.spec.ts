@@ -21,7 +21,7 @@ for (const kind of DATABASE_KINDS) {
     let db: Database;
     let dataDir: string;
     let now = Date.parse('2026-12-07T10:00:00Z');
-    const clock = (): number => now;
+    const clock = { now: (): number => now };
     let tokens: OperatorTokensService;
     let audit: AuditService;
 
@@ -85,11 +85,13 @@ for (const kind of DATABASE_KINDS) {
     });
 
     test('a record changed, or removed, in the database itself is found by the chain', async () => {
-      await db.execute("UPDATE audit_log SET outcome = 'ok' WHERE seq = 4");
+      // The writers above raced: which outcome record 4 holds is read, not assumed.
+      const original = (await audit.list({ limit: 1000 })).find((r) => r.seq === 4)!.outcome;
+      await db.execute("UPDATE audit_log SET outcome = 'FORBIDDEN' WHERE seq = 4");
       const changed = verifyAuditChain(await audit.list({ limit: 1000 }));
       assert.equal(changed.ok, false);
       assert.equal(!changed.ok && changed.seq, 4);
-      await db.execute("UPDATE audit_log SET outcome = 'NOT_FOUND' WHERE seq = 4");
+      await db.execute('UPDATE audit_log SET outcome = $1 WHERE seq = 4', [original]);
       assert.equal(verifyAuditChain(await audit.list({ limit: 1000 })).ok, true, 'put back as it was, it verifies again');
       await db.execute('DELETE FROM audit_log WHERE seq = 7');
       const removed = verifyAuditChain(await audit.list({ limit: 1000 }));

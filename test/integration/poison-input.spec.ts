@@ -27,14 +27,17 @@ ch.confirm_delivery()
 ch.basic_publish('pf9.api', kind, body.encode('utf-8'), pika.BasicProperties(content_type='application/json', type=kind, message_id=str(uuid.uuid4()), delivery_mode=2))
 conn.close()
 `;
+import { planeFetch, type AuthenticatedPlane } from '../support/operator-auth';
 
 const DEEP = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 
 /** Config text with every key a careless copy would lose or trip on; it must reach the host byte for byte. */
 const TRICKY_CONFIG = '{"constructor":{"prototype":{"toString":"x"}},"toString":1,"valueOf":[1,2],"hasOwnProperty":null,"prototype":"p","n":1.5e300,"big":9007199254740991,"s":"\\u00e9\\ud83d\\ude00"}';
 
-async function http(base: string, method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'content-type': contentType }, body });
+/** A request as the plane's admin when given the plane, as nobody when given a bare URL (the join and package listeners). */
+async function http(plane: AuthenticatedPlane | string, method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<{ status: number; body: unknown }> {
+  const init: RequestInit = { method, headers: body === undefined ? {} : { 'content-type': contentType }, body };
+  const res = typeof plane === 'string' ? await fetch(plane + path, init) : await planeFetch(plane, plane.url + path, init);
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -82,7 +85,7 @@ for (const kind of DATABASE_KINDS) {
           return q.messageCount === 0 && q.consumerCount === 1;
         });
       }
-      assert.equal((await http(rs.url, 'GET', '/healthz')).status, 200);
+      assert.equal((await http(rs, 'GET', '/healthz')).status, 200);
       const answer = await raw.request('host.authorize', { hostId: newHostId() });
       assert.equal((answer.body as { error: { code: string } }).error.code, 'NOT_FOUND');
     }
@@ -90,8 +93,8 @@ for (const kind of DATABASE_KINDS) {
     async function authorizedHost(): Promise<string> {
       const hostId = newHostId();
       await raw.publish('pf9.events', `host.${hostId}.heartbeat`, heartbeatBody(hostId), { type: 'host.heartbeat', contentType: 'application/json' });
-      await waitFor('the host', async () => (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).status === 200);
-      assert.equal((await http(rs.url, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
+      await waitFor('the host', async () => (await http(rs, 'GET', `/v1/hosts/${hostId}`)).status === 200);
+      assert.equal((await http(rs, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
       return hostId;
     }
 
@@ -103,7 +106,7 @@ for (const kind of DATABASE_KINDS) {
       }
       const hostId = await authorizedHost();
       const name = `poison-${kind}`;
-      assert.equal((await http(rs.url, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
+      assert.equal((await http(rs, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
       await run(DEBIAN_PYTHON, ['-c', PIKA_PUBLISH, brokerUrl(), 'role.assign', JSON.stringify({ hostId, role: name, config: { constructor: 1 } })]);
       const pushed = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { roles: unknown[] }).roles.length === 1);
       assert.deepEqual((pushed.body as { roles: Array<{ config: unknown }> }).roles[0]!.config, { constructor: 1 });
@@ -158,14 +161,14 @@ for (const kind of DATABASE_KINDS) {
         assert.match(String(letter.properties.headers?.['x-pf9-error']), reason, type);
       }
       await raw.publish('pf9.events', `host.${hostId}.heartbeat`, heartbeatBody(hostId), { type: 'host.heartbeat', contentType: 'application/json' });
-      await waitFor('the good heartbeat after the poison', async () => (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).status === 200);
+      await waitFor('the good heartbeat after the poison', async () => (await http(rs, 'GET', `/v1/hosts/${hostId}`)).status === 200);
       await stillServing();
     });
 
     test("a role's config reaches the host exactly as it was given, over pf9.api and over REST", async () => {
       const hostId = await authorizedHost();
       const name = `exact-${kind}`;
-      assert.equal((await http(rs.url, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
+      assert.equal((await http(rs, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
       const answer = await raw.request('role.assign', `{"hostId":"${hostId}","role":"${name}","config":${TRICKY_CONFIG}}`, { type: 'role.assign' });
       assert.equal((answer.body as { ok: boolean }).ok, true, JSON.stringify(answer.body));
       // The same JSON value, every key in its order (numbers and escapes may be spelled as JSON.stringify spells them).
@@ -173,12 +176,12 @@ for (const kind of DATABASE_KINDS) {
       const configOf = (m: { raw: Buffer }) => (JSON.parse(m.raw.toString('utf8')) as { roles: Array<{ config: unknown }> }).roles.map((r) => JSON.stringify(r.config));
       const pushed = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && configOf(m).includes(expected));
       assert.deepEqual(configOf(pushed), [expected]);
-      const view = (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ config: unknown }> };
+      const view = (await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ config: unknown }> };
       assert.deepEqual(view.roles[0]!.config, JSON.parse(TRICKY_CONFIG));
 
-      const put = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, `{"config":${TRICKY_CONFIG.replace('"n":1.5e300', '"n":2')}}`);
+      const put = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, `{"config":${TRICKY_CONFIG.replace('"n":1.5e300', '"n":2')}}`);
       assert.equal(put.status, 200, JSON.stringify(put.body));
-      const again = (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ config: Record<string, unknown> }> };
+      const again = (await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ config: Record<string, unknown> }> };
       assert.equal(JSON.stringify(Object.keys(again.roles[0]!.config)), JSON.stringify(Object.keys(JSON.parse(TRICKY_CONFIG) as object)));
       assert.equal(again.roles[0]!.config.n, 2);
     });
@@ -198,11 +201,11 @@ for (const kind of DATABASE_KINDS) {
         ['not JSON', '{"config":'],
       ];
       for (const [name, body] of bodies) {
-        const answer = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/demo`, body);
+        const answer = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/demo`, body);
         assert.equal(answer.status, 400, `${name}: ${JSON.stringify(answer.body)}`);
         assert.equal(code(answer), 'VALIDATION_FAILED', name);
       }
-      const tokens = await http(rs.url, 'POST', '/v1/join-tokens', '{"ttlS":9007199254740993}');
+      const tokens = await http(rs, 'POST', '/v1/join-tokens', '{"ttlS":9007199254740993}');
       assert.equal(tokens.status, 400);
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
@@ -228,11 +231,11 @@ for (const kind of DATABASE_KINDS) {
         fc.constantFrom(`{"config":${DEEP(5000)}}`, '{"config":{"n":1e999}}', '{"token":"x","hostId":"a","hostname":"h","csr":"-----BEGIN CERTIFICATE REQUEST-----\\nAAAA\\n-----END CERTIFICATE REQUEST-----"}'),
       );
       const target = fc.constantFrom(
-        { base: rs.url, method: 'PUT', path: `/v1/hosts/${hostId}/roles/demo` },
-        { base: rs.url, method: 'PUT', path: '/v1/hosts/%00/roles/x%2F..' },
-        { base: rs.url, method: 'POST', path: '/v1/join-tokens' },
-        { base: rs.url, method: 'POST', path: '/v1/roles' },
-        { base: rs.url, method: 'POST', path: `/v1/hosts/${hostId}/authorize` },
+        { base: rs as AuthenticatedPlane | string, method: 'PUT', path: `/v1/hosts/${hostId}/roles/demo` },
+        { base: rs as AuthenticatedPlane | string, method: 'PUT', path: '/v1/hosts/%00/roles/x%2F..' },
+        { base: rs as AuthenticatedPlane | string, method: 'POST', path: '/v1/join-tokens' },
+        { base: rs as AuthenticatedPlane | string, method: 'POST', path: '/v1/roles' },
+        { base: rs as AuthenticatedPlane | string, method: 'POST', path: `/v1/hosts/${hostId}/authorize` },
         { base: rs.joinUrl, method: 'POST', path: '/v1/join' },
         { base: rs.joinUrl, method: 'POST', path: '/v1/renew' },
         { base: rs.hostApiUrl, method: 'GET', path: '/v1/roles/constructor/1.0.0/package' },
@@ -263,7 +266,7 @@ describe('poison on a host queue never stops the host agent', () => {
     await raw.purge('pf9.rolestore.events');
     root = await tempDir('poison-host');
     rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: await tempDir('poison-plane'), PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
-    agent = await startHostagent({ AMQP_URL: brokerUrl(), PF9_API_URL: rs.url, PF9_ROOT: root, PF9_HEARTBEAT_INTERVAL_S: '1', PF9_CONVERGE_INTERVAL_S: '2', PF9_AGENT_METRICS_PORT: '0', PF9_LOG_LEVEL: 'error' });
+    agent = await startHostagent({ AMQP_URL: brokerUrl(), PF9_API_URL: rs.hostApiUrl, PF9_ROOT: root, PF9_HEARTBEAT_INTERVAL_S: '1', PF9_CONVERGE_INTERVAL_S: '2', PF9_AGENT_METRICS_PORT: '0', PF9_LOG_LEVEL: 'error' });
   });
 
   after(async () => {
@@ -274,7 +277,7 @@ describe('poison on a host queue never stops the host agent', () => {
 
   test('forged or broken desired states are dead-lettered; the agent still applies the real one, config exactly', async () => {
     const hostId = agent.hostId;
-    await waitFor('the host', async () => (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).status === 200);
+    await waitFor('the host', async () => (await http(rs, 'GET', `/v1/hosts/${hostId}`)).status === 200);
     const dead = await raw.capture('pf9.dlx', '');
     const role = { name: 'x', version: '1.0.0', sha256: 'a'.repeat(64), config: {}, generation: 1 };
     const poisons = [
@@ -293,11 +296,11 @@ describe('poison on a host queue never stops the host agent', () => {
     assert.equal(agent.runtime.engine.generation, 0);
 
     const name = 'exact-host';
-    assert.equal((await http(rs.url, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
-    assert.equal((await http(rs.url, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
-    assert.equal((await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, `{"config":${TRICKY_CONFIG}}`)).status, 200);
+    assert.equal((await http(rs, 'POST', '/v1/roles', await buildRole(fileRole(name, '1.0.0')), 'application/gzip')).status, 201);
+    assert.equal((await http(rs, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
+    assert.equal((await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, `{"config":${TRICKY_CONFIG}}`)).status, 200);
     await waitFor('the role applied', async () => {
-      const view = (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string }> };
+      const view = (await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string }> };
       return view.roles[0]?.state === 'applied';
     });
     // The configure hook wrote what it read on its standard input.

@@ -10,6 +10,7 @@ import { buildRole, fileRole, tempDir } from '../support/fixtures';
 import { RawAmqp } from '../support/raw-amqp';
 import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
+import { planeFetch, type AuthenticatedPlane } from '../support/operator-auth';
 
 interface RoleView {
   name: string;
@@ -25,10 +26,10 @@ function flakyRole(name: string, marker: string) {
   });
 }
 
-async function hostplane(argv: string[], api: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function hostplane(argv: string[], plane: AuthenticatedPlane): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (c: string) => void (stdout += c) }, stderr: { write: (c: string) => void (stderr += c) }, env: { HOSTPLANE_API: api }, cwd: process.cwd() });
+  const code = await runCli(argv, { stdout: { write: (c: string) => void (stdout += c) }, stderr: { write: (c: string) => void (stderr += c) }, env: { HOSTPLANE_API: plane.url, HOSTPLANE_TOKEN: plane.adminToken ?? '' }, cwd: process.cwd() });
   return { code, stdout, stderr };
 }
 
@@ -40,7 +41,7 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
   const suffix = randomUUID().slice(0, 8);
   const agentEnv = (retryInitialS: number, convergeS: number) => ({
     AMQP_URL: brokerUrl(),
-    PF9_API_URL: rs.url,
+    PF9_API_URL: rs.hostApiUrl,
     PF9_ROOT: root,
     PF9_HEARTBEAT_INTERVAL_S: '1',
     PF9_CONVERGE_INTERVAL_S: String(convergeS),
@@ -49,13 +50,13 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     PF9_LOG_LEVEL: 'error',
   });
   const role = async (name: string): Promise<RoleView | undefined> => {
-    const res = await fetch(`${rs.url}/v1/hosts/${agent!.hostId}`);
+    const res = await planeFetch(rs, `${rs.url}/v1/hosts/${agent!.hostId}`);
     return res.ok ? ((await res.json()) as { roles: RoleView[] }).roles.find((r) => r.name === name) : undefined;
   };
   const assign = async (name: string) => {
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(flakyRole(name, `${name}.ok`)) });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(flakyRole(name, `${name}.ok`)) });
     assert.equal(upload.status, 201);
-    const put = await fetch(`${rs.url}/v1/hosts/${agent!.hostId}/roles/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"a":1}}' });
+    const put = await planeFetch(rs, `${rs.url}/v1/hosts/${agent!.hostId}/roles/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"a":1}}' });
     assert.equal(put.status, 200);
   };
 
@@ -67,8 +68,8 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     rs = await startRolestore({ AMQP_URL: brokerUrl(), PF9_DATA_DIR: await tempDir('retry-plane'), PF9_API_PORT: '0', PF9_HOST_BROKER_USERS: 'off', PF9_INSECURE_SHARED_BROKER_USER: 'guest', PF9_LOG_LEVEL: 'error' }, { waitForBrokerMs: 15_000 });
     // Tries again after 1 s, 2 s, 4 s, 4 s …: the converge interval caps the backoff.
     agent = await startHostagent(agentEnv(1, 4));
-    await waitFor('the host', async () => (await fetch(`${rs.url}/v1/hosts/${agent!.hostId}`)).ok);
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${agent.hostId}/authorize`, { method: 'POST' })).status, 200);
+    await waitFor('the host', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${agent!.hostId}`)).ok);
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${agent.hostId}/authorize`, { method: 'POST' })).status, 200);
   });
 
   after(async () => {
@@ -88,7 +89,7 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     }, { timeoutMs: 30_000, intervalMs: 100 });
     assert.ok(seen.size >= 2, `the count rises while the plane watches: ${[...seen].join(', ')}`);
     assert.match((await role(name))?.message ?? '', /hook configure failed \(exit 4\)/);
-    const shown = await hostplane(['hosts', 'show', agent!.hostId], rs.url);
+    const shown = await hostplane(['hosts', 'show', agent!.hostId], rs);
     assert.equal(shown.code, 0, shown.stderr);
     const header = shown.stdout.split('\n').find((l) => l.startsWith('NAME'));
     const row = shown.stdout.split('\n').find((l) => l.startsWith(name));
@@ -114,7 +115,7 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     await waitFor('the first failure', async () => (await role(name))?.failures === 1, { timeoutMs: 20_000 });
     await writeFile(join(root, `${name}.ok`), '');
     const asked = Date.now();
-    const retried = await hostplane(['role', 'retry', agent!.hostId, name], rs.url);
+    const retried = await hostplane(['role', 'retry', agent!.hostId, name], rs);
     assert.equal(retried.code, 0, retried.stderr);
     assert.match(retried.stdout, new RegExp(`host ${agent!.hostId} asked to try role ${name} again now`));
     const applied = await waitFor('applied', async () => {
@@ -124,7 +125,7 @@ describe('a role whose hook fails is tried again, counted, and retried on demand
     assert.equal(applied.failures, 0);
     assert.ok(Date.now() - asked < 40_000, 'well before the backoff would have tried');
 
-    const unknown = await hostplane(['role', 'retry', agent!.hostId, 'not-assigned'], rs.url);
+    const unknown = await hostplane(['role', 'retry', agent!.hostId, 'not-assigned'], rs);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /NOT_FOUND: role not-assigned is not assigned/);
   });

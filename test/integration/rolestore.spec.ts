@@ -10,6 +10,7 @@ import { RawAmqp, type Capture } from '../support/raw-amqp';
 import { brokerUrl, databaseUrlFor, DATABASE_KINDS } from '../support/test-env';
 import { buildRole, fileRole, heartbeatBody, newHostId, tempDir } from '../support/fixtures';
 import { waitFor } from '../support/wait';
+import { planeFetch, type AuthenticatedPlane } from '../support/operator-auth';
 
 interface HttpAnswer {
   status: number;
@@ -17,13 +18,14 @@ interface HttpAnswer {
   headers: Headers;
 }
 
-async function http(base: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<HttpAnswer> {
+/** A request to the plane's REST API as its admin (a bare URL: as nobody). */
+async function http(plane: AuthenticatedPlane | string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<HttpAnswer> {
   const init: RequestInit = { method, headers: {} };
   if (body !== undefined) {
     init.body = Buffer.isBuffer(body) ? body : typeof body === 'string' ? body : JSON.stringify(body);
     init.headers = { 'content-type': contentType };
   }
-  const res = await fetch(base + path, init);
+  const res = typeof plane === 'string' ? await fetch(plane + path, init) : await planeFetch(plane, plane.url + path, init);
   const text = Buffer.from(await res.arrayBuffer());
   const isJson = (res.headers.get('content-type') ?? '').includes('json');
   return { status: res.status, body: isJson ? JSON.parse(text.toString('utf8')) : text, headers: res.headers };
@@ -75,19 +77,19 @@ for (const kind of DATABASE_KINDS) {
     async function knownHost(): Promise<string> {
       const hostId = newHostId();
       await heartbeat(hostId);
-      await waitFor('the host to appear', async () => (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).status === 200);
+      await waitFor('the host to appear', async () => (await http(rs, 'GET', `/v1/hosts/${hostId}`)).status === 200);
       return hostId;
     }
 
     async function authorizedHost(): Promise<string> {
       const hostId = await knownHost();
-      assert.equal((await http(rs.url, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
+      assert.equal((await http(rs, 'POST', `/v1/hosts/${hostId}/authorize`)).status, 200);
       return hostId;
     }
 
     async function uploadRole(name: string, version: string): Promise<{ sha256: string; bytes: Buffer }> {
       const bytes = await buildRole(fileRole(name, version));
-      const answer = await http(rs.url, 'POST', '/v1/roles', bytes, 'application/gzip');
+      const answer = await http(rs, 'POST', '/v1/roles', bytes, 'application/gzip');
       assert.equal(answer.status, 201, JSON.stringify(answer.body));
       return { sha256: (answer.body as { sha256: string }).sha256, bytes };
     }
@@ -96,7 +98,7 @@ for (const kind of DATABASE_KINDS) {
       const hostId = newHostId();
       await heartbeat(hostId);
       const host = await waitFor('the host', async () => {
-        const answer = await http(rs.url, 'GET', `/v1/hosts/${hostId}`);
+        const answer = await http(rs, 'GET', `/v1/hosts/${hostId}`);
         return answer.status === 200 ? (answer.body as Record<string, unknown>) : undefined;
       });
       assert.equal(host.id, hostId);
@@ -106,30 +108,30 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(typeof host.lastHeartbeatAt, 'string');
       assert.deepEqual((host.info as { cpu: unknown }).cpu, heartbeatBody(hostId).cpu);
       assert.deepEqual(host.roles, []);
-      const list = (await http(rs.url, 'GET', '/v1/hosts')).body as Array<Record<string, unknown>>;
+      const list = (await http(rs, 'GET', '/v1/hosts')).body as Array<Record<string, unknown>>;
       const entry = list.find((h) => h.id === hostId);
       assert.deepEqual(Object.keys(entry ?? {}).sort(), ['hostname', 'id', 'lastHeartbeatAt', 'online', 'state']);
     });
 
     test('a host goes offline once no heartbeat came within the threshold', async () => {
       const hostId = await knownHost();
-      await waitFor('the host to go offline', async () => ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { online: boolean }).online === false, { timeoutMs: 6000 });
+      await waitFor('the host to go offline', async () => ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { online: boolean }).online === false, { timeoutMs: 6000 });
       await heartbeat(hostId);
-      await waitFor('the host to be online again', async () => ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { online: boolean }).online === true);
+      await waitFor('the host to be online again', async () => ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { online: boolean }).online === true);
     });
 
     test('authorize and deauthorize over REST, each pushing the desired state to the host', async () => {
       const hostId = await knownHost();
-      const authorized = await http(rs.url, 'POST', `/v1/hosts/${hostId}/authorize`);
+      const authorized = await http(rs, 'POST', `/v1/hosts/${hostId}/authorize`);
       assert.deepEqual(authorized, { ...authorized, status: 200, body: { hostId, state: 'authorized' } });
       const pushed = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { state: string }).state === 'authorized');
       assert.equal(pushed.properties.type, 'host.desired-state');
       assert.equal((pushed.body as { generation: number }).generation, 1);
-      const deauthorized = await http(rs.url, 'POST', `/v1/hosts/${hostId}/deauthorize`);
+      const deauthorized = await http(rs, 'POST', `/v1/hosts/${hostId}/deauthorize`);
       assert.deepEqual(deauthorized.body, { hostId, state: 'unauthorized' });
       await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { state: string }).state === 'unauthorized');
-      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${newHostId()}/authorize`)), 'NOT_FOUND');
-      assert.equal((await http(rs.url, 'POST', `/v1/hosts/bad.host/authorize`)).status, 400);
+      assert.equal(errorCode(await http(rs, 'POST', `/v1/hosts/${newHostId()}/authorize`)), 'NOT_FOUND');
+      assert.equal((await http(rs, 'POST', `/v1/hosts/bad.host/authorize`)).status, 400);
     });
 
     test('role packages: upload, list, download the same bytes, 409 on a duplicate, 400 on a bad package', async () => {
@@ -137,22 +139,22 @@ for (const kind of DATABASE_KINDS) {
       const { sha256, bytes } = await uploadRole(name, '1.0.0');
       assert.equal(sha256, createHash('sha256').update(bytes).digest('hex'));
       await uploadRole(name, '1.10.0');
-      const duplicate = await http(rs.url, 'POST', '/v1/roles', bytes, 'application/gzip');
+      const duplicate = await http(rs, 'POST', '/v1/roles', bytes, 'application/gzip');
       assert.equal(duplicate.status, 409);
       assert.equal(errorCode(duplicate), 'CONFLICT');
-      const list = (await http(rs.url, 'GET', '/v1/roles')).body as Array<{ name: string; versions: Array<{ version: string; sha256: string; uploadedAt: string }> }>;
+      const list = (await http(rs, 'GET', '/v1/roles')).body as Array<{ name: string; versions: Array<{ version: string; sha256: string; uploadedAt: string }> }>;
       const role = list.find((r) => r.name === name);
       assert.deepEqual(role?.versions.map((v) => v.version), ['1.0.0', '1.10.0']);
       assert.equal(role?.versions[0]?.sha256, sha256);
-      const download = await http(rs.url, 'GET', `/v1/roles/${name}/1.0.0/package`);
+      const download = await http(rs, 'GET', `/v1/roles/${name}/1.0.0/package`);
       assert.equal(download.status, 200);
       assert.equal(download.headers.get('content-type'), 'application/gzip');
       assert.ok(Buffer.isBuffer(download.body) && download.body.equals(bytes));
-      assert.equal((await http(rs.url, 'GET', `/v1/roles/${name}/9.9.9/package`)).status, 404);
-      const notGzip = await http(rs.url, 'POST', '/v1/roles', Buffer.from('plain text, not a package'), 'application/gzip');
+      assert.equal((await http(rs, 'GET', `/v1/roles/${name}/9.9.9/package`)).status, 404);
+      const notGzip = await http(rs, 'POST', '/v1/roles', Buffer.from('plain text, not a package'), 'application/gzip');
       assert.equal(notGzip.status, 400);
       assert.equal(errorCode(notGzip), 'VALIDATION_FAILED');
-      const empty = await http(rs.url, 'POST', '/v1/roles', { name: 'x' });
+      const empty = await http(rs, 'POST', '/v1/roles', { name: 'x' });
       assert.equal(empty.status, 400);
     });
 
@@ -160,13 +162,13 @@ for (const kind of DATABASE_KINDS) {
       const name = `bomb-${randomUUID().slice(0, 8)}`;
       const bomb = paxHeaderBomb(validRoleEntries({ ...VALID_MANIFEST, name }));
       const started = performance.now();
-      const answer = await http(rs.url, 'POST', '/v1/roles', bomb.buf, 'application/gzip');
+      const answer = await http(rs, 'POST', '/v1/roles', bomb.buf, 'application/gzip');
       const elapsedMs = performance.now() - started;
       assert.equal(answer.status, 400, JSON.stringify(answer.body));
       assert.equal(errorCode(answer), 'VALIDATION_FAILED');
       assert.match((answer.body as { error: { message: string } }).error.message, /extended headers \(pax, GNU long names\) take more than 16777216 bytes/);
       assert.ok(elapsedMs < 5000, `answered after ${Math.round(elapsedMs)} ms`);
-      const list = (await http(rs.url, 'GET', '/v1/roles')).body as Array<{ name: string }>;
+      const list = (await http(rs, 'GET', '/v1/roles')).body as Array<{ name: string }>;
       assert.ok(!list.some((role) => role.name === name), 'nothing of the bomb was kept');
       await uploadRole(`after-${name}`, '1.0.0');
     });
@@ -176,9 +178,9 @@ for (const kind of DATABASE_KINDS) {
       for (const name of [big, bigger, small]) await uploadRole(name, '1.0.0');
       const hostId = await authorizedHost();
       const config = { pad: 'p'.repeat(600 * 1024) };
-      assert.equal((await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${big}`, { config })).status, 200);
+      assert.equal((await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${big}`, { config })).status, 200);
 
-      const refused = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${bigger}`, { config });
+      const refused = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${bigger}`, { config });
       assert.equal(refused.status, 400);
       assert.equal(errorCode(refused), 'VALIDATION_FAILED');
       const message = (refused.body as { error: { message: string } }).error.message;
@@ -188,9 +190,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((overAmqp.body as { error: { code: string } }).error.code, 'VALIDATION_FAILED');
       assert.match((overAmqp.body as { error: { message: string } }).error.message, /desired state would take \d+ bytes/);
 
-      const roles = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ name: string; desiredGeneration: number }> }).roles;
+      const roles = ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ name: string; desiredGeneration: number }> }).roles;
       assert.deepEqual(roles.map((r) => [r.name, r.desiredGeneration]), [[big, 2]], 'nothing of the refused assignments was kept');
-      const next = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${small}`, { config: { a: 1 } });
+      const next = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${small}`, { config: { a: 1 } });
       assert.equal((next.body as { generation: number }).generation, 3, 'the refusals did not raise the generation');
       await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { generation: number }).generation === 3);
       const sent = control.messages.filter((m) => m.routingKey === `host.${hostId}.desired-state`).map((m) => (m.body as { generation: number }).generation);
@@ -221,9 +223,9 @@ for (const kind of DATABASE_KINDS) {
         );
       const pad = 'p'.repeat(MAX_BODY_BYTES - widest(''));
       assert.equal(widest(pad), MAX_BODY_BYTES);
-      const tooLarge = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad: `${pad}p` } });
+      const tooLarge = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad: `${pad}p` } });
       assert.equal(tooLarge.status, 400, 'one byte more is refused');
-      const accepted = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad } });
+      const accepted = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { pad } });
       assert.equal(accepted.status, 200, JSON.stringify(accepted.body).slice(0, 300));
       const state = await waitFor('the host to take its desired state', () => received.find((s) => s.generation === 2));
       assert.equal(state.roles[0]?.config.pad, pad);
@@ -236,23 +238,23 @@ for (const kind of DATABASE_KINDS) {
       await uploadRole(name, '1.9.0');
       const unauthorized = await knownHost();
       const hostId = await authorizedHost();
-      assert.equal(errorCode(await http(rs.url, 'PUT', `/v1/hosts/${newHostId()}/roles/${name}`, {})), 'NOT_FOUND');
-      const notAuthorized = await http(rs.url, 'PUT', `/v1/hosts/${unauthorized}/roles/${name}`, {});
+      assert.equal(errorCode(await http(rs, 'PUT', `/v1/hosts/${newHostId()}/roles/${name}`, {})), 'NOT_FOUND');
+      const notAuthorized = await http(rs, 'PUT', `/v1/hosts/${unauthorized}/roles/${name}`, {});
       assert.equal(errorCode(notAuthorized), 'HOST_NOT_AUTHORIZED');
-      assert.equal(errorCode(await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/nope-${name}`, {})), 'NOT_FOUND');
-      assert.equal(errorCode(await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '3.0.0' })), 'NOT_FOUND');
-      const bad = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: 7, config: [] });
+      assert.equal(errorCode(await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/nope-${name}`, {})), 'NOT_FOUND');
+      assert.equal(errorCode(await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '3.0.0' })), 'NOT_FOUND');
+      const bad = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: 7, config: [] });
       assert.equal(bad.status, 400);
       assert.equal(errorCode(bad), 'VALIDATION_FAILED');
-      assert.equal((await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, '{"config": {', 'application/json')).status, 400);
-      const assigned = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { a: 1 } });
+      assert.equal((await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, '{"config": {', 'application/json')).status, 400);
+      const assigned = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { a: 1 } });
       assert.equal(assigned.status, 200);
       assert.deepEqual(assigned.body, { hostId, role: name, version: '1.10.0', generation: 2 });
-      const again = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { a: 1 } });
+      const again = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { a: 1 } });
       assert.deepEqual(again.body, { hostId, role: name, version: '1.10.0', generation: 2 }, 'the same assignment again changes nothing');
-      const reconfigured = await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '1.2.0', config: { a: 2 } });
+      const reconfigured = await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '1.2.0', config: { a: 2 } });
       assert.deepEqual(reconfigured.body, { hostId, role: name, version: '1.2.0', generation: 3 });
-      const detail = (await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: unknown[] };
+      const detail = (await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: unknown[] };
       assert.deepEqual(detail.roles, [{ name, version: '1.2.0', config: { a: 2 }, desiredGeneration: 3, appliedGeneration: null, state: 'pending', message: null, failures: 0 }]);
     });
 
@@ -260,8 +262,8 @@ for (const kind of DATABASE_KINDS) {
       const name = `retry-${randomUUID().slice(0, 8)}`;
       await uploadRole(name, '1.0.0');
       const hostId = await authorizedHost();
-      const assigned = (await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, {})).body as { generation: number };
-      const roleView = async () => ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string; failures: number; message: string | null }> }).roles[0];
+      const assigned = (await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, {})).body as { generation: number };
+      const roleView = async () => ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string; failures: number; message: string | null }> }).roles[0];
       const status = (state: string, extra: Record<string, unknown>) =>
         raw.publish('pf9.events', `host.${hostId}.role-status`, { hostId, role: name, version: '1.0.0', generation: assigned.generation, state, ...extra }, { type: 'role.status', messageId: randomUUID() });
       await status('failed', { message: 'hook configure failed (exit 1)', failures: 3 });
@@ -273,24 +275,24 @@ for (const kind of DATABASE_KINDS) {
       await raw.publish('pf9.events', `host.${hostId}.role-status`, { hostId, role: name, version: '1.0.0', generation: assigned.generation, state: 'failed', failures: -1 }, { type: 'role.status', messageId: invalid });
       assert.match(String((await dead.next((m) => m.properties.messageId === invalid)).properties.headers?.['x-pf9-error']), /failures/);
 
-      const retried = await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`);
+      const retried = await http(rs, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`);
       assert.deepEqual(retried, { ...retried, status: 200, body: { hostId, role: name, generation: assigned.generation, retry: 1 } });
       const pushed = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { roles: Array<{ retry?: number }> }).roles[0]?.retry === 1);
       assert.equal((pushed.body as { generation: number }).generation, assigned.generation, 'the generation stays');
-      assert.equal(((await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`)).body as { retry: number }).retry, 2);
+      assert.equal(((await http(rs, 'POST', `/v1/hosts/${hostId}/roles/${name}/retry`)).body as { retry: number }).retry, 2);
 
       await status('applied', {});
       await waitFor('applied', async () => (await roleView())?.state === 'applied');
       assert.equal((await roleView())?.failures, 0, 'applied means none, even from an agent that does not count');
       await status('failed', { failures: 2 });
       await waitFor('2 failures', async () => (await roleView())?.failures === 2);
-      await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { again: true } });
+      await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { config: { again: true } });
       assert.equal((await roleView())?.failures, 0, 'a new assignment starts counting again');
 
-      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/not-${name}/retry`)), 'NOT_FOUND');
-      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${newHostId()}/roles/${name}/retry`)), 'NOT_FOUND');
-      assert.equal(errorCode(await http(rs.url, 'POST', `/v1/hosts/${await knownHost()}/roles/${name}/retry`)), 'HOST_NOT_AUTHORIZED');
-      assert.equal((await http(rs.url, 'POST', `/v1/hosts/${hostId}/roles/Bad.Name/retry`)).status, 400);
+      assert.equal(errorCode(await http(rs, 'POST', `/v1/hosts/${hostId}/roles/not-${name}/retry`)), 'NOT_FOUND');
+      assert.equal(errorCode(await http(rs, 'POST', `/v1/hosts/${newHostId()}/roles/${name}/retry`)), 'NOT_FOUND');
+      assert.equal(errorCode(await http(rs, 'POST', `/v1/hosts/${await knownHost()}/roles/${name}/retry`)), 'HOST_NOT_AUTHORIZED');
+      assert.equal((await http(rs, 'POST', `/v1/hosts/${hostId}/roles/Bad.Name/retry`)).status, 400);
     });
 
     test('role.assign over pf9.api: reply, desired state on pf9.control, status reports, unassign and removal', async () => {
@@ -309,24 +311,24 @@ for (const kind of DATABASE_KINDS) {
       await Promise.all([...Array(5).keys()].flatMap(() => ['downloading', 'installing', 'configuring'].map((s) => status(s, 2))));
       await status('applied', 2, { message: 'configured', log: 'hook output' });
       const applied = await waitFor('applied', async () => {
-        const roles = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<Record<string, unknown>> }).roles;
+        const roles = ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<Record<string, unknown>> }).roles;
         return roles[0]?.state === 'applied' ? roles[0] : undefined;
       });
       assert.equal(applied.appliedGeneration, 2);
       assert.equal(applied.message, 'configured');
       await status('failed', 1);
-      const stillApplied = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<Record<string, unknown>> }).roles;
-      await waitFor('the stale report to be consumed', async () => (await http(rs.url, 'GET', '/metrics')).status === 200);
+      const stillApplied = ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<Record<string, unknown>> }).roles;
+      await waitFor('the stale report to be consumed', async () => (await http(rs, 'GET', '/metrics')).status === 200);
       assert.equal(stillApplied[0]?.state, 'applied', 'a report about an older generation changes nothing');
 
       const unassigned = await raw.request('role.unassign', { hostId, role: name }, { type: 'role.unassign' });
       assert.deepEqual(unassigned.body, { ok: true, result: { hostId, role: name, generation: 3 } });
       const emptied = await control.next((m) => m.routingKey === `host.${hostId}.desired-state` && (m.body as { generation: number }).generation === 3);
       assert.deepEqual((emptied.body as { roles: unknown[] }).roles, []);
-      const removing = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string }> }).roles;
+      const removing = ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ state: string }> }).roles;
       assert.equal(removing[0]?.state, 'removing');
       await status('removed', 3);
-      await waitFor('the role to be gone', async () => ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: unknown[] }).roles.length === 0);
+      await waitFor('the role to be gone', async () => ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: unknown[] }).roles.length === 0);
       const again = await raw.request('role.unassign', { hostId, role: name }, { type: 'role.unassign' });
       assert.equal((again.body as { error: { code: string } }).error.code, 'NOT_FOUND');
     });
@@ -335,7 +337,7 @@ for (const kind of DATABASE_KINDS) {
       const hostId = await knownHost();
       const reply = await raw.request('host.authorize', { hostId }, {});
       assert.deepEqual(reply.body, { ok: true, result: { hostId, state: 'authorized' } });
-      assert.equal(((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { state: string }).state, 'authorized');
+      assert.equal(((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { state: string }).state, 'authorized');
     });
 
     test('a command re-sent with the same message_id has no second effect and gets the same reply', async () => {
@@ -345,10 +347,10 @@ for (const kind of DATABASE_KINDS) {
       const hostId = await authorizedHost();
       const messageId = randomUUID();
       const first = await raw.request('role.assign', { hostId, role: name, version: '1.0.0' }, { type: 'role.assign', messageId });
-      await http(rs.url, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '2.0.0' });
+      await http(rs, 'PUT', `/v1/hosts/${hostId}/roles/${name}`, { version: '2.0.0' });
       const second = await raw.request('role.assign', { hostId, role: name, version: '1.0.0' }, { type: 'role.assign', messageId });
       assert.deepEqual(second.body, first.body);
-      const roles = ((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ version: string; desiredGeneration: number }> }).roles;
+      const roles = ((await http(rs, 'GET', `/v1/hosts/${hostId}`)).body as { roles: Array<{ version: string; desiredGeneration: number }> }).roles;
       assert.equal(roles[0]?.version, '2.0.0', 'the re-sent assign did not take effect again');
       assert.equal(roles[0]?.desiredGeneration, 3);
     });
@@ -383,12 +385,12 @@ for (const kind of DATABASE_KINDS) {
       const messageId = randomUUID();
       await raw.publish('pf9.events', `host.${other}.heartbeat`, heartbeatBody(hostId), { type: 'host.heartbeat', messageId });
       await heartbeat(other);
-      await waitFor('the honest host', async () => (await http(rs.url, 'GET', `/v1/hosts/${other}`)).status === 200);
-      assert.equal((await http(rs.url, 'GET', `/v1/hosts/${hostId}`)).status, 404);
+      await waitFor('the honest host', async () => (await http(rs, 'GET', `/v1/hosts/${other}`)).status === 200);
+      assert.equal((await http(rs, 'GET', `/v1/hosts/${hostId}`)).status, 404);
     });
 
     test('/metrics counts messages by kind, /healthz answers 200, unknown routes answer 404 in the contract shape', async () => {
-      const metrics = await http(rs.url, 'GET', '/metrics');
+      const metrics = await http(rs, 'GET', '/metrics');
       const text = String(metrics.body);
       assert.match(text, /hostplane_amqp_messages_consumed_total\{kind="host.heartbeat"\} \d+/);
       assert.match(text, /hostplane_amqp_messages_rejected_total\{kind="[^"]+",reason="[^"]+"\} \d+/);
@@ -396,9 +398,9 @@ for (const kind of DATABASE_KINDS) {
       assert.match(text, /hostplane_hosts_online \d+/);
       assert.match(text, /hostplane_role_applies_total\{outcome="applied"\} \d+/);
       assert.match(text, /hostplane_role_apply_duration_seconds_bucket/);
-      const health = await http(rs.url, 'GET', '/healthz');
+      const health = await http(rs, 'GET', '/healthz');
       assert.equal(health.status, 200);
-      const missing = await http(rs.url, 'GET', '/v1/nothing-here');
+      const missing = await http(rs, 'GET', '/v1/nothing-here');
       assert.equal(missing.status, 404);
       assert.equal(errorCode(missing), 'NOT_FOUND');
     });

@@ -23,6 +23,7 @@ import { brokerUrl } from '../support/test-env';
 import { waitFor } from '../support/wait';
 import { requireInstalled, startHaproxyIngress } from '../support/stock-ingress';
 import type { OpensslPki } from '../support/openssl-pki';
+import { planeFetch } from '../support/operator-auth';
 
 interface RoleView {
   name: string;
@@ -76,7 +77,7 @@ describe('a host behind pf9-comms and the ingress', () => {
         PF9_LOG_LEVEL: 'error',
       }),
     );
-    const token = ((await (await fetch(`${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
+    const token = ((await (await planeFetch(rs, `${rs.url}/v1/join-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string }).token;
     const entry: { agent: RunningHostagent | null; comms: RunningComms } = { agent: null, comms };
     hosts.push(entry);
     const agent = await startHostagent({
@@ -99,7 +100,7 @@ describe('a host behind pf9-comms and the ingress', () => {
   const viaComms = (comms: RunningComms): typeof fetch => socketFetch(async () => comms.sockets.http ?? assert.fail('comms has no http socket'));
 
   const role = async (hostId: string, name: string) =>
-    ((await (await fetch(`${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: RoleView[] }).roles.find((r) => r.name === name);
+    ((await (await planeFetch(rs, `${rs.url}/v1/hosts/${hostId}`)).json()) as { roles: RoleView[] }).roles.find((r) => r.name === name);
 
   test('the plane unreachable when the host starts: it registers and shows up once the ingress is there', async () => {
     const before = hosts.length;
@@ -108,7 +109,7 @@ describe('a host behind pf9-comms and the ingress', () => {
     await waitFor('comms to find the plane unreachable', () => hosts.length > before && hosts[before]!.comms.planeState() === 'unreachable', { timeoutMs: 15_000 });
     ingress = await startIngress(ingressConfig);
     const { agent } = await starting;
-    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
+    await waitFor('the host to appear', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
     const adminUrl = ingress.adminUrl;
     await waitFor('the ingress to count the host\'s broker connection', async () => /connections_total\{route="pf9-amqp"\} [1-9]/.test(await (await fetch(`${adminUrl}/metrics`)).text()));
   });
@@ -116,12 +117,12 @@ describe('a host behind pf9-comms and the ingress', () => {
   test('the ingress restarted during an apply: the agent reconnects by itself and no status report is lost', async () => {
     const { agent, root } = await startHost();
     const id = agent.hostId;
-    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
+    await waitFor('the host to appear', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
     const pkg = await buildRole(fileRole('slow', '1.0.0', { configure: `sleep 3; mkdir -p "$PF9_ROOT/etc/slow"; cat > "$PF9_ROOT/etc/slow/config.json"` }));
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
     assert.ok(upload.status === 201 || upload.status === 409);
-    await fetch(`${rs.url}/v1/hosts/${id}/roles/slow`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"a":1}}' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/slow`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"a":1}}' });
     await waitFor('configuring', async () => (await role(id, 'slow'))?.state === 'configuring', { timeoutMs: 20_000 });
     let drops = 0;
     agent.runtime.connection.on('disconnected', () => drops++);
@@ -149,7 +150,7 @@ describe('a host behind pf9-comms and the ingress', () => {
     assert.ok(keyMatchesCert(await readFile(files.key, 'utf8'), await readFile(files.cert, 'utf8')));
     // comms presents the new pair: a new connection through it reaches the plane.
     const pkg = await buildRole(fileRole('after-renewal', '1.0.0'));
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
     assert.ok(upload.status === 201 || upload.status === 409);
     const packageUrl = 'http://localhost/v1/roles/after-renewal/1.0.0/package';
     await waitFor('the plane reached through comms', async () => (await viaComms(comms)(packageUrl).catch(() => null))?.status === 200, { timeoutMs: 10_000 });
@@ -159,10 +160,10 @@ describe('a host behind pf9-comms and the ingress', () => {
   test("through comms a host reaches role packages, and nothing of the operators' REST API", async () => {
     const { agent, comms } = await startHost();
     const id = agent.hostId;
-    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
+    await waitFor('the host to appear', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' })).status, 200);
     const pkg = await buildRole(fileRole('packages-only', '1.0.0'));
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
     assert.ok(upload.status === 201 || upload.status === 409);
     const sha256 = createHash('sha256').update(pkg).digest('hex');
 
@@ -180,15 +181,15 @@ describe('a host behind pf9-comms and the ingress', () => {
       await through('http://localhost/v1/roles', { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg }),
     ];
     assert.deepEqual(refused.map((r) => r.status), [404, 404, 404, 404]);
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}`).then((r) => r.json() as Promise<{ roles: unknown[] }>)).roles.length, 0, 'nothing was assigned');
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${id}`).then((r) => r.json() as Promise<{ roles: unknown[] }>)).roles.length, 0, 'nothing was assigned');
   });
 
   test('the certificate a renewal replaced is refused by the ingress from then on (the plane\'s CRL)', async () => {
     const { agent, root } = await startHost();
     const files = { cert: join(root, PkiFiles.host.cert), key: join(root, PkiFiles.host.key) };
-    await waitFor('registered', async () => (await fetch(`${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
+    await waitFor('registered', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${agent.hostId}`)).ok, { timeoutMs: 30_000 });
     const old = { cert: await readFile(files.cert), key: await readFile(files.key) };
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('crl-check', '1.0.0')) });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: await buildRole(fileRole('crl-check', '1.0.0')) });
     assert.ok(upload.status === 201 || upload.status === 409);
     let oldSession: Buffer | undefined;
     const through = (pair: { cert: Buffer; key: Buffer }, session?: Buffer): Promise<{ status: string; resumed: boolean }> =>
@@ -251,11 +252,11 @@ describe('a host behind pf9-comms and the ingress', () => {
     try {
       const { agent } = await startHost(listen.port);
       const id = agent.hostId;
-      await waitFor('the host to appear through HAProxy', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
-      await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
+      await waitFor('the host to appear through HAProxy', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+      await planeFetch(rs, `${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
       const pkg = await buildRole(fileRole('via-haproxy', '1.0.0'));
-      assert.equal((await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg })).status, 201);
-      await fetch(`${rs.url}/v1/hosts/${id}/roles/via-haproxy`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"b":2}}' });
+      assert.equal((await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg })).status, 201);
+      await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/via-haproxy`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"config":{"b":2}}' });
       await waitFor('applied through HAProxy', async () => (await role(id, 'via-haproxy'))?.state === 'applied', { timeoutMs: 30_000 });
     } finally {
       await haproxy.stop();
@@ -265,16 +266,16 @@ describe('a host behind pf9-comms and the ingress', () => {
   test('deauthorizing a host removes its roles, then its broker access: connections closed, no way back in', async () => {
     const { agent, root } = await startHost();
     const id = agent.hostId;
-    await waitFor('the host to appear', async () => (await fetch(`${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
-    await fetch(`${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
+    await waitFor('the host to appear', async () => (await planeFetch(rs, `${rs.url}/v1/hosts/${id}`)).ok, { timeoutMs: 30_000 });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${id}/authorize`, { method: 'POST' });
     const pkg = await buildRole(fileRole('short-lived', '1.0.0'));
-    const upload = await fetch(`${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
+    const upload = await planeFetch(rs, `${rs.url}/v1/roles`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: pkg });
     assert.ok(upload.status === 201 || upload.status === 409);
-    await fetch(`${rs.url}/v1/hosts/${id}/roles/short-lived`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await planeFetch(rs, `${rs.url}/v1/hosts/${id}/roles/short-lived`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
     await waitFor('applied', async () => (await role(id, 'short-lived'))?.state === 'applied', { timeoutMs: 30_000 });
     let drops = 0;
     agent.runtime.connection.on('disconnected', () => drops++);
-    assert.equal((await fetch(`${rs.url}/v1/hosts/${id}/deauthorize`, { method: 'POST' })).status, 200);
+    assert.equal((await planeFetch(rs, `${rs.url}/v1/hosts/${id}/deauthorize`, { method: 'POST' })).status, 200);
     await waitFor('the role removed', async () => (await role(id, 'short-lived')) === undefined, { timeoutMs: 30_000 });
     await assert.rejects(readdir(join(root, 'etc/short-lived')), /ENOENT/);
     await waitFor('the host cut off from the broker', () => drops > 0, { timeoutMs: 15_000 });

@@ -24,9 +24,14 @@ export async function freePort(): Promise<number> {
 }
 
 /** Runs the `hostplane` CLI and answers its output and exit code. */
-export async function cli(api: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * `hostplane` as a user runs it: against `api`, from `cwd` (the folder an all-in-one runs in,
+ * where the CLI finds the plane's first admin token, `.data/plane/admin.token`, by itself).
+ */
+export async function cli(target: { api: string; cwd: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(DIST, 'cli/main.js'), '--api', api, ...args], { cwd: REPO_ROOT });
+    const env = { ...process.env, HOSTPLANE_TOKEN: '', HOSTPLANE_TOKEN_FILE: '', PF9_DATA_DIR: '' };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(DIST, 'cli/main.js'), '--api', target.api, ...args], { cwd: target.cwd, env });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
