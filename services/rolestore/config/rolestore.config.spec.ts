@@ -48,3 +48,24 @@ describe('role store configuration: DATABASE_URL', () => {
     }
   });
 });
+
+describe('role store configuration: who may send pf9.api commands', () => {
+  test('PF9_OPERATOR_BROKER_USERS maps broker users to roles; PF9_API_ANONYMOUS_ROLE defaults to operator', () => {
+    const config = loadRolestoreConfig({ PF9_OPERATOR_BROKER_USERS: 'ci:operator, ops-admin:admin,dash:viewer', PF9_API_ANONYMOUS_ROLE: 'none' });
+    assert.deepEqual([...config.operatorBrokerUsers], [['ci', 'operator'], ['ops-admin', 'admin'], ['dash', 'viewer']]);
+    assert.equal(config.apiAnonymousRole, 'none');
+    assert.equal(loadRolestoreConfig({}).apiAnonymousRole, 'operator');
+    assert.equal(loadRolestoreConfig({}).operatorBrokerUsers.size, 0);
+  });
+
+  test("a broker user hosts log in as is no operator's: a host's own, or the identity hosts share, stops the role store at boot", () => {
+    for (const [env, problem] of [
+      [{ PF9_OPERATOR_BROKER_USERS: 'pf9-host-h1:admin' }, /PF9_OPERATOR_BROKER_USERS: pf9-host-h1 is a host's broker user/],
+      [{ PF9_OPERATOR_BROKER_USERS: 'guest:operator', PF9_INSECURE_SHARED_BROKER_USER: 'guest' }, /PF9_OPERATOR_BROKER_USERS: guest is PF9_INSECURE_SHARED_BROKER_USER/],
+      [{ PF9_OPERATOR_BROKER_USERS: 'ci:root' }, /PF9_OPERATOR_BROKER_USERS: ci: 'root' is not one of viewer, operator, admin/],
+      [{ PF9_OPERATOR_BROKER_USERS: 'ci' }, /PF9_OPERATOR_BROKER_USERS: 'ci' is not user:role/],
+    ] as const) {
+      assert.throws(() => loadRolestoreConfig(env), (err: unknown) => err instanceof ConfigError && problem.test(err.message), JSON.stringify(env));
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
-import { describeDetails, flattenErrors, OPERATOR_ROLES, type OperatorRole, type ValidationDetail } from '#contracts';
+import { describeDetails, flattenErrors, hostBrokerUser, OPERATOR_ROLES, type OperatorRole, type ValidationDetail } from '#contracts';
 import { readStopWithParent } from '../../../libs/lifetime';
 import { parseDatabaseUrl } from '../database/database-url';
 
@@ -126,6 +126,8 @@ export function loadRolestoreConfig(env: Environment): RolestoreConfig {
   const errors = validateSync(config);
   const details = flattenErrors(errors, '').map((d) => ({ ...d, path: ENV_NAMES[d.path as keyof RolestoreConfig] ?? d.path }));
   if (operatorBrokerUsers.problem !== null) details.push({ path: 'PF9_OPERATOR_BROKER_USERS', problems: [operatorBrokerUsers.problem] });
+  const hostsToo = operatorUsersHostsHave(operatorBrokerUsers.value, config.insecureSharedBrokerUser);
+  if (hostsToo !== null) details.push({ path: 'PF9_OPERATOR_BROKER_USERS', problems: [hostsToo] });
   details.push(...portClashes(config));
   const database = parseDatabaseUrl(config.databaseUrl);
   if (!database.ok && config.databaseUrl !== '') details.push({ path: 'DATABASE_URL', problems: [database.problem] });
@@ -147,6 +149,20 @@ export function parseOperatorBrokerUsers(text: string | undefined): { value: Rea
     value.set(user, role as OperatorRole);
   }
   return { value, problem: null };
+}
+
+/**
+ * An operator's broker user is never one a host logs in as: not a host's own (`pf9-host-<id>`,
+ * which the plane makes and deletes) and not the identity hosts share when told to (then
+ * every host could command the fleet).
+ */
+function operatorUsersHostsHave(users: ReadonlyMap<string, OperatorRole>, sharedHostUser: string | undefined): string | null {
+  const prefix = hostBrokerUser('');
+  for (const user of users.keys()) {
+    if (user.startsWith(prefix)) return `${user} is a host's broker user (${prefix}<id>): no host may send operator commands`;
+    if (user === sharedHostUser) return `${user} is PF9_INSECURE_SHARED_BROKER_USER, the identity hosts share: no host may send operator commands`;
+  }
+  return null;
 }
 
 /**

@@ -43,7 +43,8 @@ export class HostsHttpController {
 
   @Delete(':id')
   @HttpCode(200)
-  @Roles('operator')
+  // Not among the operator's rights in CONTRACT.md section 8 (authorize, deauthorize, roles, assignments, join tokens): an admin's.
+  @Roles('admin')
   @Audited('host.decommission')
   decommission(@Param('id') id: string): Promise<HostDecommissionView> {
     return this.decommissions.decommission(id);

@@ -6,6 +6,7 @@ import { ApplicationError } from '#amqp';
 import { auditSubject, targetOf } from './audit-target';
 import { AuditService, type AuditEvent } from './audit.service';
 import { AUDITED_KEY } from './audited.decorator';
+import { unprovenActor } from './operator.guard';
 import { actorOf } from './operator-tokens.service';
 import { callOf, principalOf } from './request-principal';
 
@@ -29,7 +30,7 @@ export class AuditInterceptor implements NestInterceptor {
     const principal = principalOf(callOf(context));
     const subject = auditSubject(context, action);
     const event = (outcome: string, target: string, details: Record<string, unknown>): AuditEvent => ({
-      actor: principal === undefined ? 'unauthenticated' : actorOf(principal),
+      actor: principal === undefined ? unprovenActor(context) : actorOf(principal),
       action,
       target,
       outcome,

@@ -52,7 +52,7 @@ export class OperatorGuard implements CanActivate {
     if (action === undefined || !(err instanceof ApplicationError)) return;
     const subject = auditSubject(context, action);
     await this.audit.record({
-      actor: principal === undefined ? 'unauthenticated' : actorOf(principal),
+      actor: principal === undefined ? unprovenActor(context) : actorOf(principal),
       action,
       target: subject.target,
       outcome: err.code,
@@ -60,4 +60,14 @@ export class OperatorGuard implements CanActivate {
       details: { message: err.message },
     });
   }
+}
+
+/**
+ * Who a refusal is recorded as when no identity was proven (CONTRACT.md section 8's actors):
+ * `token:anonymous` (no bearer token), `token:invalid` (one that is unknown, expired or
+ * revoked; its secret is never recorded), or `amqp:<user_id or anonymous>`.
+ */
+export function unprovenActor(context: ExecutionContext): string {
+  if (context.getType() === 'http') return context.switchToHttp().getRequest<Request>().headers.authorization === undefined ? 'token:anonymous' : 'token:invalid';
+  return `amqp:${context.switchToRpc().getContext<MessageContext>().userId ?? 'anonymous'}`;
 }
