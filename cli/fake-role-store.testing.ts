@@ -9,6 +9,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   contentType: string | undefined;
+  /** The Authorization header sent, if any. */
+  authorization: string | undefined;
   body: Buffer;
 }
 
@@ -60,6 +62,7 @@ export class FakeRoleStore {
       method: req.method ?? '',
       path: req.url ?? '',
       contentType: req.headers['content-type'],
+      authorization: req.headers.authorization,
       body: Buffer.concat(chunks),
     };
     this.requests.push(request);

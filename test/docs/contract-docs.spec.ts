@@ -24,6 +24,7 @@ import {
   Queues,
   ROLE_NAME_PATTERN,
   ROLE_STATES,
+  OperatorTokenCreateRequest,
   RoleAssignBody,
   RoutingKeys,
   SEMVER_PATTERN,
@@ -33,7 +34,10 @@ import {
   type HostDetailView,
   type HostRoleView,
   type HostSummaryView,
+  type AuditRecordView,
   type MessageKind,
+  type OperatorTokenCreatedView,
+  type OperatorTokenView,
   type RoleAssignResult,
   type RoleUnassignResult,
   type RoleUploadView,
@@ -78,7 +82,7 @@ const ROUTES: Record<MessageKind, { exchange: string; address: string }> = {
   'nodelet.status': { exchange: Exchanges.events, address: RoutingKeys.hostEvent(HOST, 'nodelet') },
 };
 
-/** CONTRACT.md section 5, route by route. */
+/** CONTRACT.md sections 5 and 8, route by route. */
 const CONTRACT_ROUTES: readonly string[] = [
   'GET /v1/hosts',
   'GET /v1/hosts/:id',
@@ -91,6 +95,10 @@ const CONTRACT_ROUTES: readonly string[] = [
   'GET /v1/roles/:name/:version/package',
   'GET /metrics',
   'GET /healthz',
+  'POST /v1/tokens',
+  'GET /v1/tokens',
+  'DELETE /v1/tokens/:id',
+  'GET /v1/audit',
 ];
 
 /** Statuses and error codes that CONTRACT.md names for a route (sections 3 and 5). */
@@ -104,6 +112,15 @@ const CONTRACT_STATUSES: ReadonlyArray<{ route: string; status: string; code?: s
   { route: 'PUT /v1/hosts/:id/roles/:role', status: '409', code: ErrorCodes.hostNotAuthorized },
   { route: 'GET /v1/hosts/:id', status: '404', code: ErrorCodes.notFound },
   { route: 'GET /healthz', status: '200' },
+  // Section 8: every route but /healthz and /metrics.
+  ...CONTRACT_ROUTES.filter((r) => r.includes(' /v1/')).flatMap((route) => [
+    { route, status: '401', code: ErrorCodes.unauthenticated },
+    { route, status: '403', code: ErrorCodes.forbidden },
+  ]),
+  { route: 'POST /v1/tokens', status: '201' },
+  { route: 'GET /v1/tokens', status: '200' },
+  { route: 'DELETE /v1/tokens/:id', status: '200' },
+  { route: 'GET /v1/audit', status: '200' },
 ];
 
 // The key lists below are checked by the compiler against the contract's types (a
@@ -121,6 +138,9 @@ const HOST_ROLE_KEYS: KeysOf<HostRoleView> = {
   message: true,
   failures: true,
 };
+const OPERATOR_TOKEN_KEYS: KeysOf<OperatorTokenView> = { id: true, name: true, role: true, createdAt: true, expiresAt: true, revokedAt: true };
+const OPERATOR_TOKEN_CREATED_KEYS: KeysOf<OperatorTokenCreatedView> = { id: true, name: true, role: true, token: true, expiresAt: true };
+const AUDIT_RECORD_KEYS: KeysOf<AuditRecordView> = { id: true, at: true, actor: true, action: true, target: true, outcome: true, details: true, seq: true, source: true, prevHash: true, hash: true };
 const ROLE_UPLOAD_KEYS: KeysOf<RoleUploadView> = { name: true, version: true, sha256: true };
 const ROLE_VIEW_KEYS: KeysOf<RoleView> = { name: true, versions: true };
 const ROLE_VERSION_KEYS: KeysOf<RoleVersionView> = { version: true, sha256: true, uploadedAt: true };
@@ -302,6 +322,9 @@ describe('docs/openapi.yaml', () => {
     assert.deepEqual(keysOf('HostDeauthorizeResult'), Object.keys(RESULT_KEYS['host.deauthorize']!).sort());
     assert.deepEqual(keysOf('RoleAssignResult'), Object.keys(RESULT_KEYS['role.assign']!).sort());
     assert.deepEqual(keysOf('RoleUnassignResult'), Object.keys(RESULT_KEYS['role.unassign']!).sort());
+    assert.deepEqual(keysOf('OperatorToken'), Object.keys(OPERATOR_TOKEN_KEYS).sort());
+    assert.deepEqual(keysOf('OperatorTokenCreated'), Object.keys(OPERATOR_TOKEN_CREATED_KEYS).sort());
+    assert.deepEqual(keysOf('AuditRecord'), Object.keys(AUDIT_RECORD_KEYS).sort());
     const roleState = asObject(get(schemaByName(openapi, 'HostRole'), 'properties', 'state'));
     const states = asArray(roleState.oneOf).flatMap((s) => {
       const schema = resolveSchema(openapi, s);
@@ -312,6 +335,19 @@ describe('docs/openapi.yaml', () => {
 
   it('takes the PUT body that RoleAssignBody validates', () => {
     compareClass(openapi, 'RoleAssignBody', RoleAssignBody, 'strict', new Set());
+  });
+
+  it('takes the token request that OperatorTokenCreateRequest validates', () => {
+    compareClass(openapi, 'OperatorTokenCreateRequest', OperatorTokenCreateRequest, 'strict', new Set());
+  });
+
+  it('needs a bearer token on every route but /healthz and /metrics (section 8)', () => {
+    assert.deepEqual(openapi.security, [{ bearer: [] }]);
+    assert.equal(get(openapi, 'components', 'securitySchemes', 'bearer', 'scheme'), 'bearer');
+    for (const [route, operation] of operations) {
+      const open = route === 'GET /healthz' || route === 'GET /metrics';
+      assert.deepEqual(operation.security, open ? [] : undefined, route);
+    }
   });
 
   it('lists the contract error codes, role and host states and field patterns', () => {

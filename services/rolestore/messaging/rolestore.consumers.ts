@@ -19,7 +19,7 @@ import type { AmqpConsumerDefinition } from './amqp.transport';
 import { hostDeadLetterBudget } from './dead-letter-budget';
 import type { ProcessedMessagesRepository } from './processed-messages.repository';
 
-const API_KINDS = [HOST_AUTHORIZE, HOST_DEAUTHORIZE, ROLE_ASSIGN, ROLE_UNASSIGN] as const;
+export const API_KINDS = [HOST_AUTHORIZE, HOST_DEAUTHORIZE, ROLE_ASSIGN, ROLE_UNASSIGN] as const;
 
 /**
  * The role store's queues. Which handler serves a kind is the controllers' business
