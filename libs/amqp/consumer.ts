@@ -123,11 +123,14 @@ export class MessageConsumer {
     const { kind, body } = refusal;
     const props = msg.properties;
     const messageId = typeof props.messageId === 'string' && props.messageId !== '' ? props.messageId : undefined;
+    const userId = typeof props.userId === 'string' ? props.userId : undefined;
     const idempotency = this.options.idempotency;
     const useIdempotency = idempotency !== undefined && messageId !== undefined && idempotency.kinds.has(kind);
+    // A message_id is the sender's: another sender reusing it neither gets that reply nor blocks the command.
+    const idempotencyKey = messageId === undefined ? undefined : JSON.stringify([userId ?? '', messageId]);
     try {
-      if (useIdempotency) {
-        const earlier = await idempotency.store.get(messageId);
+      if (useIdempotency && idempotencyKey !== undefined) {
+        const earlier = await idempotency.store.get(idempotencyKey);
         if (earlier !== null) {
           this.logger.info('duplicate message: answered again, not processed again', { kind, messageId });
           await this.reply(msg, earlier);
@@ -142,18 +145,18 @@ export class MessageConsumer {
         routingKey: msg.fields.routingKey,
         exchange: msg.fields.exchange,
         messageId,
-        userId: typeof props.userId === 'string' ? props.userId : undefined,
+        userId,
         appId: typeof props.appId === 'string' ? props.appId : undefined,
         redelivered: msg.fields.redelivered,
       };
       const result = await handler(body, context);
       const reply: Reply<unknown> = { ok: true, result: result ?? {} };
-      if (useIdempotency) await idempotency.store.put(messageId, kind, reply);
+      if (useIdempotency && idempotencyKey !== undefined) await idempotency.store.put(idempotencyKey, kind, reply);
       await this.reply(msg, reply);
       channel.ack(msg);
       this.options.metrics?.consumed.inc({ kind });
     } catch (err) {
-      await this.onHandlerError(channel, msg, kind, err, useIdempotency ? messageId : undefined);
+      await this.onHandlerError(channel, msg, kind, err, useIdempotency ? idempotencyKey : undefined);
     }
   }
 
@@ -194,12 +197,12 @@ export class MessageConsumer {
     }
   }
 
-  private async onHandlerError(channel: Channel, msg: ConsumeMessage, kind: MessageKind, err: unknown, messageId: string | undefined): Promise<void> {
+  private async onHandlerError(channel: Channel, msg: ConsumeMessage, kind: MessageKind, err: unknown, idempotencyKey: string | undefined): Promise<void> {
     if (err instanceof ApplicationError) {
       this.options.metrics?.rejected.inc({ kind, reason: err.code });
       const reply: Reply<unknown> = { ok: false, error: err.toBody() };
       try {
-        if (messageId !== undefined) await this.options.idempotency?.store.put(messageId, kind, reply);
+        if (idempotencyKey !== undefined) await this.options.idempotency?.store.put(idempotencyKey, kind, reply);
         await this.reply(msg, reply);
         channel.ack(msg);
       } catch (replyErr) {

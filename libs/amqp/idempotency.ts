@@ -1,9 +1,10 @@
 import type { Reply } from '#contracts';
 
 /** Remembers which message ids were processed, and what they were answered. */
+/** Replies kept by key: the consumer's key is the sender (broker-validated user_id) and the message_id together. */
 export interface IdempotencyStore {
-  get(messageId: string): Promise<Reply<unknown> | null>;
-  put(messageId: string, kind: string, reply: Reply<unknown>): Promise<void>;
+  get(key: string): Promise<Reply<unknown> | null>;
+  put(key: string, kind: string, reply: Reply<unknown>): Promise<void>;
 }
 
 /** A bounded in-memory store, for processes without a database. */

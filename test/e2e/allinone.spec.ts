@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { tempDir } from '../support/fixtures';
@@ -67,6 +67,21 @@ describe('npm start: the all-in-one, driven with the hostplane CLI', () => {
     const host = await show();
     assert.equal(host.info.hostname, hostname());
     assert.equal(proc.stdout.trim().split('\n').length, 1, 'one line on standard output');
+  });
+
+  test('the plane wrote its first admin token to .data/plane/admin.token (0600); the logs name the file, never the token; the CLI without it gets 401', async () => {
+    const file = join(cwd, '.data/plane/admin.token');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const token = (await readFile(file, 'utf8')).trim();
+    assert.match(token, /^\S{40,}$/);
+    const logs = join(cwd, '.data/logs');
+    const text = (await Promise.all((await readdir(logs)).map((name) => readFile(join(logs, name), 'utf8')))).join('\n') + proc.stdout + proc.stderr;
+    assert.ok(!text.includes(token), 'the token is in no log');
+    assert.ok(text.includes(file) || text.includes('admin.token'), 'a log names the file');
+    const elsewhere = await tempDir('allinone-no-token');
+    const refused = await cli({ api, cwd: elsewhere }, 'hosts', 'list');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /UNAUTHENTICATED/);
   });
 
   test('the host reaches the plane only through pf9-comms and the ingress, with its own certificate and broker user', async () => {

@@ -249,6 +249,17 @@ describe('operators on the REST API and pf9.api (CONTRACT.md section 8)', () => 
     }
   });
 
+  test("a message_id is its sender's: another sender reusing it gets neither that reply nor a refusal in place of its own command", async () => {
+    const hostId = await knownHost();
+    const messageId = randomUUID();
+    const refused = await raw.request(HOST_AUTHORIZE, { hostId }, { type: HOST_AUTHORIZE, messageId, userId: 'guest' });
+    assert.equal((refused.body as { error: { code: string } }).error.code, 'FORBIDDEN');
+    const done = await raw.request(HOST_AUTHORIZE, { hostId }, { type: HOST_AUTHORIZE, messageId });
+    assert.deepEqual(done.body, { ok: true, result: { hostId, state: 'authorized' } });
+    const again = await raw.request(HOST_AUTHORIZE, { hostId }, { type: HOST_AUTHORIZE, messageId, userId: 'guest' });
+    assert.equal((again.body as { error: { code: string } }).error.code, 'FORBIDDEN', "the first sender's own re-send: its own reply");
+  });
+
   test('GET /v1/audit: oldest first, from `since`, at most `limit`; bad values 400; the log is never changed through the API', async () => {
     const all = await auditSince('2000-01-01T00:00:00Z');
     assert.ok(all.length >= 5);
