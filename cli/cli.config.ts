@@ -28,9 +28,16 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 /**
  * The operator's token, as CONTRACT.md section 8 orders it: --token, else HOSTPLANE_TOKEN,
  * else the file HOSTPLANE_TOKEN_FILE names, else <PF9_DATA_DIR>/admin.token when readable
- * (so that the all-in-one's CLI works from the project's folder); none: undefined.
+ * and the API is on this machine (so that the all-in-one's CLI works from the project's
+ * folder, and a plane's admin token never goes to another); none: undefined.
  */
-export function resolveToken(flag: string | undefined, env: CliEnv, cwd: string, read: (file: string) => string = (file) => readFileSync(file, 'utf8')): string | undefined {
+export function resolveToken(
+  flag: string | undefined,
+  env: CliEnv,
+  cwd: string,
+  apiUrl: string,
+  read: (file: string) => string = (file) => readFileSync(file, 'utf8'),
+): string | undefined {
   if (flag !== undefined) return checkToken(flag, '--token');
   if (nonEmpty(env.HOSTPLANE_TOKEN)) return checkToken(env.HOSTPLANE_TOKEN.trim(), 'HOSTPLANE_TOKEN');
   if (nonEmpty(env.HOSTPLANE_TOKEN_FILE)) {
@@ -43,12 +50,27 @@ export function resolveToken(flag: string | undefined, env: CliEnv, cwd: string,
     }
     return checkToken(firstLine(text), `the token file ${file}`);
   }
+  // The plane's own admin token goes only to a plane on this machine: never to a URL someone else named.
+  if (!isLoopbackUrl(apiUrl)) return undefined;
+  const file = join(resolveDataDir(undefined, env, cwd), ADMIN_TOKEN_FILE);
+  let token: string;
   try {
-    const token = firstLine(read(join(resolveDataDir(undefined, env, cwd), ADMIN_TOKEN_FILE)));
-    return token === '' ? undefined : token;
+    token = firstLine(read(file));
   } catch {
     return undefined;
   }
+  return token === '' ? undefined : checkToken(token, `the token file ${file}`);
+}
+
+/** Whether the URL names this machine by a loopback name or address. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function firstLine(text: string): string {

@@ -56,7 +56,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       throw new UsageError(`"${command.path.join(' ')}" takes ${describeArgs(command)}, got ${args.length} argument(s)`);
     }
     const options = parse(argv, { ...GLOBAL_OPTIONS, ...command.options }).values;
-    const api = new RoleStoreClient(resolveApiUrl(stringOption(options.api), deps.env), { token: resolveToken(stringOption(options.token), deps.env, deps.cwd) });
+    const apiUrl = resolveApiUrl(stringOption(options.api), deps.env);
+    const api = new RoleStoreClient(apiUrl, { token: resolveToken(stringOption(options.token), deps.env, deps.cwd, apiUrl) });
     const json = options.json === true;
     // Tables and messages carry what hosts reported: no terminal control gets through (JSON escapes its own).
     await command.run({ api, stdout: json ? deps.stdout : printableSink(deps.stdout), json, cwd: deps.cwd, env: deps.env }, args, options);

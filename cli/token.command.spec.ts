@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { usage } from './cli';
+import { resolveToken } from './cli.config';
 import { FakeRoleStore, runCliCollect } from './fake-role-store.testing';
 
 const CREATED = { id: '0b7d3c1e-7d8f-4f5e-9b7a-4c1d2e3f4a5b', name: 'ci', role: 'operator', token: `hp_${'T'.repeat(43)}`, expiresAt: null };
@@ -96,5 +97,16 @@ describe('where the CLI finds its token (CONTRACT.md section 8)', () => {
       assert.equal(run.code, 2, JSON.stringify(env));
     }
     assert.equal(store.requests.length, 0);
+  });
+
+  it("the plane's own admin.token goes only to a plane on this machine, and must hold a token", () => {
+    const read = (file: string): string => {
+      if (file.endsWith('.data/plane/admin.token')) return 'local-admin\n';
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    };
+    for (const url of ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080']) assert.equal(resolveToken(undefined, {}, '/srv', url, read), 'local-admin', url);
+    for (const url of ['https://plane.example.com', 'http://10.0.0.5:8080', 'http://127.0.0.1.attacker.example']) assert.equal(resolveToken(undefined, {}, '/srv', url, read), undefined, url);
+    assert.equal(resolveToken(undefined, { HOSTPLANE_TOKEN: 'explicit' }, '/srv', 'https://plane.example.com', read), 'explicit', 'named by the user: sent where the user says');
+    assert.throws(() => resolveToken(undefined, {}, '/srv', 'http://127.0.0.1:8080', () => 'a\u001bb\n'), /does not hold a token/);
   });
 });

@@ -83,6 +83,8 @@ export class MessageConsumer {
   /** Pauses in a row: each lasts twice the one before, up to the most. */
   private pauses = 0;
   private lastResumedMs = 0;
+  /** Commands being handled, by idempotency key: a copy that comes meanwhile waits for the first to end. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -128,6 +130,12 @@ export class MessageConsumer {
     const useIdempotency = idempotency !== undefined && messageId !== undefined && idempotency.kinds.has(kind);
     // A message_id is the sender's: another sender reusing it neither gets that reply nor blocks the command.
     const idempotencyKey = messageId === undefined ? undefined : JSON.stringify([userId ?? '', messageId]);
+    // Copies delivered side by side (a re-send, a redelivery) are handled one after the other, so the later ones find the reply.
+    let release: (() => void) | undefined;
+    if (useIdempotency && idempotencyKey !== undefined) {
+      for (let running = this.inFlight.get(idempotencyKey); running !== undefined; running = this.inFlight.get(idempotencyKey)) await running;
+      this.inFlight.set(idempotencyKey, new Promise<void>((resolve) => (release = resolve)));
+    }
     try {
       if (useIdempotency && idempotencyKey !== undefined) {
         const earlier = await idempotency.store.get(idempotencyKey);
@@ -157,6 +165,11 @@ export class MessageConsumer {
       this.options.metrics?.consumed.inc({ kind });
     } catch (err) {
       await this.onHandlerError(channel, msg, kind, err, useIdempotency ? idempotencyKey : undefined);
+    } finally {
+      if (release !== undefined && idempotencyKey !== undefined) {
+        this.inFlight.delete(idempotencyKey);
+        release();
+      }
     }
   }
 

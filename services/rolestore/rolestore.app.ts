@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Request } from 'express';
 import { join } from 'node:path';
 import { Logger, NestJsonLogger, parseLogLevel } from '#logging';
 import { loadRolestoreConfig, type Environment, type RolestoreConfig } from './config/rolestore.config';
@@ -15,9 +17,10 @@ import { AmqpConnection } from '#amqp';
 import { AmqpTransport } from './messaging/amqp.transport';
 import { resolveHostBrokerUsers } from './broker-users/broker-identity';
 import { RabbitMqManagementClient } from './broker-users/rabbitmq-management.client';
-import { requestGate } from './http/request-gate';
+import { mediaTypeOf, requestGate } from './http/request-gate';
+import { authenticateBeforeBody, bodyMayBeRead } from './operators/authenticate-before-body';
 import { OperatorsModule } from './operators/operators.module';
-import { ADMIN_TOKEN_FILE } from './operators/operator-tokens.service';
+import { ADMIN_TOKEN_FILE, OperatorTokensService } from './operators/operator-tokens.service';
 
 export interface RunningRolestore {
   app: NestExpressApplication;
@@ -52,9 +55,13 @@ export async function startRolestore(env: Environment, options: { waitForBrokerM
   app.disable('x-powered-by');
   // Before anything reads a request: the Host it names and the type of its body (request-gate.ts).
   app.use(requestGate({ hostnames: config.apiHostnames }));
-  // JSON bodies arrive as bytes and are parsed by the contract's own rules (bodyOf), not body-parser's.
-  app.useBodyParser('raw', { type: 'application/json', limit: '1mb' });
-  app.useBodyParser('raw', { type: ['application/gzip', 'application/x-gzip', 'application/octet-stream'], limit: config.maxPackageBytes });
+  // Then the token, before any body is read (authenticate-before-body.ts).
+  app.use(authenticateBeforeBody(app.get(OperatorTokensService)));
+  // JSON bodies arrive as bytes and are parsed by the contract's own rules (bodyOf), not body-parser's;
+  // a compressed body is refused (415), never inflated.
+  const typed = (types: readonly string[]) => (req: IncomingMessage) => bodyMayBeRead(req as Request) && types.includes(mediaTypeOf(req as Request));
+  app.useBodyParser('raw', { type: typed(['application/json']), limit: '1mb', inflate: false });
+  app.useBodyParser('raw', { type: typed(['application/gzip', 'application/x-gzip', 'application/octet-stream']), limit: config.maxPackageBytes, inflate: false });
   app.enableShutdownHooks();
   // The application's global guard, interceptor and filter serve the AMQP handlers too.
   app.connectMicroservice({ strategy: app.get(AmqpTransport) }, { inheritAppConfig: true });

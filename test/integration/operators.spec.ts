@@ -260,6 +260,61 @@ describe('operators on the REST API and pf9.api (CONTRACT.md section 8)', () => 
     assert.equal((again.body as { error: { code: string } }).error.code, 'FORBIDDEN', "the first sender's own re-send: its own reply");
   });
 
+  test('no body is read for a request the API refuses: a 100 MB upload without a token, or by a viewer, is answered at once and the connection closed', async () => {
+    const viewer = (await newToken('viewer')).token;
+    const { port } = new URL(rs.url);
+    const answerBeforeBody = (headers: Record<string, string>): Promise<{ status: number; code: string | undefined; connection: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/roles', headers: { host: `127.0.0.1:${port}`, 'content-type': 'application/gzip', 'content-length': String(100 * 1024 * 1024), ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code: string } }).error?.code, connection: res.headers.connection }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+        // A first megabyte, and then nothing: a server that waits for the other 99 never answers.
+        req.write(Buffer.alloc(1024 * 1024));
+        setTimeout(() => req.destroy(), 10_000).unref();
+      });
+    assert.deepEqual(await answerBeforeBody({}), { status: 401, code: 'UNAUTHENTICATED', connection: 'close' });
+    assert.deepEqual(await answerBeforeBody({ authorization: 'Bearer nope' }), { status: 401, code: 'UNAUTHENTICATED', connection: 'close' });
+    assert.deepEqual(await answerBeforeBody({ authorization: `Bearer ${viewer}` }), { status: 403, code: 'FORBIDDEN', connection: 'close' });
+  });
+
+  test('a compressed body is 415, never inflated and never a 500', async () => {
+    for (const encoding of ['gzip', 'deflate', 'br', 'zstd', 'x-unknown']) {
+      const answer = await api(admin(), 'POST', '/v1/join-tokens', '{"ttlS":60}', { 'content-encoding': encoding });
+      assert.equal(answer.status, 415, encoding);
+      assert.equal(codeOf(answer), 'VALIDATION_FAILED');
+      assert.equal((await api(null, 'POST', '/v1/nope', 'garbage', { 'content-encoding': encoding })).status < 500, true, encoding);
+    }
+  });
+
+  test("the audit names what a route acted on from its path, whatever the body says; a token's name is one in use once", async () => {
+    const hostId = await knownHost();
+    const decoy = newHostId();
+    const since = new Date(Date.now() - 1).toISOString();
+    assert.equal((await api(admin(), 'POST', `/v1/hosts/${hostId}/authorize`, { hostId: decoy, id: decoy })).status, 200);
+    const records = (await auditSince(since)).filter((r) => r.action === HOST_AUTHORIZE);
+    assert.deepEqual(records.map((r) => r.target), [`host/${hostId}`]);
+
+    const first = await newToken('operator');
+    const again = await api(admin(), 'POST', '/v1/tokens', { name: first.name, role: 'admin' });
+    assert.equal(again.status, 409);
+    assert.equal(codeOf(again), 'CONFLICT');
+    assert.equal((await api(admin(), 'DELETE', `/v1/tokens/${first.id}`)).status, 200);
+    assert.equal((await api(admin(), 'POST', '/v1/tokens', { name: first.name, role: 'admin' })).status, 201, 'free again once revoked');
+  });
+
+  test('copies of one command delivered side by side are handled, answered and recorded once', async () => {
+    const hostId = newHostId();
+    const since = new Date(Date.now() - 1).toISOString();
+    const messageId = randomUUID();
+    const replies = await Promise.all(Array.from({ length: 12 }, () => raw.request(HOST_AUTHORIZE, { hostId }, { type: HOST_AUTHORIZE, messageId })));
+    for (const reply of replies) assert.deepEqual(reply.body, replies[0]!.body);
+    assert.equal((replies[0]!.body as { error: { code: string } }).error.code, 'NOT_FOUND');
+    assert.equal((await auditSince(since)).filter((r) => r.target === `host/${hostId}`).length, 1);
+  });
+
   test('GET /v1/audit: oldest first, from `since`, at most `limit`; bad values 400; the log is never changed through the API', async () => {
     const all = await auditSince('2000-01-01T00:00:00Z');
     assert.ok(all.length >= 5);

@@ -50,8 +50,16 @@ function bodyParserError(exception: unknown): { status: number; body: HttpErrorV
   if (type === 'entity.too.large') {
     return { status: 413, body: { error: { code: ErrorCodes.validationFailed, message: 'body is too large', details: [] } } };
   }
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported' || type === 'request.aborted') {
+  if (type === 'encoding.unsupported') {
+    return { status: 415, body: { error: { code: ErrorCodes.validationFailed, message: 'a compressed body (Content-Encoding) is not taken: send it as it is', details: [] } } };
+  }
+  if (type === 'charset.unsupported' || type === 'request.aborted') {
     return { status: 400, body: { error: { code: ErrorCodes.validationFailed, message: String((exception as { message?: unknown }).message), details: [] } } };
+  }
+  // Any other refusal of the body by the parser is the request's fault, never a 500.
+  const status = (exception as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: { code: ErrorCodes.validationFailed, message: 'the body could not be read', details: [] } } };
   }
   return null;
 }

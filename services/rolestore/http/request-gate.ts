@@ -17,8 +17,8 @@ export function requestGate(options: { hostnames: readonly string[] }): (req: Re
       return;
     }
     if (hasBody(req)) {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      const packageUpload = req.method === 'POST' && req.path === '/v1/roles';
+      const type = mediaTypeOf(req);
+      const packageUpload = isPackageUpload(req);
       // A package upload with a JSON body is a mistake the route itself answers (400), not a form's way in.
       const accepted = packageUpload ? PACKAGE_OR_JSON_TYPES : JSON_TYPES;
       if (!accepted.has(type)) {
@@ -33,6 +33,16 @@ export function requestGate(options: { hostnames: readonly string[] }): (req: Re
 const JSON_TYPES: ReadonlySet<string> = new Set(['application/json']);
 const PACKAGE_OR_JSON_TYPES: ReadonlySet<string> = new Set(['application/gzip', 'application/x-gzip', 'application/octet-stream', ...JSON_TYPES]);
 
+/** The request's media type, without parameters, lower case ('' when none). */
+export function mediaTypeOf(req: Request): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** `POST /v1/roles`, as the router matches it (case-insensitive, a trailing slash allowed). */
+export function isPackageUpload(req: Request): boolean {
+  return req.method === 'POST' && /^\/v1\/roles\/?$/i.test(req.path);
+}
+
 /** The Host header's name without its port, lower case; an IPv6 literal without its brackets. */
 export function hostnameOf(header: string | undefined): string | null {
   if (header === undefined || header.trim() === '') return null;
@@ -43,7 +53,7 @@ export function hostnameOf(header: string | undefined): string | null {
   return plain ? plain[1]! : null;
 }
 
-function hasBody(req: Request): boolean {
+export function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

@@ -16,7 +16,8 @@ export function auditSubject(context: ExecutionContext, action: string): AuditSu
   let source: string;
   if (context.getType() === 'http') {
     const req = context.switchToHttp().getRequest<Request>();
-    input = { ...bodyFields(req.body), ...req.params };
+    // What a route acts on is in its path; a body is read only where the route takes its subject from it.
+    input = { ...(BODY_NAMES_TARGET.has(action) ? bodyFields(req.body) : {}), ...req.params };
     source = `http:${req.socket.remoteAddress ?? 'unknown'}`;
   } else {
     const message: unknown = context.switchToRpc().getData();
@@ -25,6 +26,9 @@ export function auditSubject(context: ExecutionContext, action: string): AuditSu
   }
   return { target: targetOf(action, input), source, input };
 }
+
+/** Routes whose subject is in the body, not the path: the token's name, the host a join token is for. */
+const BODY_NAMES_TARGET: ReadonlySet<string> = new Set(['token.create', 'join-token.create']);
 
 /** host/<id>, host/<id>/role/<role>, token/<id or name>, role/<name>/<version>, join-token[/host/<id>]. */
 export function targetOf(action: string, input: Record<string, unknown>, result?: unknown): string {

@@ -38,12 +38,23 @@ export class AuditInterceptor implements NestInterceptor {
       details,
     });
     return next.handle().pipe(
-      mergeMap((result: unknown) => from(this.audit.record(event('ok', targetOf(action, subject.input, result), resultDetails(result))).then(() => result))),
+      // The handler's failure, recorded; the caller gets the handler's own error whatever the record did.
       catchError((err: unknown) => {
         const code = err instanceof ApplicationError ? err.code : ErrorCodes.internal;
         const message = err instanceof Error ? err.message : String(err);
-        return from(this.audit.record(event(code, subject.target, { message })).then(() => Promise.reject(err)));
+        const refuse = (): Promise<never> => Promise.reject(err);
+        return from(this.audit.record(event(code, subject.target, { message })).then(refuse, refuse));
       }),
+      // Done: recorded as ok. The change has happened, so a record that cannot be written (logged
+      // loudly by the audit service) does not turn the answer into a failure, nor a second record.
+      mergeMap((result: unknown) =>
+        from(
+          this.audit.record(event('ok', targetOf(action, subject.input, result), resultDetails(result))).then(
+            () => result,
+            () => result,
+          ),
+        ),
+      ),
     );
   }
 }

@@ -40,6 +40,9 @@ export class OperatorTokensService {
 
   async create(request: OperatorTokenCreateRequest, createdBy: string): Promise<OperatorTokenCreatedView> {
     const now = this.clock.now();
+    // A name is who the audit log says acted: two tokens in use never share one.
+    const inUse = (await this.tokens.list()).find((t) => t.name === request.name && t.revokedMs === null && (t.expiresMs === null || t.expiresMs > now));
+    if (inUse !== undefined) throw new ApplicationError(ErrorCodes.conflict, `a token named ${request.name} is in use (${inUse.id}): revoke it first, or choose another name`);
     const secret = newOperatorToken();
     const token: OperatorToken = {
       id: randomUUID(),
@@ -100,7 +103,9 @@ export class OperatorTokensService {
    */
   async ensureFirstAdmin(dataDir: string): Promise<string | null> {
     if (await this.tokens.hasUsableAdmin(this.clock.now())) return null;
-    const created = await this.create({ name: 'admin', role: 'admin' }, 'plane');
+    const taken = new Set((await this.tokens.list()).map((t) => t.name));
+    const name = taken.has('admin') ? `admin-${new Date(this.clock.now()).toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}` : 'admin';
+    const created = await this.create({ name, role: 'admin' }, 'plane');
     const file = join(dataDir, ADMIN_TOKEN_FILE);
     await writeFileAtomic(file, `${created.token}\n`, 0o600);
     this.logger.warn('no admin token: made one; its secret is in the file (readable by this user only)', { file, id: created.id });

@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { OperatorRole } from '#contracts';
 import { ApplicationError, type MessageContext } from '#amqp';
 import { auditSubject } from './audit-target';
+import { earlyPrincipalOf } from './authenticate-before-body';
 import { AuditService } from './audit.service';
 import { AUDITED_KEY } from './audited.decorator';
 import { assertRole, BrokerPrincipals } from './operator-access';
@@ -37,7 +38,12 @@ export class OperatorGuard implements CanActivate {
     const needed = declared ?? 'admin';
     let principal: Principal | undefined;
     try {
-      principal = http ? await this.tokens.authenticate(context.switchToHttp().getRequest<Request>().headers.authorization) : this.brokers.of(context.switchToRpc().getContext<MessageContext>().userId);
+      if (http) {
+        const req = context.switchToHttp().getRequest<Request>();
+        principal = earlyPrincipalOf(req) ?? (await this.tokens.authenticate(req.headers.authorization));
+      } else {
+        principal = this.brokers.of(context.switchToRpc().getContext<MessageContext>().userId);
+      }
       assertRole(principal, needed);
     } catch (err) {
       await this.recordRefusal(context, principal, err);
