@@ -9,6 +9,7 @@ import { verifyAuditChain } from '#audit-chain';
 import { HOST_AUTHORIZE, HOST_DEAUTHORIZE, ROLE_ASSIGN, type AuditRecordView, type OperatorTokenCreatedView } from '#contracts';
 import { runCli } from '../../cli/cli';
 import { Database } from '../../services/rolestore/database/database';
+import { UNPROVEN_REFUSALS_PER_SOURCE, UnprovenRefusals } from '../../services/rolestore/operators/unproven-refusals';
 import { startRolestore, type RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { heartbeatBody, newHostId, tempDir } from '../support/fixtures';
 import { RawAmqp } from '../support/raw-amqp';
@@ -313,6 +314,21 @@ describe('operators on the REST API and pf9.api (CONTRACT.md section 8)', () => 
     for (const reply of replies) assert.deepEqual(reply.body, replies[0]!.body);
     assert.equal((replies[0]!.body as { error: { code: string } }).error.code, 'NOT_FOUND');
     assert.equal((await auditSince(since)).filter((r) => r.target === `host/${hostId}`).length, 1);
+  });
+
+  test('refusals of requests without a valid token are recorded one by one up to a bound a minute, then counted: every one is in the log, which a client without a token cannot grow without end', async () => {
+    const hostId = newHostId();
+    const since = new Date(Date.now() - 1).toISOString();
+    const sent = 300;
+    for (let i = 0; i < sent; i++) await api(i % 2 === 0 ? null : 'nope', 'POST', `/v1/hosts/${hostId}/authorize`);
+    await rs.app.get(UnprovenRefusals).flush();
+    const records = await auditSince(since);
+    const single = records.filter((r) => r.target === `host/${hostId}`);
+    const counted = records.filter((r) => r.action === 'audit.suppressed');
+    assert.ok(single.length <= 2 * UNPROVEN_REFUSALS_PER_SOURCE && single.length < sent, `${single.length} records of their own`);
+    assert.ok(counted.length >= 1);
+    assert.equal(single.length + counted.reduce((sum, r) => sum + Number(r.details.count), 0), sent, 'every refusal is in the log');
+    assert.deepEqual(new Set(counted.map((r) => r.outcome)), new Set(['UNAUTHENTICATED']));
   });
 
   test('GET /v1/audit: oldest first, from `since`, at most `limit`; bad values 400; the log is never changed through the API', async () => {

@@ -11,6 +11,7 @@ import { assertRole, BrokerPrincipals } from './operator-access';
 import { actorOf, OperatorTokensService, type Principal } from './operator-tokens.service';
 import { callOf, setPrincipal } from './request-principal';
 import { PUBLIC_KEY, ROLES_KEY } from './roles.decorator';
+import { UnprovenRefusals } from './unproven-refusals';
 
 /**
  * The one guard of both transports (CONTRACT.md section 8). Over HTTP the operator shows a
@@ -26,6 +27,7 @@ export class OperatorGuard implements CanActivate {
     private readonly tokens: OperatorTokensService,
     private readonly brokers: BrokerPrincipals,
     private readonly audit: AuditService,
+    private readonly unproven: UnprovenRefusals,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -57,14 +59,17 @@ export class OperatorGuard implements CanActivate {
     const action = this.reflector.get<string | undefined>(AUDITED_KEY, context.getHandler());
     if (action === undefined || !(err instanceof ApplicationError)) return;
     const subject = auditSubject(context, action);
-    await this.audit.record({
+    const event = {
       actor: principal === undefined ? unprovenActor(context) : actorOf(principal),
       action,
       target: subject.target,
       outcome: err.code,
       source: subject.source,
       details: { message: err.message },
-    });
+    };
+    // Who proved no identity over HTTP is recorded one by one only up to a bound (unproven-refusals.ts).
+    if (principal === undefined && context.getType() === 'http' && !this.unproven.admit(event)) return;
+    await this.audit.record(event);
   }
 }
 

@@ -13,6 +13,7 @@ import { OperatorTokensService } from './operator-tokens.service';
 import { TokenReviewAmqpController } from './token-review.amqp.controller';
 import { TokenReviewService } from './token-review.service';
 import { TokensHttpController } from './tokens.http.controller';
+import { UnprovenRefusals } from './unproven-refusals';
 
 /**
  * Who may do what, and the record of it, for both transports at once (CONTRACT.md section 8):
@@ -30,6 +31,7 @@ import { TokensHttpController } from './tokens.http.controller';
     AuditRepository,
     AuditService,
     TokenReviewService,
+    UnprovenRefusals,
     {
       provide: BrokerPrincipals,
       inject: [RolestoreConfig],
