@@ -1,7 +1,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { SocketSplice } from './socket-splice';
+import { abortSocket, SocketSplice } from './socket-splice';
 
 /**
  * client <-> [down | splice | up] <-> server, all plain TCP on loopback: the splice joins
@@ -107,5 +107,44 @@ describe('SocketSplice', () => {
     serverSocket?.destroy();
     client.destroy();
     await splice.done;
+  });
+
+  test('a socket whose end is under way is still closed when its partner breaks: no leaked handle, no error', async (t) => {
+    // The end goes to the system at once (nothing is left to write before it) and stays pending there a moment.
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => void server.close());
+    const peers: Socket[] = [];
+    server.on('connection', (peer: Socket) => peers.push(peer));
+    t.after(() => peers.forEach((peer) => peer.destroy()));
+    const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const errors: string[] = [];
+    socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+    const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
+    socket.write('x');
+    socket.end();
+    abortSocket(socket);
+    const outcome = await Promise.race([closed, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000))]);
+    assert.equal(outcome, true, 'the socket closed (its handle with it)');
+    assert.deepEqual(errors, []);
+  });
+
+  test('a socket with nothing under way is reset: the peer sees ECONNRESET, not an orderly end', async (t) => {
+    const server = createServer({ allowHalfOpen: true });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => void server.close());
+    const seen = new Promise<string>((resolve) => {
+      server.once('connection', (peer: Socket) => {
+        peer.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        peer.on('end', () => resolve('end'));
+        peer.resume();
+      });
+    });
+    const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('x');
+    abortSocket(socket);
+    assert.equal(await seen, 'ECONNRESET');
   });
 });

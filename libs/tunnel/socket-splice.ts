@@ -65,7 +65,7 @@ export class SocketSplice {
         const orderly = from.readableEnded && from.writableFinished;
         if (!orderly) {
           clean = false;
-          abort(to);
+          abortSocket(to);
         }
         closed += 1;
         if (closed === 2) resolveDone({ upstreamBytes: this.upstreamBytes, downstreamBytes: this.downstreamBytes, clean, error: this.error });
@@ -83,8 +83,15 @@ export class SocketSplice {
   }
 }
 
-function abort(socket: Socket): void {
+/**
+ * Takes a socket down because its partner broke: a plain TCP socket with a reset (RST).
+ * Not once its own end is under way: the system cannot reset a socket whose shutdown is
+ * pending, and node, asked to, then neither closes the handle nor says so but by an
+ * 'error' (EINVAL), which leaks the descriptor and keeps the process from ever exiting.
+ * The peer already has this side's end then, so a plain close tells it no less.
+ */
+export function abortSocket(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket instanceof TLSSocket || socket.connecting) socket.destroy();
+  if (socket instanceof TLSSocket || socket.connecting || socket.writableEnded) socket.destroy();
   else socket.resetAndDestroy();
 }

@@ -342,8 +342,9 @@ describe('a host acts only as itself', () => {
       const first = await channel.get(`pf9.host.${e.hostId}`, { noAck: true });
       assert.ok(first !== false && first.content.toString() === '50', 'the oldest went first');
       await channel.purgeQueue(`pf9.host.${e.hostId}`);
-      const deadQueue = (await managementGet(`/api/queues/${encodeURIComponent(config.brokerVhost)}/pf9.dead`)) as { operator_policy?: string };
-      assert.equal(deadQueue.operator_policy, 'pf9-dead-letters', 'pf9.dead is bounded too');
+      // The management API shows a queue's policy once its statistics are next collected (every few seconds).
+      const deadPolicy = async (): Promise<string | undefined> => ((await managementGet(`/api/queues/${encodeURIComponent(config.brokerVhost)}/pf9.dead`)) as { operator_policy?: string }).operator_policy;
+      await waitFor('pf9.dead bounded too', async () => (await deadPolicy()) === 'pf9-dead-letters', { timeoutMs: 15_000 });
     });
 
     test('its host.sync requests are answered at a bounded rate; the rest are dropped, not dead-lettered', async () => {
@@ -373,7 +374,11 @@ describe('a host acts only as itself', () => {
       }
       await channel.waitForConfirms();
       await waitFor('the garbage to be handled', async () => (await metricOf(await (await api('/metrics')).text(), 'hostplane_dead_letters_dropped_total')) >= 79);
-      const copied = dead.messages.filter((m) => m.routingKey === `host.${e.hostId}.heartbeat`).length - before;
+      // The copies reach this test's own queue on pf9.dlx a moment after the role store counts them.
+      const copiedNow = (): number => dead.messages.filter((m) => m.routingKey === `host.${e.hostId}.heartbeat`).length - before;
+      await waitFor('the copies to reach pf9.dlx', () => copiedNow() >= 20, { timeoutMs: 5_000 }).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const copied = copiedNow();
       assert.ok(copied >= 20 && copied <= 21, `${copied} of 100 copied to pf9.dlx`);
       // It still speaks for itself within its budget: a good heartbeat is taken.
       channel.publish('pf9.events', `host.${e.hostId}.heartbeat`, Buffer.from(JSON.stringify(heartbeatBody(e.hostId))), { type: 'host.heartbeat', contentType: 'application/json', userId: e.broker.username });
