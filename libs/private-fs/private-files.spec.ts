@@ -2,9 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, link } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { promises as fsPromises } from 'node:fs';
 import { join } from 'node:path';
 import { resolveLocalUser } from './local-user';
-import { ensurePrivateDir, securePrivateFile, writeFileAtomic } from './private-files';
+import { atomicWriteTarget, ensurePrivateDir, securePrivateFile, writeFileAtomic } from './private-files';
 
 const modeOf = async (path: string): Promise<number> => (await lstat(path)).mode & 0o7777;
 
@@ -61,6 +62,17 @@ describe('writeFileAtomic: the one helper for every private file', () => {
     assert.equal(await writeFileAtomic(file, 'second', 0o644, { noReplace: true }), false);
     assert.equal(await readFile(file, 'utf8'), 'first');
     assert.deepEqual(await readdir(dir), ['host_id.conf']);
+  });
+
+  test('its temporary file is known for the file it becomes; other names are not taken for one', async (t) => {
+    const dir = await scratch(t);
+    const file = join(dir, 'state.json');
+    const renames = t.mock.method(fsPromises, 'rename');
+    await writeFileAtomic(file, '{}', 0o600);
+    const temporary = String(renames.mock.calls[0]?.arguments[0]);
+    assert.notEqual(temporary, file);
+    assert.equal(atomicWriteTarget(temporary), file);
+    for (const name of [file, `${file}.tmp`, `${file}.next`, join(dir, 'notes.1.2.tmp')]) assert.equal(atomicWriteTarget(name), undefined, name);
   });
 
   test('a failed write leaves what was there and no temporary file', async (t) => {

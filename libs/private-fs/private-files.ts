@@ -22,6 +22,14 @@ export function errnoCode(err: unknown): string | undefined {
 /** Temporary names need only be unique among this host's writers (they are created exclusively): no crypto to load for them. */
 let written = 0;
 
+/** The name writeFileAtomic gives its temporary file: `<file>.<pid>.<n>.<time>.tmp`. */
+const TEMP_NAME = /\.\d+\.\d+\.[0-9a-z]+\.tmp$/;
+
+/** The file that `path` becomes, when `path` is writeFileAtomic's temporary file for it; otherwise undefined. */
+export function atomicWriteTarget(path: string): string | undefined {
+  return TEMP_NAME.test(path) ? path.replace(TEMP_NAME, '') : undefined;
+}
+
 /**
  * Writes a file whole or not at all, and durably: a temporary file beside it, created with
  * `mode` (and `owner`) from the start so that a secret is never readable by others, not even
@@ -30,7 +38,7 @@ let written = 0;
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: AtomicWriteOptions = {}): Promise<boolean> {
   const dir = dirname(path);
-  const tmp = `${path}.${process.pid}.${++written}.${Date.now().toString(36)}.tmp`;
+  const tmp = `${path}.${process.pid}.${++written}.${Date.now().toString(36)}.tmp`; // TEMP_NAME below reads it back
   try {
     // O_EXCL: a name someone planted (a link to elsewhere) makes this fail instead of writing through it.
     const handle = await fs.open(tmp, 'wx', mode & 0o600);

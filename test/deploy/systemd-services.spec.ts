@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PkiFiles } from '#contracts';
+import { atomicWriteTarget } from '#private-fs';
 import type { RunningRolestore } from '../../services/rolestore/rolestore.app';
 import { startIngress, type RunningIngress } from '../../services/ingress/ingress.app';
 import type { IngressConfig } from '../../services/ingress/ingress.config';
@@ -60,8 +61,8 @@ async function checkHostFiles(root: string, expected: Array<[RegExp, Expected]>,
   const problems: string[] = [];
   for (const path of found) {
     // A running agent may be in the middle of an atomic write: its temporary file
-    // (libs/private-fs) must already be as private as the file it becomes.
-    const becomes = path.replace(/\.\d+\.\d+\.[0-9a-z]+\.tmp$/, '');
+    // must already be as private as the file it becomes.
+    const becomes = atomicWriteTarget(path) ?? path;
     const rule = expected.find(([pattern]) => pattern.test(becomes));
     if (rule === undefined) {
       problems.push(`${path}: not expected there`);
