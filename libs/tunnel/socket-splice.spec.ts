@@ -1,6 +1,6 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type ServerOpts, type Socket } from 'node:net';
 import { abortSocket, SocketSplice } from './socket-splice';
 
 /**
@@ -8,21 +8,28 @@ import { abortSocket, SocketSplice } from './socket-splice';
  * the socket accepted from the client with the one it opened to the server.
  */
 async function rig(t: TestContext, onServerSocket: (s: Socket) => void): Promise<{ client: Socket; splice: SocketSplice }> {
-  const server = createServer({ allowHalfOpen: true }, onServerSocket);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const front = createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    server.close();
-    front.close();
-  });
+  const server = await serve(t, { allowHalfOpen: true }, onServerSocket);
+  const front = await serve(t, { allowHalfOpen: true, pauseOnConnect: true });
   const accepted = new Promise<Socket>((resolve) => front.once('connection', resolve));
   const client = connect({ host: '127.0.0.1', port: (front.address() as AddressInfo).port, allowHalfOpen: true });
   client.on('error', () => undefined);
   const down = await accepted;
-  const up = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
-  await new Promise((resolve) => up.once('connect', resolve));
-  return { client, splice: new SocketSplice(down, up) };
+  return { client, splice: new SocketSplice(down, await dial(server)) };
+}
+
+/** A server on a free loopback port, closed after the test. */
+async function serve(t: TestContext, options: ServerOpts, onConnection?: (s: Socket) => void): Promise<Server> {
+  const server = createServer(options, onConnection);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => void server.close());
+  return server;
+}
+
+/** A half-open-capable connection to `server`, once connected. */
+async function dial(server: Server): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return socket;
 }
 
 function readAll(socket: Socket): Promise<string> {
@@ -111,14 +118,10 @@ describe('SocketSplice', () => {
 
   test('a socket whose end is under way is still closed when its partner breaks: no leaked handle, no error', async (t) => {
     // The end goes to the system at once (nothing is left to write before it) and stays pending there a moment.
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => void server.close());
     const peers: Socket[] = [];
-    server.on('connection', (peer: Socket) => peers.push(peer));
+    const server = await serve(t, { allowHalfOpen: true, pauseOnConnect: true }, (peer) => peers.push(peer));
     t.after(() => peers.forEach((peer) => peer.destroy()));
-    const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
-    await new Promise((resolve) => socket.once('connect', resolve));
+    const socket = await dial(server);
     const errors: string[] = [];
     socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
     const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
@@ -131,18 +134,14 @@ describe('SocketSplice', () => {
   });
 
   test('a socket with nothing under way is reset: the peer sees ECONNRESET, not an orderly end', async (t) => {
-    const server = createServer({ allowHalfOpen: true });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => void server.close());
-    const seen = new Promise<string>((resolve) => {
-      server.once('connection', (peer: Socket) => {
-        peer.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-        peer.on('end', () => resolve('end'));
-        peer.resume();
-      });
+    let seenBy!: (what: string) => void;
+    const seen = new Promise<string>((resolve) => (seenBy = resolve));
+    const server = await serve(t, { allowHalfOpen: true }, (peer) => {
+      peer.on('error', (err: NodeJS.ErrnoException) => seenBy(err.code ?? err.message));
+      peer.on('end', () => seenBy('end'));
+      peer.resume();
     });
-    const socket = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true });
-    await new Promise((resolve) => socket.once('connect', resolve));
+    const socket = await dial(server);
     socket.write('x');
     abortSocket(socket);
     assert.equal(await seen, 'ECONNRESET');
